@@ -1,0 +1,5 @@
+import sys
+
+from orbiteos.cli import main
+
+sys.exit(main())

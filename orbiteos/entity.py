@@ -1,0 +1,62 @@
+"""Entity base class: something an integration exposes as one entry in the state machine."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Mapping
+from typing import Any
+
+from orbiteos.core import STATE_UNAVAILABLE, Context, Hub, State
+
+
+def slugify(text: str, separator: str = "_") -> str:
+    """`"Peak Shaving (main)"` -> `peak_shaving_main`, as Home Assistant slugifies names."""
+    normalized = unicodedata.normalize("NFKD", str(text)).encode("ascii", "ignore").decode()
+    slug = re.sub(r"[^a-z0-9]+", separator, normalized.lower()).strip(separator)
+    return slug or "unnamed"
+
+
+class Entity:
+    """Holds an entity's value and attributes and writes them to the hub's state machine.
+
+    Subclasses set `native_state` and `extra_attributes` (or override the properties) and call
+    `write_state()`. While `available` is false the state is `unavailable`, never a stale number.
+    """
+
+    def __init__(self, hub: Hub, entity_id: str, name: str | None = None) -> None:
+        self.hub = hub
+        self.entity_id = entity_id.lower()
+        self.name = name
+        self.native_state: Any = None
+        self.extra_attributes: dict[str, Any] = {}
+        self.available = True
+        self.unit_of_measurement: str | None = None
+
+    @property
+    def domain(self) -> str:
+        return self.entity_id.partition(".")[0]
+
+    @property
+    def state(self) -> Any:
+        return self.native_state
+
+    @property
+    def attributes(self) -> Mapping[str, Any]:
+        attrs = dict(self.extra_attributes)
+        if self.unit_of_measurement is not None:
+            attrs["unit_of_measurement"] = self.unit_of_measurement
+        if self.name:
+            attrs["friendly_name"] = self.name
+        return attrs
+
+    def write_state(self, context: Context | None = None, force_update: bool = False) -> State:
+        state = self.state if self.available else STATE_UNAVAILABLE
+        return self.hub.states.set(
+            self.entity_id, state, self.attributes, force_update=force_update, context=context
+        )
+
+    def set_available(self, available: bool) -> None:
+        if available != self.available:
+            self.available = available
+            self.write_state()

@@ -1,0 +1,1 @@
+"""Integrations, one module or package per YAML key (see orbiteos.loader)."""

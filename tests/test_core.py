@@ -1,0 +1,142 @@
+from __future__ import annotations
+
+import pytest
+import voluptuous as vol
+
+from orbiteos.core import EVENT_CALL_SERVICE, Context, Hub, State
+from orbiteos.errors import ServiceNotFound, ServiceValidationError
+
+
+async def test_same_state_and_attributes_again_fires_nothing() -> None:
+    hub = Hub()
+    seen: list[str] = []
+    hub.bus.listen("state_changed", lambda e: seen.append(e.data["new_state"].state))
+    hub.states.set("sensor.a", 1.5, {"unit": "kW"})
+    hub.states.set("sensor.a", "1.5", {"unit": "kW"})
+    hub.states.set("sensor.a", 1.5, {"unit": "W"})
+    assert seen == ["1.5", "1.5"]
+
+
+async def test_attribute_only_change_keeps_last_changed() -> None:
+    hub = Hub()
+    first = hub.states.set("sensor.a", "1")
+    second = hub.states.set("sensor.a", "1", {"x": 1})
+    assert second.last_changed == first.last_changed
+    assert second.last_updated >= first.last_updated
+
+
+async def test_state_is_immutable() -> None:
+    hub = Hub()
+    state = hub.states.set("sensor.a", "1", {"x": 1})
+    assert isinstance(state, State)
+    with pytest.raises(AttributeError):
+        state.state = "2"  # type: ignore[misc]
+    with pytest.raises(TypeError):
+        state.attributes["x"] = 2  # type: ignore[index]
+
+
+async def test_indexed_listeners_see_only_their_entities() -> None:
+    hub = Hub()
+    calls: dict[str, int] = {}
+    wrong: list[str] = []
+
+    def make(watched: str):  # noqa: ANN202
+        def listener(event):  # noqa: ANN001, ANN202
+            if event.data["entity_id"] != watched:
+                wrong.append(event.data["entity_id"])
+            calls[watched] = calls.get(watched, 0) + 1
+
+        return listener
+
+    for i in range(1000):
+        hub.states.listen(f"sensor.s{i}", make(f"sensor.s{i}"))
+    for n in range(10_000):
+        hub.states.set(f"sensor.s{n % 1000}", n)
+    assert wrong == []
+    assert sum(calls.values()) == 10_000
+    assert all(count == 10 for count in calls.values())
+
+
+async def test_unsubscribe_stops_listener() -> None:
+    hub = Hub()
+    seen: list[int] = []
+    unsub = hub.states.listen("sensor.a", lambda e: seen.append(1))
+    hub.states.set("sensor.a", 1)
+    unsub()
+    hub.states.set("sensor.a", 2)
+    assert seen == [1]
+
+
+async def test_failing_listener_does_not_stop_others() -> None:
+    hub = Hub()
+    seen: list[int] = []
+
+    def broken(event):  # noqa: ANN001, ANN202
+        raise RuntimeError("boom")
+
+    hub.states.listen("sensor.a", broken)
+    hub.states.listen("sensor.a", lambda e: seen.append(1))
+    hub.states.set("sensor.a", 1)
+    assert seen == [1]
+
+
+async def test_service_target_merged_and_schema_applied() -> None:
+    hub = Hub()
+    received = []
+    hub.services.register(
+        "battery",
+        "set_power",
+        lambda call: received.append(dict(call.data)),
+        schema=vol.Schema({vol.Required("power_kw"): vol.Coerce(float), "entity_id": [str]}),
+    )
+    await hub.services.call("battery", "set_power", {"power_kw": "5"}, target={"entity_id": "battery.main"})
+    assert received == [{"power_kw": 5.0, "entity_id": ["battery.main"]}]
+
+
+async def test_unknown_service_names_it() -> None:
+    hub = Hub()
+    with pytest.raises(ServiceNotFound, match="battery.explode"):
+        await hub.services.call("battery", "explode")
+
+
+async def test_schema_error_names_field() -> None:
+    hub = Hub()
+    hub.services.register(
+        "pv", "set_limit", lambda call: None, schema=vol.Schema({vol.Required("power_kw"): vol.Coerce(float)})
+    )
+    with pytest.raises(ServiceValidationError, match="power_kw"):
+        await hub.services.call("pv", "set_limit", {"power_kw": "lots"})
+
+
+async def test_dry_run_records_unknown_service_as_unhandled() -> None:
+    hub = Hub()
+    hub.services.dry_run_unknown = True
+    calls = []
+    hub.bus.listen(EVENT_CALL_SERVICE, lambda e: calls.append(dict(e.data)))
+    ctx = Context()
+    await hub.services.call("ev_charger", "stop", target={"entity_id": ["ev_charger.a"]}, context=ctx)
+    assert calls == [
+        {"domain": "ev_charger", "service": "stop", "service_data": {"entity_id": ["ev_charger.a"]},
+         "handled": False}
+    ]
+
+
+async def test_stop_cancels_owned_tasks() -> None:
+    import asyncio
+
+    hub = Hub()
+    cancelled = asyncio.Event()
+
+    async def forever() -> None:
+        try:
+            await asyncio.sleep(3600)
+        except asyncio.CancelledError:
+            cancelled.set()
+            raise
+
+    await hub.start()
+    hub.create_task(forever())
+    await asyncio.sleep(0)
+    await hub.stop()
+    assert cancelled.is_set()
+    assert hub.pending_tasks == 0
