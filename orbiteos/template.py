@@ -1,0 +1,595 @@
+"""Jinja2 templates in the Home Assistant dialect: sandboxed, cached, rendered to native types.
+
+`Template(source, hub).render(variables)` returns what Home Assistant's `async_render` returns:
+the rendered text parsed as a Python literal when it looks like one (`"0.25"` -> 0.25,
+`"[1, 2]"` -> a list) and the text itself otherwise (`"007"` stays a string). The helpers
+(`states()`, `is_state()`, `state_attr()`, `now()`, `float(default)` ...) read the hub they
+were built for; each hub has one environment whose compiled templates are cached by source.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import re
+from ast import literal_eval
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
+from typing import Any
+
+import jinja2
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+from orbiteos.core import STATE_UNAVAILABLE, STATE_UNKNOWN, Hub, State
+from orbiteos.errors import TemplateError
+
+_LOGGER = logging.getLogger(__name__)
+
+_SENTINEL = object()
+_ENV_KEY = "template_env"
+# A rendered string counts as a number only when written as one: no leading zeros, no exponent.
+_IS_NUMERIC = re.compile(r"^[+-]?(?!0\d)\d*(?:\.\d*)?$")
+_TRUE = frozenset({"1", "true", "yes", "on", "enable"})
+_FALSE = frozenset({"0", "false", "no", "off", "disable"})
+
+
+def is_template_string(value: str) -> bool:
+    """True when `value` contains Jinja markup, as Home Assistant decides it."""
+    return "{" in value and ("{{" in value or "{%" in value or "{#" in value)
+
+
+@lru_cache(maxsize=4096)
+def _parse_cached(text: str) -> Any:
+    result = literal_eval(text)
+    if isinstance(result, str | complex):
+        raise ValueError("strings stay as rendered")
+    if isinstance(result, int | float) and not isinstance(result, bool) and _IS_NUMERIC.match(text) is None:
+        raise ValueError("numbers must be written plainly")
+    return result
+
+
+def parse_result(text: str) -> Any:
+    """Home Assistant's native-type rule for a rendered (stripped) string."""
+    try:
+        result = _parse_cached(text)
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+        return text
+    # literal_eval may return a mutable container; hand out a copy so the cache stays intact.
+    if isinstance(result, list | dict | set):
+        return literal_eval(text)
+    return result
+
+
+# --- helpers -----------------------------------------------------------------------------------
+
+
+def _no_default(name: str, value: Any) -> None:
+    raise ValueError(f"{name} got invalid input {value!r} but no default was specified")
+
+
+def forgiving_float(value: Any, default: Any = _SENTINEL) -> Any:
+    try:
+        return float(value)
+    except (ValueError, TypeError):
+        if default is _SENTINEL:
+            _no_default("float", value)
+        return default
+
+
+def forgiving_int(value: Any, default: Any = _SENTINEL, base: int = 10) -> Any:
+    result = jinja2.filters.do_int(value, default=_SENTINEL, base=base)  # type: ignore[arg-type]
+    if result is _SENTINEL:
+        if default is _SENTINEL:
+            _no_default("int", value)
+        return default
+    return result
+
+
+def forgiving_boolean(value: Any, default: Any = _SENTINEL) -> Any:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int | float) and value in (0, 1):
+        return bool(value)
+    if isinstance(value, str):
+        lowered = value.strip().lower()
+        if lowered in _TRUE:
+            return True
+        if lowered in _FALSE:
+            return False
+    if default is _SENTINEL:
+        _no_default("bool", value)
+    return default
+
+
+def forgiving_round(value: Any, precision: int = 0, method: str = "common", default: Any = _SENTINEL) -> Any:
+    try:
+        number = float(value)
+        multiplier = float(10**precision)
+        if method == "ceil":
+            number = math.ceil(number * multiplier) / multiplier
+        elif method == "floor":
+            number = math.floor(number * multiplier) / multiplier
+        elif method == "half":
+            number = round(number * 2) / 2.0
+        else:
+            number = round(number, precision)
+        return int(number) if precision == 0 else number
+    except (ValueError, TypeError):
+        if default is _SENTINEL:
+            _no_default("round", value)
+        return default
+
+
+def is_number(value: Any) -> bool:
+    if isinstance(value, bool):
+        return False
+    try:
+        number = float(value)
+    except (ValueError, TypeError):
+        return False
+    return math.isfinite(number)
+
+
+def iif(value: Any, if_true: Any = True, if_false: Any = False, if_none: Any = _SENTINEL) -> Any:
+    if value is None and if_none is not _SENTINEL:
+        return if_none
+    if value is None:
+        return if_false
+    return if_true if forgiving_boolean(value, default=bool(value)) else if_false
+
+
+def _min_max(builtin: Callable[..., Any], name: str) -> Callable[..., Any]:
+    def function(*args: Any, **kwargs: Any) -> Any:
+        if not args:
+            raise TypeError(f"{name} expected at least 1 argument, got 0")
+        if len(args) == 1:
+            return builtin(args[0], **kwargs)
+        return builtin(args, **kwargs)
+
+    return function
+
+
+def average(*args: Any, default: Any = _SENTINEL) -> Any:
+    values = list(args[0]) if len(args) == 1 and isinstance(args[0], Iterable) else list(args)
+    try:
+        return sum(float(v) for v in values) / len(values)
+    except (ValueError, TypeError, ZeroDivisionError):
+        if default is _SENTINEL:
+            _no_default("average", values)
+        return default
+
+
+def _to_datetime(value: Any) -> datetime | None:
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    if isinstance(value, date):
+        return datetime(value.year, value.month, value.day, tzinfo=UTC)
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return datetime.fromtimestamp(value, UTC)
+    if isinstance(value, str):
+        try:
+            return _to_datetime(float(value))
+        except ValueError:
+            pass
+        try:
+            parsed = datetime.fromisoformat(value.strip())
+        except ValueError:
+            return None
+        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    return None
+
+
+def as_datetime(value: Any, default: Any = _SENTINEL) -> Any:
+    parsed = _to_datetime(value)
+    if parsed is None:
+        if default is _SENTINEL:
+            _no_default("as_datetime", value)
+        return default
+    return parsed
+
+
+def as_timestamp(value: Any, default: Any = _SENTINEL) -> Any:
+    parsed = _to_datetime(value)
+    if parsed is None:
+        if default is _SENTINEL:
+            _no_default("as_timestamp", value)
+        return default
+    return parsed.timestamp()
+
+
+def regex_match(value: Any, find: str = "", ignorecase: bool = False) -> bool:
+    return bool(re.match(find, str(value), re.IGNORECASE if ignorecase else 0))
+
+
+def regex_search(value: Any, find: str = "", ignorecase: bool = False) -> bool:
+    return bool(re.search(find, str(value), re.IGNORECASE if ignorecase else 0))
+
+
+def regex_replace(value: Any, find: str = "", replace: str = "", ignorecase: bool = False) -> str:
+    return re.sub(find, replace, str(value), flags=re.IGNORECASE if ignorecase else 0)
+
+
+# --- states access ------------------------------------------------------------------------------
+
+
+class TemplateState:
+    """A `State` as templates see it: `states.sensor.x.state`, `.attributes`, `.name` ..."""
+
+    __slots__ = ("_state",)
+
+    def __init__(self, state: State) -> None:
+        self._state = state
+
+    entity_id = property(lambda self: self._state.entity_id)
+    state = property(lambda self: self._state.state)
+    attributes = property(lambda self: self._state.attributes)
+    last_changed = property(lambda self: self._state.last_changed)
+    last_updated = property(lambda self: self._state.last_updated)
+    context = property(lambda self: self._state.context)
+    domain = property(lambda self: self._state.domain)
+    object_id = property(lambda self: self._state.object_id)
+    name = property(lambda self: self._state.name)
+
+    def as_dict(self) -> dict[str, Any]:
+        return self._state.as_dict()
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, TemplateState):
+            return self._state == other._state
+        return self._state == other
+
+    def __hash__(self) -> int:
+        return hash(self._state)
+
+    def __str__(self) -> str:
+        return self._state.state
+
+    def __repr__(self) -> str:
+        return f"<template TemplateState({self._state!r})>"
+
+
+class DomainStates:
+    """`states.sensor`: attribute access by object id, iteration over the domain."""
+
+    def __init__(self, hub: Hub | None, domain: str) -> None:
+        self._hub = hub
+        self._domain = domain
+
+    def __getattr__(self, name: str) -> TemplateState | None:
+        if name.startswith("_") or self._hub is None:
+            return None
+        state = self._hub.states.get(f"{self._domain}.{name}")
+        return TemplateState(state) if state is not None else None
+
+    __getitem__ = __getattr__
+
+    def __iter__(self) -> Iterator[TemplateState]:
+        if self._hub is None:
+            return iter(())
+        states = sorted(self._hub.states.all(self._domain), key=lambda s: s.entity_id)
+        return iter(TemplateState(s) for s in states)
+
+    def __len__(self) -> int:
+        return 0 if self._hub is None else len(self._hub.states.entity_ids(self._domain))
+
+
+class AllStates:
+    """`states('sensor.x')`, `states.sensor.x`, and `states` as an iterable of every state."""
+
+    def __init__(self, hub: Hub | None) -> None:
+        self._hub = hub
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        if "." in name:
+            state = self._hub.states.get(name) if self._hub else None
+            return TemplateState(state) if state is not None else None
+        return DomainStates(self._hub, name)
+
+    __getitem__ = __getattr__
+
+    def __call__(self, entity_id: Any, rounded: bool = False, with_unit: bool = False) -> str:
+        state = self._hub.states.get(str(entity_id)) if self._hub else None
+        if state is None:
+            return STATE_UNKNOWN
+        if with_unit and "unit_of_measurement" in state.attributes:
+            return f"{state.state} {state.attributes['unit_of_measurement']}"
+        return state.state
+
+    def __iter__(self) -> Iterator[TemplateState]:
+        if self._hub is None:
+            return iter(())
+        return iter(TemplateState(s) for s in sorted(self._hub.states.all(), key=lambda s: s.entity_id))
+
+    def __len__(self) -> int:
+        return 0 if self._hub is None else len(self._hub.states)
+
+
+def _entity_id_of(value: Any) -> str:
+    if isinstance(value, TemplateState | State):
+        return value.entity_id
+    return str(value)
+
+
+def _hub_globals(hub: Hub | None) -> dict[str, Any]:
+    """The helpers that read the hub: states, is_state, now() ..."""
+
+    def get_state(entity_id: Any) -> State | None:
+        return hub.states.get(_entity_id_of(entity_id)) if hub is not None else None
+
+    def is_state(entity_id: Any, value: Any) -> bool:
+        state = get_state(entity_id)
+        if state is None:
+            return False
+        if isinstance(value, str):
+            return state.state == value
+        return isinstance(value, Iterable) and state.state in value
+
+    def state_attr(entity_id: Any, name: str) -> Any:
+        state = get_state(entity_id)
+        return None if state is None else state.attributes.get(name)
+
+    def is_state_attr(entity_id: Any, name: str, value: Any) -> bool:
+        state = get_state(entity_id)
+        return state is not None and name in state.attributes and state.attributes[name] == value
+
+    def has_value(entity_id: Any) -> bool:
+        state = get_state(entity_id)
+        return state is not None and state.state not in (STATE_UNAVAILABLE, STATE_UNKNOWN)
+
+    def utcnow() -> datetime:
+        return hub.clock.now() if hub is not None else datetime.now(UTC)
+
+    def now() -> datetime:
+        return hub.now_local() if hub is not None else datetime.now(UTC)
+
+    def as_local(value: datetime) -> datetime:
+        tz = hub.config.tzinfo if hub is not None else UTC
+        return value.astimezone(tz)
+
+    def today_at(value: str = "00:00") -> datetime:
+        try:
+            moment = time.fromisoformat(str(value))
+        except ValueError:
+            raise ValueError(f"today_at expected a time 'HH:MM[:SS]', got {value!r}") from None
+        return datetime.combine(now().date(), moment, tzinfo=now().tzinfo)
+
+    def timestamp_local(value: Any, default: Any = _SENTINEL) -> Any:
+        moment = _to_datetime(value)
+        if moment is None:
+            if default is _SENTINEL:
+                _no_default("timestamp_local", value)
+            return default
+        return as_local(moment).isoformat()
+
+    def timestamp_custom(value: Any, fmt: str = "%Y-%m-%d %H:%M:%S", local: bool = True,
+                         default: Any = _SENTINEL) -> Any:
+        moment = _to_datetime(value)
+        if moment is None:
+            if default is _SENTINEL:
+                _no_default("timestamp_custom", value)
+            return default
+        return (as_local(moment) if local else moment.astimezone(UTC)).strftime(fmt)
+
+    return {
+        "states": AllStates(hub),
+        "is_state": is_state,
+        "state_attr": state_attr,
+        "is_state_attr": is_state_attr,
+        "has_value": has_value,
+        "now": now,
+        "utcnow": utcnow,
+        "as_local": as_local,
+        "today_at": today_at,
+        "timestamp_local": timestamp_local,
+        "timestamp_custom": timestamp_custom,
+    }
+
+
+_PURE_FUNCTIONS: dict[str, Any] = {
+    "float": forgiving_float,
+    "int": forgiving_int,
+    "bool": forgiving_boolean,
+    "round": forgiving_round,
+    "is_number": is_number,
+    "iif": iif,
+    "min": _min_max(min, "min"),
+    "max": _min_max(max, "max"),
+    "average": average,
+    "as_datetime": as_datetime,
+    "as_timestamp": as_timestamp,
+    "timedelta": timedelta,
+    "strptime": datetime.strptime,
+    "pi": math.pi,
+    "e": math.e,
+    "log": math.log,
+    "sqrt": math.sqrt,
+    "abs": abs,
+}
+
+_PURE_FILTERS: dict[str, Any] = {
+    "float": forgiving_float,
+    "int": forgiving_int,
+    "bool": forgiving_boolean,
+    "round": forgiving_round,
+    "is_number": is_number,
+    "iif": iif,
+    "average": average,
+    "as_datetime": as_datetime,
+    "as_timestamp": as_timestamp,
+    "to_json": lambda value, **kw: json.dumps(value, default=str, **kw),
+    "from_json": json.loads,
+    "regex_match": regex_match,
+    "regex_search": regex_search,
+    "regex_replace": regex_replace,
+    "multiply": lambda value, amount, default=_SENTINEL: forgiving_float(value, default) * amount,
+    "log": lambda value, base=math.e: math.log(float(value), base),
+    "sqrt": lambda value: math.sqrt(float(value)),
+}
+
+_PURE_TESTS: dict[str, Any] = {
+    "is_number": is_number,
+    "match": regex_match,
+    "search": regex_search,
+    "contains": lambda value, item: item in value,
+}
+
+
+class TemplateEnvironment(ImmutableSandboxedEnvironment):
+    """One per hub: the helpers bound to it and a cache of compiled templates by source."""
+
+    def __init__(self, hub: Hub | None) -> None:
+        super().__init__(undefined=jinja2.Undefined, autoescape=False, keep_trailing_newline=False)
+        self.hub = hub
+        self.globals.update(_PURE_FUNCTIONS)
+        self.globals.update(_hub_globals(hub))
+        for name in ("states", "is_state", "state_attr", "is_state_attr", "has_value", "as_local",
+                     "timestamp_local", "timestamp_custom"):
+            self.filters[name] = self.globals[name]
+        self.filters.update(_PURE_FILTERS)
+        self.filters["min"] = self.filters.get("min", min)
+        self.filters["max"] = self.filters.get("max", max)
+        self.tests.update(_PURE_TESTS)
+        self.tests["is_state"] = self.globals["is_state"]
+        self.tests["has_value"] = self.globals["has_value"]
+        self._compiled: dict[str, jinja2.Template] = {}
+
+    def compile_source(self, source: str) -> jinja2.Template:
+        compiled = self._compiled.get(source)
+        if compiled is None:
+            try:
+                compiled = self.from_string(source)
+            except jinja2.TemplateSyntaxError as err:
+                raise TemplateError(f"template syntax error: {err.message} (line {err.lineno}) in {source!r}") from None
+            self._compiled[source] = compiled
+        return compiled
+
+
+_NO_HUB_ENV: TemplateEnvironment | None = None
+
+
+def environment(hub: Hub | None) -> TemplateEnvironment:
+    """The template environment of `hub` (created on first use)."""
+    global _NO_HUB_ENV
+    if hub is None:
+        if _NO_HUB_ENV is None:
+            _NO_HUB_ENV = TemplateEnvironment(None)
+        return _NO_HUB_ENV
+    env = hub.data.get(_ENV_KEY)
+    if env is None:
+        env = hub.data[_ENV_KEY] = TemplateEnvironment(hub)
+    return env
+
+
+class Template:
+    """A template string bound to a hub; compiled once, on first render or `ensure_valid()`."""
+
+    __slots__ = ("source", "hub", "is_static", "_compiled", "_static_value")
+
+    def __init__(self, source: str, hub: Hub | None = None) -> None:
+        if not isinstance(source, str):
+            raise TypeError(f"a template must be a string, got {type(source).__name__}")
+        self.source = source
+        self.hub = hub
+        self.is_static = not is_template_string(source)
+        self._compiled: jinja2.Template | None = None
+        self._static_value: Any = _SENTINEL
+
+    def ensure_valid(self) -> None:
+        """Compile now; raises TemplateError on a syntax error."""
+        if not self.is_static and self._compiled is None:
+            self._compiled = environment(self.hub).compile_source(self.source)
+
+    def render_str(self, variables: Mapping[str, Any] | None = None) -> str:
+        """Render to text (stripped), without native-type parsing."""
+        if self.is_static:
+            return self.source
+        compiled = self._compiled
+        if compiled is None:
+            self.ensure_valid()
+            compiled = self._compiled
+        try:
+            text = compiled.render(variables) if variables else compiled.render()  # type: ignore[union-attr]
+        except TemplateError:
+            raise
+        except Exception as err:
+            raise TemplateError(f"error rendering template {self.source!r}: {err}") from err
+        return text.strip()
+
+    def render(self, variables: Mapping[str, Any] | None = None) -> Any:
+        """Render to a native value, as Home Assistant does."""
+        if self.is_static:
+            if self._static_value is _SENTINEL:
+                self._static_value = parse_result(self.source.strip())
+            value = self._static_value
+            return literal_eval(self.source.strip()) if isinstance(value, list | dict | set) else value
+        return parse_result(self.render_str(variables))
+
+    def __repr__(self) -> str:
+        return f"Template({self.source!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Template) and other.source == self.source and other.hub is self.hub
+
+    def __hash__(self) -> int:
+        return hash(self.source)
+
+
+def compile_complex(value: Any, hub: Hub | None) -> Any:
+    """Turn every template string inside nested data into a `Template` (compiled); the rest stays."""
+    if isinstance(value, Template):
+        return value
+    if isinstance(value, str):
+        if is_template_string(value):
+            template = Template(value, hub)
+            template.ensure_valid()
+            return template
+        return value
+    if isinstance(value, list):
+        return [compile_complex(v, hub) for v in value]
+    if isinstance(value, Mapping):
+        return {compile_complex(k, hub): compile_complex(v, hub) for k, v in value.items()}
+    return value
+
+
+def render_complex(value: Any, variables: Mapping[str, Any] | None = None, hub: Hub | None = None) -> Any:
+    """Render every template inside nested data (strings and `Template`s) to native values."""
+    if isinstance(value, Template):
+        return value.render(variables)
+    if isinstance(value, str):
+        if is_template_string(value):
+            return Template(value, hub).render(variables)
+        return value
+    if isinstance(value, list):
+        return [render_complex(v, variables, hub) for v in value]
+    if isinstance(value, Mapping):
+        return {render_complex(k, variables, hub): render_complex(v, variables, hub) for k, v in value.items()}
+    return value
+
+
+def has_templates(value: Any) -> bool:
+    """True when nested data holds a template anywhere."""
+    if isinstance(value, Template):
+        return not value.is_static
+    if isinstance(value, str):
+        return is_template_string(value)
+    if isinstance(value, list):
+        return any(has_templates(v) for v in value)
+    if isinstance(value, Mapping):
+        return any(has_templates(k) or has_templates(v) for k, v in value.items())
+    return False
+
+
+def render_bool(template: Template, variables: Mapping[str, Any] | None = None) -> bool:
+    """A template condition's truth, as Home Assistant's `result_as_boolean`."""
+    value = template.render(variables)
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int | float):
+        return value != 0
+    if isinstance(value, str):
+        return value.strip().lower() in ("true", "yes", "on", "enable", "1")
+    return False

@@ -1,0 +1,143 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from orbiteos.clock import run_virtual
+from orbiteos.core import Hub, SiteConfig
+from orbiteos.errors import TemplateError
+from orbiteos.template import Template, is_template_string, render_bool, render_complex
+
+
+def render(source: str, hub: Hub | None = None, **variables: object) -> object:
+    return Template(source, hub).render(variables)
+
+
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        ("{{ '0.25' }}", 0.25),
+        ("{{ 5 }}", 5),
+        ("{{ '[1, 2]' }}", [1, 2]),
+        ("{{ {'a': 1} }}", {"a": 1}),
+        ("{{ 'True' }}", True),
+        ("{{ 'None' }}", None),
+        ("{{ '007' }}", "007"),
+        ("{{ '0.50' }}", 0.5),
+        ("{{ '1e5' }}", "1e5"),
+        ("{{ '1_000' }}", "1_000"),
+        ("{{ '-3' }}", -3),
+        ("{{ 'on' }}", "on"),
+        ("{{ '\"quoted\"' }}", '"quoted"'),
+        ("  {{ 1 + 1 }}  ", 2),
+        ("plain text", "plain text"),
+        ("42", 42),
+    ],
+)
+def test_renders_native_types_as_home_assistant(source: str, expected: object) -> None:
+    assert render(source) == expected
+
+
+def test_render_str_keeps_text() -> None:
+    assert Template("{{ 0.25 }}").render_str() == "0.25"
+
+
+async def test_state_helpers_read_the_hub() -> None:
+    hub = Hub()
+    hub.states.set("sensor.grid", "3.5", {"unit_of_measurement": "kW", "phase": 1})
+    hub.states.set("sensor.off", "unavailable")
+    assert render("{{ states('sensor.grid') }}", hub) == 3.5
+    assert render("{{ states('sensor.none') }}", hub) == "unknown"
+    assert render("{{ states.sensor.grid.state }}", hub) == 3.5
+    assert render("{{ states.sensor.grid.attributes.phase }}", hub) == 1
+    assert render("{{ states.sensor.missing }}", hub) is None
+    assert render("{{ is_state('sensor.grid', '3.5') }}", hub) is True
+    assert render("{{ is_state('sensor.grid', ['1', '3.5']) }}", hub) is True
+    assert render("{{ state_attr('sensor.grid', 'phase') }}", hub) == 1
+    assert render("{{ is_state_attr('sensor.grid', 'phase', 1) }}", hub) is True
+    assert render("{{ has_value('sensor.grid') }} {{ has_value('sensor.off') }}", hub) == "True False"
+    assert render("{{ states('sensor.grid', with_unit=True) }}", hub) == "3.5 kW"
+    assert render("{{ states.sensor | map(attribute='entity_id') | list }}", hub) == ["sensor.grid", "sensor.off"]
+
+
+def test_float_without_default_on_a_non_number_is_an_error_naming_the_template() -> None:
+    with pytest.raises(TemplateError, match=r"float got invalid input 'unavailable'.*states\('x.y'\)|states"):
+        render("{{ states('x.y') | float }}")
+    with pytest.raises(TemplateError, match="no default"):
+        render("{{ float('abc') }}")
+    with pytest.raises(TemplateError, match="int got invalid input"):
+        render("{{ 'abc' | int }}")
+
+
+def test_float_and_int_with_default_return_it() -> None:
+    assert render("{{ 'abc' | float(0) }}") == 0
+    assert render("{{ float('abc', 1.5) }}") == 1.5
+    assert render("{{ 'x' | int(-1) }}") == -1
+    assert render("{{ '2.7' | int }}") == 2
+    assert render("{{ 'on' | bool }}") is True
+    assert render("{{ bool('maybe', false) }}") is False
+
+
+def test_math_helpers() -> None:
+    assert render("{{ 2.456 | round(1) }}") == 2.5
+    assert render("{{ 2.4 | round(0, 'ceil') }}") == 3
+    assert render("{{ min(3, 1, 2) }} {{ max([3, 1, 2]) }}") == "1 3"
+    assert render("{{ iif(true, 'yes', 'no') }}") == "yes"
+    assert render("{{ iif(none, 'y', 'n', 'none') }}") == "none"
+    assert render("{{ is_number('1.5') }} {{ is_number('nan') }} {{ '2' is is_number }}") == "True False True"
+    assert render("{{ [1, 2, 3] | average }}") == 2.0
+
+
+def test_syntax_error_is_a_template_error_with_the_text() -> None:
+    with pytest.raises(TemplateError, match=r"\{\{ 1 \+ \}\}"):
+        Template("{{ 1 + }}").ensure_valid()
+
+
+def test_sandbox_refuses_private_attributes() -> None:
+    with pytest.raises(TemplateError):
+        render("{{ ''.__class__.__mro__[1].__subclasses__() }}")
+
+
+def test_now_uses_the_hub_clock_in_the_site_time_zone() -> None:
+    async def main(clock):  # noqa: ANN001, ANN202
+        hub = Hub(clock, SiteConfig(time_zone="Europe/Amsterdam"))
+        assert render("{{ now().hour }}", hub) == 14  # CEST
+        assert render("{{ utcnow().hour }}", hub) == 12
+        assert render("{{ today_at('06:30').isoformat() }}", hub) == "2026-06-01T06:30:00+02:00"
+        assert render("{{ (now() + timedelta(hours=1)).hour }}", hub) == 15
+        assert render("{{ as_timestamp(utcnow()) }}", hub) == datetime(2026, 6, 1, 12, tzinfo=UTC).timestamp()
+        assert render("{{ as_datetime('2026-06-01T10:00:00+00:00').hour }}", hub) == 10
+        await clock.sleep(3600)
+        assert render("{{ now().hour }}", hub) == 15
+
+    run_virtual(main, datetime(2026, 6, 1, 12, tzinfo=UTC))
+
+
+def test_render_complex_renders_nested_data_and_leaves_plain_strings() -> None:
+    data = {"power_kw": "{{ x * 2 }}", "mode": "007", "list": ["{{ x }}", 3], "nested": {"a": "{{ 'b' }}"}}
+    assert render_complex(data, {"x": 1.5}) == {"power_kw": 3.0, "mode": "007", "list": [1.5, 3], "nested": {"a": "b"}}
+
+
+def test_is_template_string() -> None:
+    assert is_template_string("{{ x }}")
+    assert is_template_string("{% if x %}1{% endif %}")
+    assert not is_template_string("{x}")
+    assert not is_template_string("plain")
+
+
+def test_render_bool_follows_home_assistant_truthiness() -> None:
+    assert render_bool(Template("{{ 1 }}")) is True
+    assert render_bool(Template("{{ 'on' }}")) is True
+    assert render_bool(Template("{{ 0 }}")) is False
+    assert render_bool(Template("{{ 'banana' }}")) is False
+    assert render_bool(Template("{{ none }}")) is False
+
+
+def test_compiled_templates_are_cached_per_hub() -> None:
+    hub = Hub()
+    first, second = Template("{{ 1 }}", hub), Template("{{ 1 }}", hub)
+    first.ensure_valid()
+    second.ensure_valid()
+    assert first._compiled is second._compiled
+    assert Template("{{ x }}", hub).render({"x": timedelta(seconds=5)}) == "0:00:05"
