@@ -211,6 +211,44 @@ def regex_replace(value: Any, find: str = "", replace: str = "", ignorecase: boo
     return re.sub(find, replace, str(value), flags=re.IGNORECASE if ignorecase else 0)
 
 
+# --- what a render read ---------------------------------------------------------------------
+
+
+class RenderInfo:
+    """The entities, domains and clock a render read, so a template trigger knows what to watch."""
+
+    __slots__ = ("entities", "domains", "all_states", "uses_time")
+
+    def __init__(self) -> None:
+        self.entities: set[str] = set()
+        self.domains: set[str] = set()
+        self.all_states = False
+        self.uses_time = False
+
+
+class _Tracker:
+    __slots__ = ("info",)
+
+    def __init__(self) -> None:
+        self.info: RenderInfo | None = None
+
+    def entity(self, entity_id: str) -> None:
+        if self.info is not None:
+            self.info.entities.add(entity_id.lower())
+
+    def domain(self, domain: str) -> None:
+        if self.info is not None:
+            self.info.domains.add(domain)
+
+    def everything(self) -> None:
+        if self.info is not None:
+            self.info.all_states = True
+
+    def time(self) -> None:
+        if self.info is not None:
+            self.info.uses_time = True
+
+
 # --- states access ------------------------------------------------------------------------------
 
 
@@ -253,19 +291,22 @@ class TemplateState:
 class DomainStates:
     """`states.sensor`: attribute access by object id, iteration over the domain."""
 
-    def __init__(self, hub: Hub | None, domain: str) -> None:
+    def __init__(self, hub: Hub | None, domain: str, tracker: _Tracker) -> None:
         self._hub = hub
         self._domain = domain
+        self._tracker = tracker
 
     def __getattr__(self, name: str) -> TemplateState | None:
         if name.startswith("_") or self._hub is None:
             return None
+        self._tracker.entity(f"{self._domain}.{name}")
         state = self._hub.states.get(f"{self._domain}.{name}")
         return TemplateState(state) if state is not None else None
 
     __getitem__ = __getattr__
 
     def __iter__(self) -> Iterator[TemplateState]:
+        self._tracker.domain(self._domain)
         if self._hub is None:
             return iter(())
         states = sorted(self._hub.states.all(self._domain), key=lambda s: s.entity_id)
@@ -278,20 +319,23 @@ class DomainStates:
 class AllStates:
     """`states('sensor.x')`, `states.sensor.x`, and `states` as an iterable of every state."""
 
-    def __init__(self, hub: Hub | None) -> None:
+    def __init__(self, hub: Hub | None, tracker: _Tracker) -> None:
         self._hub = hub
+        self._tracker = tracker
 
     def __getattr__(self, name: str) -> Any:
         if name.startswith("_"):
             raise AttributeError(name)
         if "." in name:
+            self._tracker.entity(name)
             state = self._hub.states.get(name) if self._hub else None
             return TemplateState(state) if state is not None else None
-        return DomainStates(self._hub, name)
+        return DomainStates(self._hub, name, self._tracker)
 
     __getitem__ = __getattr__
 
     def __call__(self, entity_id: Any, rounded: bool = False, with_unit: bool = False) -> str:
+        self._tracker.entity(str(entity_id))
         state = self._hub.states.get(str(entity_id)) if self._hub else None
         if state is None:
             return STATE_UNKNOWN
@@ -300,6 +344,7 @@ class AllStates:
         return state.state
 
     def __iter__(self) -> Iterator[TemplateState]:
+        self._tracker.everything()
         if self._hub is None:
             return iter(())
         return iter(TemplateState(s) for s in sorted(self._hub.states.all(), key=lambda s: s.entity_id))
@@ -314,11 +359,13 @@ def _entity_id_of(value: Any) -> str:
     return str(value)
 
 
-def _hub_globals(hub: Hub | None) -> dict[str, Any]:
+def _hub_globals(hub: Hub | None, tracker: _Tracker) -> dict[str, Any]:
     """The helpers that read the hub: states, is_state, now() ..."""
 
     def get_state(entity_id: Any) -> State | None:
-        return hub.states.get(_entity_id_of(entity_id)) if hub is not None else None
+        entity_id = _entity_id_of(entity_id)
+        tracker.entity(entity_id)
+        return hub.states.get(entity_id) if hub is not None else None
 
     def is_state(entity_id: Any, value: Any) -> bool:
         state = get_state(entity_id)
@@ -341,9 +388,11 @@ def _hub_globals(hub: Hub | None) -> dict[str, Any]:
         return state is not None and state.state not in (STATE_UNAVAILABLE, STATE_UNKNOWN)
 
     def utcnow() -> datetime:
+        tracker.time()
         return hub.clock.now() if hub is not None else datetime.now(UTC)
 
     def now() -> datetime:
+        tracker.time()
         return hub.now_local() if hub is not None else datetime.now(UTC)
 
     def as_local(value: datetime) -> datetime:
@@ -375,7 +424,7 @@ def _hub_globals(hub: Hub | None) -> dict[str, Any]:
         return (as_local(moment) if local else moment.astimezone(UTC)).strftime(fmt)
 
     return {
-        "states": AllStates(hub),
+        "states": AllStates(hub, tracker),
         "is_state": is_state,
         "state_attr": state_attr,
         "is_state_attr": is_state_attr,
@@ -444,8 +493,9 @@ class TemplateEnvironment(ImmutableSandboxedEnvironment):
     def __init__(self, hub: Hub | None) -> None:
         super().__init__(undefined=jinja2.Undefined, autoescape=False, keep_trailing_newline=False)
         self.hub = hub
+        self.tracker = _Tracker()
         self.globals.update(_PURE_FUNCTIONS)
-        self.globals.update(_hub_globals(hub))
+        self.globals.update(_hub_globals(hub, self.tracker))
         for name in ("states", "is_state", "state_attr", "is_state_attr", "has_value", "as_local",
                      "timestamp_local", "timestamp_custom"):
             self.filters[name] = self.globals[name]
@@ -528,6 +578,21 @@ class Template:
             return literal_eval(self.source.strip()) if isinstance(value, list | dict | set) else value
         return parse_result(self.render_str(variables))
 
+    def render_tracked(self, variables: Mapping[str, Any] | None = None) -> tuple[Any, RenderInfo]:
+        """Render, and report what the render read; a failed render returns its TemplateError."""
+        info = RenderInfo()
+        if self.is_static:
+            return self.render(variables), info
+        tracker = environment(self.hub).tracker
+        outer, tracker.info = tracker.info, info
+        try:
+            value: Any = self.render(variables)
+        except TemplateError as err:
+            value = err
+        finally:
+            tracker.info = outer
+        return value, info
+
     def __repr__(self) -> str:
         return f"Template({self.source!r})"
 
@@ -585,7 +650,11 @@ def has_templates(value: Any) -> bool:
 
 def render_bool(template: Template, variables: Mapping[str, Any] | None = None) -> bool:
     """A template condition's truth, as Home Assistant's `result_as_boolean`."""
-    value = template.render(variables)
+    return result_as_boolean(template.render(variables))
+
+
+def result_as_boolean(value: Any) -> bool:
+    """True for true, non-zero numbers and 'true'/'yes'/'on'/'enable'/'1'; False otherwise."""
     if isinstance(value, bool):
         return value
     if isinstance(value, int | float):

@@ -1,0 +1,114 @@
+"""Validators for automation fields that may hold templates: templates, durations, thresholds.
+
+Validated configs keep templates as strings (syntax-checked here); triggers, conditions and
+actions bind them to a hub when they are compiled.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import timedelta
+from typing import Any
+
+import voluptuous as vol
+
+from orbiteos import validation as cv
+from orbiteos.core import Hub
+from orbiteos.errors import TemplateError
+from orbiteos.template import Template, is_template_string, render_complex
+
+
+def template(value: Any) -> str:
+    """A template string whose syntax compiles."""
+    if value is None:
+        raise vol.Invalid("expected a template, found nothing (null)")
+    if isinstance(value, Template):
+        value = value.source
+    if isinstance(value, list | dict):
+        raise vol.Invalid(f"expected a template string, found {type(value).__name__}")
+    text = str(value)
+    try:
+        Template(text).ensure_valid()
+    except TemplateError as err:
+        raise vol.Invalid(str(err)) from None
+    return text
+
+
+def dynamic_template(value: Any) -> str:
+    """A string that must be a template (contains `{{` or `{%`)."""
+    text = template(value)
+    if not is_template_string(text):
+        raise vol.Invalid(f"expected a template with {{{{ ... }}}}, found {text!r}")
+    return text
+
+
+def template_complex(value: Any) -> Any:
+    """Nested data whose template strings are syntax-checked."""
+    if isinstance(value, list):
+        return [template_complex(v) for v in value]
+    if isinstance(value, Mapping):
+        return {template_complex(k) if isinstance(k, str) else k: template_complex(v) for k, v in value.items()}
+    if isinstance(value, str) and is_template_string(value):
+        return template(value)
+    return value
+
+
+def period_or_template(value: Any) -> Any:
+    """A duration, or a template (string, or a mapping with template values) rendered at run time."""
+    if isinstance(value, str) and is_template_string(value):
+        return template(value)
+    if isinstance(value, Mapping) and any(isinstance(v, str) and is_template_string(v) for v in value.values()):
+        return {k: template(v) if isinstance(v, str) else v for k, v in value.items()}
+    return cv.positive_time_period(value)
+
+
+def render_period(value: Any, variables: Mapping[str, Any] | None, hub: Hub) -> timedelta:
+    """Render a `period_or_template` value; raises TemplateError for a result that is not a duration."""
+    if isinstance(value, timedelta):
+        return value
+    rendered = render_complex(value, variables, hub)
+    try:
+        return cv.positive_time_period(rendered)
+    except vol.Invalid as err:
+        raise TemplateError(f"expected a duration from {value!r}, got {rendered!r}: {err.msg}") from None
+
+
+def number_or_entity(value: Any) -> float | str:
+    """`above:`/`below:` as a number or an entity id whose state is the threshold."""
+    if isinstance(value, bool):
+        raise vol.Invalid(f"expected a number or an entity id, found {value!r}")
+    if isinstance(value, int | float):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            pass
+        try:
+            return cv.entity_id(value)
+        except vol.Invalid:
+            raise vol.Invalid(f"expected a number or an entity id, found {value!r}") from None
+    raise vol.Invalid(f"expected a number or an entity id, found {value!r}")
+
+
+def _state_value(item: Any) -> str:
+    if isinstance(item, bool):
+        return "on" if item else "off"
+    if item is None or isinstance(item, dict | list):
+        raise vol.Invalid(f"expected a state value, found {item!r}")
+    return str(item)
+
+
+def state_values(value: Any) -> str | list[str] | None:
+    """`from:`/`to:` values: one, a list, or null (matches any). Booleans read as YAML 1.1 on/off."""
+    if value is None:
+        return None
+    if isinstance(value, list):
+        return [_state_value(item) for item in value]
+    return _state_value(value)
+
+
+def enabled_flag(value: Any) -> bool | str:
+    if isinstance(value, str) and is_template_string(value):
+        return template(value)
+    return cv.boolean(value)

@@ -1,0 +1,68 @@
+"""`event` trigger: an event of one of `event_type`, whose data contains `event_data` (and `context`)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import voluptuous as vol
+
+from orbiteos import validation as cv
+from orbiteos.automation.trigger import TRIGGER_BASE, TriggerAction, TriggerInfo
+from orbiteos.core import Event, Hub, Unsubscribe
+
+TRIGGER_SCHEMA = vol.Schema(
+    {
+        **TRIGGER_BASE,
+        vol.Required("platform"): vol.In(["event"]),
+        vol.Required("event_type"): vol.All(cv.ensure_list, [cv.string]),
+        vol.Optional("event_data"): dict,
+        vol.Optional("context"): {vol.Optional("user_id"): vol.All(cv.ensure_list, [cv.string]),
+                                  vol.Optional("parent_id"): vol.All(cv.ensure_list, [cv.string]),
+                                  vol.Optional("context_id"): vol.All(cv.ensure_list, [cv.string])},
+    }
+)
+
+
+def contains(data: Any, wanted: Any) -> bool:
+    """True when `data` holds every key of `wanted` with an equal value (nested mappings recurse)."""
+    if isinstance(wanted, Mapping):
+        if not isinstance(data, Mapping):
+            return False
+        return all(key in data and contains(data[key], value) for key, value in wanted.items())
+    if data == wanted:
+        return True
+    # YAML gives numbers where events often carry strings, and back: compare as Home Assistant's schema does.
+    return isinstance(wanted, int | float | str) and isinstance(data, int | float | str) and str(data) == str(wanted)
+
+
+async def async_attach(
+    hub: Hub, config: dict[str, Any], action: TriggerAction, trigger_info: TriggerInfo
+) -> Unsubscribe:
+    event_data = config.get("event_data") or {}
+    context_match = config.get("context") or {}
+    trigger_data = trigger_info["trigger_data"]
+
+    def matches_context(event: Event) -> bool:
+        checks = (("user_id", event.context.user_id), ("parent_id", event.context.parent_id),
+                  ("context_id", event.context.id))
+        return all(key not in context_match or value in context_match[key] for key, value in checks)
+
+    def handle(event: Event) -> None:
+        if event_data and not contains(event.data, event_data):
+            return
+        if context_match and not matches_context(event):
+            return
+        action(
+            {"trigger": {**trigger_data, "platform": "event", "event": event,
+                         "description": f"event '{event.event_type}'"}},
+            event.context,
+        )
+
+    unsubscribes = [hub.bus.listen(event_type, handle) for event_type in config["event_type"]]
+
+    def detach() -> None:
+        for unsubscribe in unsubscribes:
+            unsubscribe()
+
+    return detach

@@ -1,0 +1,103 @@
+"""`time_pattern` trigger: local times matching `hours`/`minutes`/`seconds` (a value, `*`, or `/N`)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+import voluptuous as vol
+
+from orbiteos.automation.trigger import TRIGGER_BASE, TriggerAction, TriggerInfo
+from orbiteos.automation.triggers.schedule import track_moments
+from orbiteos.core import Context, Hub, Unsubscribe
+
+
+def _pattern(maximum: int) -> Any:
+    def validate(value: Any) -> str:
+        text = str(value).strip()
+        if text == "*":
+            return text
+        number = text[1:] if text.startswith("/") else text
+        if not number.isdigit() or int(number) > maximum or (text.startswith("/") and int(number) == 0):
+            raise vol.Invalid(f"expected '*', a number 0-{maximum} or '/N', found {value!r}")
+        return text
+
+    return validate
+
+
+def _defaults(value: dict[str, Any]) -> dict[str, Any]:
+    # As Home Assistant: unspecified smaller units default to 0, larger to '*'.
+    if not any(key in value for key in ("hours", "minutes", "seconds")):
+        raise vol.Invalid("expected at least one of hours, minutes, seconds")
+    value = dict(value)
+    if "seconds" not in value:
+        value["seconds"] = "0"
+        if "minutes" not in value:
+            value["minutes"] = "0"
+    value.setdefault("minutes", "*")
+    value.setdefault("hours", "*")
+    return value
+
+
+TRIGGER_SCHEMA = vol.All(
+    vol.Schema(
+        {
+            **TRIGGER_BASE,
+            vol.Required("platform"): vol.In(["time_pattern"]),
+            vol.Optional("hours"): _pattern(23),
+            vol.Optional("minutes"): _pattern(59),
+            vol.Optional("seconds"): _pattern(59),
+        }
+    ),
+    _defaults,
+)
+
+
+def allowed_values(pattern: str, maximum: int) -> list[int]:
+    if pattern == "*":
+        return list(range(maximum + 1))
+    if pattern.startswith("/"):
+        step = int(pattern[1:])
+        return [v for v in range(maximum + 1) if v % step == 0]
+    return [int(pattern)]
+
+
+def next_matching(after: datetime, hours: list[int], minutes: list[int], seconds: list[int]) -> datetime:
+    """The first whole second strictly after `after` (local, aware) whose h/m/s are all allowed."""
+    start = after.replace(microsecond=0) + timedelta(seconds=1)
+    for day in range(3):
+        date = (start + timedelta(days=day)).date()
+        first = day == 0
+        for hour in hours:
+            if first and hour < start.hour:
+                continue
+            same_hour = first and hour == start.hour
+            for minute in minutes:
+                if same_hour and minute < start.minute:
+                    continue
+                same_minute = same_hour and minute == start.minute
+                for second in seconds:
+                    if same_minute and second < start.second:
+                        continue
+                    return datetime(date.year, date.month, date.day, hour, minute, second, tzinfo=after.tzinfo)
+    raise AssertionError("unreachable: a time pattern matches within two days")
+
+
+async def async_attach(
+    hub: Hub, config: dict[str, Any], action: TriggerAction, trigger_info: TriggerInfo
+) -> Unsubscribe:
+    hours = allowed_values(config["hours"], 23)
+    minutes = allowed_values(config["minutes"], 59)
+    seconds = allowed_values(config["seconds"], 59)
+    trigger_data = trigger_info["trigger_data"]
+
+    def next_after(after: datetime) -> datetime:
+        return next_matching(after.astimezone(hub.config.tzinfo), hours, minutes, seconds)
+
+    def on_moment(moment: datetime) -> None:
+        action(
+            {"trigger": {**trigger_data, "platform": "time_pattern", "now": moment, "description": "time pattern"}},
+            Context(),
+        )
+
+    return track_moments(hub, next_after, on_moment)
