@@ -1,0 +1,60 @@
+"""`orbiteos check -c DIR`: load and validate a configuration, print every error and warning."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+from pathlib import Path
+
+from orbiteos.config import LoadedConfig, load_config
+from orbiteos.errors import ConfigError
+
+_LOGGER = logging.getLogger(__name__)
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    parser = subparsers.add_parser("check", help="validate a configuration; exit 1 on any error")
+    parser.add_argument("-c", "--config", dest="config_dir", type=Path, default=Path("."), help="config directory")
+    parser.set_defaults(func=main)
+
+
+def reference_warnings(loaded: LoadedConfig) -> list[ConfigError]:
+    """Warnings from `orbiteos.automation.check_references` (unknown services, entities), when it exists."""
+    try:
+        automation = importlib.import_module("orbiteos.automation")
+    except ImportError:
+        return []
+    check_references = getattr(automation, "check_references", None)
+    if check_references is None:
+        return []
+    try:
+        return list(check_references(loaded))
+    except Exception as err:
+        _LOGGER.debug("check_references failed", exc_info=True)
+        return [ConfigError(f"checking references failed ({type(err).__name__}: {err})")]
+
+
+def format_warning(warning: ConfigError) -> str:
+    """`file:line: warning: message`, like a compiler, so editors can jump to it."""
+    if warning.file and warning.line:
+        return f"{warning.file}:{warning.line}: warning: {warning.message}"
+    if warning.file:
+        return f"{warning.file}: warning: {warning.message}"
+    return f"warning: {warning.message}"
+
+
+def main(args: argparse.Namespace) -> int:
+    loaded = load_config(args.config_dir)
+    warnings = [*loaded.warnings, *reference_warnings(loaded)]
+    for error in loaded.errors:
+        print(error)
+    for warning in warnings:
+        print(format_warning(warning))
+    domains = ", ".join(sorted(loaded.blocks)) or "none"
+    verdict = "invalid" if loaded.errors else "valid"
+    print(
+        f"{args.config_dir}: configuration {verdict}: {len(loaded.errors)} error(s), {len(warnings)} warning(s); "
+        f"integrations: {domains}"
+    )
+    return 1 if loaded.errors else 0

@@ -1,0 +1,58 @@
+"""Bringing a loaded configuration to life: build the hub, set up integrations, run, stop.
+
+Shared by `orbiteos run` (real clock, until a signal) and the simulator (virtual clock).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from orbiteos.clock import Clock, RealClock
+from orbiteos.config import LoadedConfig
+from orbiteos.core import Hub
+from orbiteos.loader import SetupResult, setup_integrations
+
+_LOGGER = logging.getLogger(__name__)
+
+# hub.data key under which the LoadedConfig is kept, for integrations that want the whole picture.
+DATA_CONFIG = "config"
+
+
+async def start_hub(loaded: LoadedConfig, clock: Clock | None = None) -> Hub:
+    """A started hub with every configured integration set up (failures are logged, not raised)."""
+    hub = Hub(clock or RealClock(), loaded.site)
+    hub.data[DATA_CONFIG] = loaded
+    result: SetupResult = await setup_integrations(hub, loaded.blocks)
+    await hub.start()
+    failed = ", ".join(f"{domain} ({reason})" for domain, reason in result.failed.items())
+    _LOGGER.info(
+        "site %r started: %d integration(s) set up%s",
+        loaded.site.name,
+        len(result.loaded),
+        f"; failed: {failed}" if failed else "",
+    )
+    return hub
+
+
+async def run_hub(
+    loaded: LoadedConfig,
+    clock: Clock | None = None,
+    stop_event: asyncio.Event | None = None,
+    on_started: Callable[[Hub], Awaitable[Any] | Any] | None = None,
+) -> Hub:
+    """Start a hub, call `on_started(hub)`, wait for `stop_event` (or cancellation), then stop it cleanly."""
+    hub = await start_hub(loaded, clock)
+    try:
+        if on_started is not None:
+            result = on_started(hub)
+            if inspect.isawaitable(result):
+                await result
+        await (stop_event or asyncio.Event()).wait()
+    finally:
+        await hub.stop()
+        _LOGGER.info("site %r stopped", loaded.site.name)
+    return hub
