@@ -1,0 +1,260 @@
+"""Services: the ev_charger nature (`set_limit`, `start`, `stop`) and the OCPP operations (`ocpp.*`).
+
+`ev_charger.*` may also be provided by another integration (the simulator, say). The OCPP handlers
+take the entities they own and hand the rest to whatever handled the service before them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import asdict
+from types import MappingProxyType
+from typing import Any
+
+import voluptuous as vol
+from ocpp.v16 import call
+from ocpp.v16.enums import (
+    AvailabilityType,
+    ChargingProfilePurposeType,
+    MessageTrigger,
+    ResetType,
+)
+
+from orbiteos import validation as cv
+from orbiteos.core import Hub, ServiceCall
+from orbiteos.errors import DeviceUnavailable, ServiceValidationError
+from orbiteos.integrations.ocpp.central_system import CentralSystem
+from orbiteos.integrations.ocpp.charge_point import CentralSystemChargePoint, ChargerCallError
+from orbiteos.integrations.ocpp.device import ChargePointDevice
+
+_LOGGER = logging.getLogger(__name__)
+
+EV_DOMAIN = "ev_charger"
+DOMAIN = "ocpp"
+STACK_LEVEL = 1
+DEFAULT_PROFILE_ID = 1
+TX_PROFILE_ID = 2
+
+_non_negative = vol.All(vol.Coerce(float), vol.Range(min=0))
+_connector = vol.All(vol.Coerce(int), vol.Range(min=0))
+
+SET_LIMIT_SCHEMA = vol.All(
+    vol.Schema({
+        vol.Required("entity_id"): cv.entity_ids,
+        vol.Exclusive("power_kw", "limit"): _non_negative,
+        vol.Exclusive("current_a", "limit"): _non_negative,
+    }),
+    cv.has_at_least_one_key("power_kw", "current_a"),
+)
+START_SCHEMA = vol.Schema(
+    {vol.Required("entity_id"): cv.entity_ids, vol.Optional("id_tag"): vol.All(cv.string, vol.Length(1, 20))}
+)
+STOP_SCHEMA = vol.Schema({vol.Required("entity_id"): cv.entity_ids})
+_ANY_TARGET = vol.Schema({vol.Required("entity_id"): cv.entity_ids}, extra=vol.ALLOW_EXTRA)
+
+_TARGET = {vol.Exclusive("charge_point_id", "target"): cv.string, vol.Exclusive("entity_id", "target"): cv.entity_ids}
+
+
+def _ocpp_schema(fields: Mapping[Any, Any]) -> vol.Schema:
+    return vol.All(vol.Schema({**_TARGET, **fields}), cv.has_at_least_one_key("charge_point_id", "entity_id"))
+
+
+OCPP_SCHEMAS: dict[str, vol.Schema] = {
+    "change_availability": _ocpp_schema({
+        vol.Required("type"): vol.In([t.value for t in AvailabilityType]),
+        vol.Optional("connector_id"): _connector,
+    }),
+    "reset": _ocpp_schema({vol.Optional("type", default=ResetType.soft.value): vol.In([t.value for t in ResetType])}),
+    "unlock_connector": _ocpp_schema({vol.Optional("connector_id"): vol.All(vol.Coerce(int), vol.Range(min=1))}),
+    "get_configuration": _ocpp_schema({vol.Optional("key"): vol.All(cv.ensure_list, [cv.string])}),
+    "change_configuration": _ocpp_schema({vol.Required("key"): cv.string, vol.Required("value"): cv.string}),
+    "trigger_message": _ocpp_schema({
+        vol.Required("requested_message"): vol.In([m.value for m in MessageTrigger]),
+        vol.Optional("connector_id"): _connector,
+    }),
+    "clear_charging_profile": _ocpp_schema({
+        vol.Optional("id"): vol.Coerce(int),
+        vol.Optional("connector_id"): _connector,
+        vol.Optional("charging_profile_purpose"): vol.In([p.value for p in ChargingProfilePurposeType]),
+        vol.Optional("stack_level"): vol.All(vol.Coerce(int), vol.Range(min=0)),
+    }),
+}
+
+SERVICES: dict[str, str] = {
+    "ev_charger.set_limit": "Limit charging (power_kw or current_a): SetChargingProfile, TxProfile in a "
+    "transaction, TxDefaultProfile otherwise",
+    "ev_charger.start": "RemoteStartTransaction on the connector (optional id_tag)",
+    "ev_charger.stop": "RemoteStopTransaction of the connector's transaction",
+    "ocpp.change_availability": "ChangeAvailability (type Operative/Inoperative, connector_id)",
+    "ocpp.reset": "Reset (type Soft/Hard)",
+    "ocpp.unlock_connector": "UnlockConnector (connector_id)",
+    "ocpp.get_configuration": "GetConfiguration (key list, optional); returns the configuration",
+    "ocpp.change_configuration": "ChangeConfiguration (key, value)",
+    "ocpp.trigger_message": "TriggerMessage (requested_message, connector_id)",
+    "ocpp.clear_charging_profile": "ClearChargingProfile (id, connector_id, charging_profile_purpose, stack_level)",
+}
+
+
+def _validated(schema: vol.Schema, data: Mapping[str, Any], where: str) -> dict[str, Any]:
+    try:
+        return dict(schema(dict(data)))
+    except vol.Invalid as err:
+        raise ServiceValidationError(f"{where}: {err}") from None
+
+
+def _connection(device: ChargePointDevice) -> CentralSystemChargePoint:
+    if device.connection is None:
+        raise DeviceUnavailable(f"charge point {device.charge_point_id} is not connected")
+    return device.connection
+
+
+def _accepted(answer: Any, what: str, device: ChargePointDevice) -> None:
+    status = getattr(answer, "status", None)
+    if status != "Accepted":
+        raise ChargerCallError(f"charge point {device.charge_point_id} answered {what} with status {status}")
+
+
+async def set_limit(
+    system: CentralSystem, device: ChargePointDevice, connector_id: int, power_kw: float | None, current_a: float | None
+) -> None:
+    limit = device.limit(power_kw, current_a)
+    tx = system.sessions.on_connector(device.charge_point_id, connector_id)
+    profile: dict[str, Any] = {
+        "chargingProfileId": TX_PROFILE_ID if tx else DEFAULT_PROFILE_ID,
+        "stackLevel": STACK_LEVEL,
+        "chargingProfilePurpose": "TxProfile" if tx else "TxDefaultProfile",
+        "chargingProfileKind": "Relative",
+        "chargingSchedule": {
+            "chargingRateUnit": limit.unit,
+            "chargingSchedulePeriod": [{"startPeriod": 0, "limit": limit.value}],
+        },
+    }
+    if tx is not None:
+        profile["transactionId"] = tx.transaction_id
+    answer = await _connection(device).request(
+        call.SetChargingProfile(connector_id=connector_id, cs_charging_profiles=profile)
+    )
+    _accepted(answer, f"SetChargingProfile {profile['chargingProfilePurpose']}", device)
+    if tx is None:
+        device.default_limit_kw[connector_id] = limit.limit_kw
+    entity = device.connector(connector_id)
+    entity.limit_kw = limit.limit_kw
+    entity.write_state()
+    _LOGGER.info("%s: limit %s %s (%s kW) on connector %s", device.charge_point_id, limit.value, limit.unit,
+                 limit.limit_kw, connector_id)
+
+
+async def remote_start(system: CentralSystem, device: ChargePointDevice, connector_id: int, id_tag: str | None) -> None:
+    answer = await _connection(device).request(
+        call.RemoteStartTransaction(id_tag=id_tag or system.settings.remote_id_tag, connector_id=connector_id)
+    )
+    _accepted(answer, "RemoteStartTransaction", device)
+
+
+async def remote_stop(system: CentralSystem, device: ChargePointDevice, connector_id: int) -> None:
+    tx = system.sessions.on_connector(device.charge_point_id, connector_id)
+    if tx is None:
+        raise ServiceValidationError(
+            f"ev_charger.stop: {device.connector(connector_id).entity_id} has no transaction to stop"
+        )
+    answer = await _connection(device).request(call.RemoteStopTransaction(transaction_id=tx.transaction_id))
+    _accepted(answer, "RemoteStopTransaction", device)
+
+
+ConnectorAction = Callable[[ChargePointDevice, int, dict[str, Any]], Awaitable[None]]
+
+
+def _ev_service(hub: Hub, system: CentralSystem, service: str, schema: vol.Schema, action: ConnectorAction) -> None:
+    previous = hub.services.get(EV_DOMAIN, service) if hub.services.has_service(EV_DOMAIN, service) else None
+
+    async def handle(service_call: ServiceCall) -> None:
+        ours = [e for e in service_call.entity_ids if system.device_of_entity(e) is not None]
+        others = [e for e in service_call.entity_ids if e not in ours]
+        jobs: list[Awaitable[Any]] = []
+        if ours:
+            data = _validated(schema, {**service_call.data, "entity_id": ours}, f"{EV_DOMAIN}.{service}")
+            for entity_id in ours:
+                device, connector_id = system.device_of_entity(entity_id)  # type: ignore[misc]
+                jobs.append(action(device, connector_id, data))
+        if others:
+            if previous is None:
+                raise ServiceValidationError(
+                    f"{EV_DOMAIN}.{service}: no charger behind {', '.join(others)} (OCPP chargers: "
+                    f"{', '.join(e.entity_id for d in system.devices.values() for e in d.entities.values())})"
+                )
+            data = {**service_call.data, "entity_id": others}
+            if previous.schema is not None:
+                data = _validated(previous.schema, data, f"{EV_DOMAIN}.{service}")
+            result = previous.handler(ServiceCall(EV_DOMAIN, service, MappingProxyType(data), service_call.context))
+            if asyncio.iscoroutine(result) or isinstance(result, asyncio.Future):
+                jobs.append(result)
+        # One slow or failing charger must not hold up or cancel the others.
+        for outcome in await asyncio.gather(*jobs, return_exceptions=True):
+            if isinstance(outcome, BaseException):
+                raise outcome
+
+    hub.services.register(EV_DOMAIN, service, handle, _ANY_TARGET, SERVICES[f"{EV_DOMAIN}.{service}"])
+
+
+def _resolve(system: CentralSystem, data: Mapping[str, Any], service: str) -> tuple[ChargePointDevice, int | None]:
+    if "charge_point_id" in data:
+        device = system.devices.get(data["charge_point_id"])
+        if device is None:
+            raise ServiceValidationError(
+                f"ocpp.{service}: charge_point_id: unknown charge point {data['charge_point_id']!r}, "
+                f"expected one of {', '.join(sorted(system.devices)) or 'none configured'}"
+            )
+        return device, None
+    entity_ids = data["entity_id"]
+    if len(entity_ids) != 1:
+        raise ServiceValidationError(f"ocpp.{service}: entity_id: expected one OCPP charger, found {entity_ids}")
+    found = system.device_of_entity(entity_ids[0])
+    if found is None:
+        raise ServiceValidationError(f"ocpp.{service}: entity_id: {entity_ids[0]} is not an OCPP charger")
+    return found
+
+
+def _ocpp_payload(service: str, data: Mapping[str, Any], connector_id: int | None) -> Any:
+    connector = data.get("connector_id", connector_id)
+    if service == "change_availability":
+        return call.ChangeAvailability(connector_id=connector or 0, type=data["type"])
+    if service == "reset":
+        return call.Reset(type=data["type"])
+    if service == "unlock_connector":
+        if connector is None:
+            raise ServiceValidationError("ocpp.unlock_connector: connector_id: required with charge_point_id")
+        return call.UnlockConnector(connector_id=connector)
+    if service == "get_configuration":
+        return call.GetConfiguration(key=data.get("key"))
+    if service == "change_configuration":
+        return call.ChangeConfiguration(key=data["key"], value=data["value"])
+    if service == "trigger_message":
+        return call.TriggerMessage(requested_message=data["requested_message"], connector_id=connector)
+    return call.ClearChargingProfile(
+        id=data.get("id"), connector_id=connector, charging_profile_purpose=data.get("charging_profile_purpose"),
+        stack_level=data.get("stack_level"),
+    )
+
+
+def _ocpp_service(hub: Hub, system: CentralSystem, service: str) -> None:
+    async def handle(service_call: ServiceCall) -> dict[str, Any]:
+        device, connector_id = _resolve(system, service_call.data, service)
+        answer = await _connection(device).request(_ocpp_payload(service, service_call.data, connector_id))
+        result = {k: v for k, v in asdict(answer).items() if v is not None}
+        if result.get("status") not in (None, "Accepted", "Unlocked"):
+            _LOGGER.warning("%s: %s answered %s", device.charge_point_id, service, result)
+        return result
+
+    hub.services.register(DOMAIN, service, handle, OCPP_SCHEMAS[service], SERVICES[f"{DOMAIN}.{service}"])
+
+
+def register_services(hub: Hub, system: CentralSystem) -> None:
+    _ev_service(hub, system, "set_limit", SET_LIMIT_SCHEMA,
+                lambda d, c, data: set_limit(system, d, c, data.get("power_kw"), data.get("current_a")))
+    _ev_service(hub, system, "start", START_SCHEMA,
+                lambda d, c, data: remote_start(system, d, c, data.get("id_tag")))
+    _ev_service(hub, system, "stop", STOP_SCHEMA, lambda d, c, data: remote_stop(system, d, c))
+    for service in OCPP_SCHEMAS:
+        _ocpp_service(hub, system, service)
