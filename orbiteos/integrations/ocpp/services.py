@@ -241,7 +241,8 @@ def _ocpp_payload(service: str, data: Mapping[str, Any], connector_id: int | Non
 def _ocpp_service(hub: Hub, system: CentralSystem, service: str) -> None:
     async def handle(service_call: ServiceCall) -> dict[str, Any]:
         device, connector_id = _resolve(system, service_call.data, service)
-        answer = await _connection(device).request(_ocpp_payload(service, service_call.data, connector_id))
+        payload = _ocpp_payload(service, service_call.data, connector_id)
+        answer = await _connection(device).request(payload)
         result = {k: v for k, v in asdict(answer).items() if v is not None}
         if result.get("status") not in (None, "Accepted", "Unlocked"):
             _LOGGER.warning("%s: %s answered %s", device.charge_point_id, service, result)
