@@ -20,6 +20,7 @@ import voluptuous as vol
 from orbiteos.core import SiteConfig
 from orbiteos.errors import ConfigError
 from orbiteos.loader import CORE_KEYS, domain_of_key, known_domains, load_integration
+from orbiteos.logging_setup import LOGGER_SCHEMA
 from orbiteos.validation import string
 from orbiteos.yaml_loader import (
     ConfigErrors,
@@ -173,7 +174,7 @@ def error_from_invalid(err: vol.Invalid, root: Any, prefix: str, schema: Any = N
     result = []
     for error in errors:
         path = [_plain_key(p) for p in error.path]
-        file, line = locate(root, path) or (None, None)
+        file, line = _at(locate(root, path))
         msg = str(error.error_message or error.msg)
         if msg == "extra keys not allowed" and path:
             key = path[-1]
@@ -222,6 +223,10 @@ CORE_SCHEMA = vol.Schema(
 # --- packages ----------------------------------------------------------------------------
 
 
+def _at(pos: Position | None) -> tuple[str | None, int | None]:
+    return pos if pos else (None, None)
+
+
 def _where(pos: Position | None) -> str:
     return f"{pos[0]}:{pos[1]}" if pos else "an earlier place"
 
@@ -265,7 +270,7 @@ def _merge(
                 if key_pos:
                     out._positions[key] = key_pos
         return out
-    file, line = pos_b or (None, None)
+    file, line = _at(pos_b)
     errors.append(
         ConfigError(
             f"package '{package}': {path} is already set at {_where(pos_a)}; "
@@ -288,7 +293,7 @@ def merge_packages(raw: NodeDict, packages: Any, packages_pos: Position | None, 
         if package is None:
             continue
         if not isinstance(package, dict):
-            file, line = package_pos or (None, None)
+            file, line = _at(package_pos)
             errors.append(
                 ConfigError(
                     f"packages.{name}: expected a mapping of integration blocks, found {describe_value(package)}",
@@ -300,7 +305,7 @@ def merge_packages(raw: NodeDict, packages: Any, packages_pos: Position | None, 
         for key, block in package.items():
             key_pos = child_position(package, key) or package_pos
             if domain_of_key(str(key)) in CORE_DOMAINS:
-                file, line = key_pos or (None, None)
+                file, line = _at(key_pos)
                 errors.append(ConfigError(f"package '{name}': '{key}' cannot be set inside a package", file, line))
                 continue
             if key in out:
@@ -361,7 +366,7 @@ def _site_config(config_dir: Path, raw: NodeDict, errors: list[ConfigError], war
         return site, None, None
     key = present[0]
     for other in present[1:]:
-        file, line = child_position(raw, other) or (None, None)
+        file, line = _at(child_position(raw, other))
         errors.append(ConfigError(f"'{other}' repeats '{key}'; expected one core block, found both", file, line))
     block = raw[key]
     if block is None:
@@ -370,14 +375,14 @@ def _site_config(config_dir: Path, raw: NodeDict, errors: list[ConfigError], war
         core = CORE_SCHEMA(block)
     except vol.Invalid as err:
         if not isinstance(block, dict):
-            file, line = child_position(raw, key) or (None, None)
+            file, line = _at(child_position(raw, key))
             errors.append(ConfigError(f"{key}: expected a mapping, found {describe_value(block)}", file, line))
             return site, None, None
         errors.extend(error_from_invalid(err, block, key, CORE_SCHEMA))
         core = {k: v for k, v in block.items() if k == "packages" and isinstance(v, dict | None)}
     for ignored in _IGNORED_CORE_KEYS:
         if ignored in core:
-            file, line = child_position(block, ignored) or (None, None)
+            file, line = _at(child_position(block, ignored))
             warnings.append(ConfigError(f"{key}.{ignored}: not used by OrbitEOS, ignored", file, line))
     for attr in ("name", "time_zone", "latitude", "longitude", "elevation"):
         if attr in core:
@@ -414,23 +419,22 @@ def _validate_block(
         errors.extend(error_from_invalid(err, block, domain, getattr(module, "CONFIG_SCHEMA", None)))
     except Exception as err:
         _LOGGER.debug("validating %s failed", domain, exc_info=True)
-        file, line = position(block) or (None, None)
+        file, line = _at(position(block))
         errors.append(ConfigError(f"{domain}: validation failed ({type(err).__name__}: {err})", file, line))
     return False, None
 
 
 def load_config(config_dir: Path) -> LoadedConfig:
     """Load and validate `config_dir/configuration.yaml`; every problem goes into `.errors`."""
-    from orbiteos.logging_setup import LOGGER_SCHEMA
-
     config_dir = Path(config_dir)
     loaded_yaml = load_yaml_collecting(config_dir / CONFIG_FILE, Secrets(config_dir), config_dir)
     errors = list(loaded_yaml.errors)
     warnings = list(loaded_yaml.warnings)
     raw: Any = loaded_yaml.data
     if not isinstance(raw, dict):
-        file, line = position(raw) or (CONFIG_FILE, 1)
-        errors.append(ConfigError(f"expected a mapping of top-level keys, found {describe_value(raw)}", file, line))
+        top_file, top_line = position(raw) or (CONFIG_FILE, 1)
+        message = f"expected a mapping of top-level keys, found {describe_value(raw)}"
+        errors.append(ConfigError(message, top_file, top_line))
         raw = stamp(NodeDict(), CONFIG_FILE, 1)
     load_error_places = {(e.file, e.line) for e in errors}
 
@@ -444,7 +448,7 @@ def load_config(config_dir: Path) -> LoadedConfig:
         domain = domain_of_key(str(key))
         if domain in known:
             continue
-        file, line = child_position(merged, key) or (None, None)
+        file, line = _at(child_position(merged, key))
         close = difflib.get_close_matches(domain, known, n=1, cutoff=0.6)
         hint = f"did you mean '{close[0]}'?" if close else "expected an integration name or a core key"
         validation_errors.append(ConfigError(f"unknown top-level key '{key}'; {hint}", file, line))

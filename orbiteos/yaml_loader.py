@@ -13,7 +13,7 @@ Tags: `!include`, `!include_dir_named`, `!include_dir_merge_named`, `!include_di
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,21 +28,46 @@ _BaseLoader: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 SECRETS_FILE = "secrets.yaml"
 
 
-class ConfigErrors(ExceptionGroup):  # type: ignore[type-arg]
-    """Every error of one load, raised together."""
+class ConfigErrors(ExceptionGroup, ConfigError):  # type: ignore[misc, type-arg]
+    """Every error of one load, raised together.
 
-    def __new__(cls, message: str, errors: list[ConfigError]) -> ConfigErrors:
-        return super().__new__(cls, message, errors)
+    Also a `ConfigError`, so `except ConfigError` catches it: `file`, `line` and `message` are the
+    first error's (the message says how many more there are); `errors` has them all.
+    """
 
-    def derive(self, excs: Any) -> ConfigErrors:
-        return ConfigErrors(self.message, list(excs))
+    def __new__(cls, summary: str, errors: Sequence[ConfigError]) -> ConfigErrors:
+        return super().__new__(cls, summary, list(errors))
+
+    def __init__(self, summary: str, errors: Sequence[ConfigError]) -> None:
+        ExceptionGroup.__init__(self, summary, list(errors))
+
+    def derive(self, excs: Any) -> ConfigErrors:  # type: ignore[override]
+        return ConfigErrors(self.summary, list(excs))
+
+    @property
+    def summary(self) -> str:
+        return str(self.args[0])
 
     @property
     def errors(self) -> list[ConfigError]:
         return list(self.exceptions)  # type: ignore[arg-type]
 
+    @property  # type: ignore[override]
+    def message(self) -> str:  # type: ignore[override]
+        first = self.errors[0].message
+        more = len(self.exceptions) - 1
+        return f"{first} (and {more} more error(s))" if more else first
+
+    @property  # type: ignore[override]
+    def file(self) -> str | None:  # type: ignore[override]
+        return self.errors[0].file
+
+    @property  # type: ignore[override]
+    def line(self) -> int | None:  # type: ignore[override]
+        return self.errors[0].line
+
     def __str__(self) -> str:
-        return "\n".join([self.message, *(str(e) for e in self.exceptions)])
+        return "\n".join([self.summary, *(str(e) for e in self.exceptions)])
 
 
 class NodeDict(dict):  # type: ignore[type-arg]

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from orbiteos.errors import ConfigError
 from orbiteos.yaml_loader import (
     ConfigErrors,
     Input,
@@ -205,3 +206,16 @@ def test_parse_yaml_reports_the_given_name() -> None:
     with pytest.raises(ConfigErrors) as info:
         parse_yaml("a: [1, 2\n", "inline.yaml")
     assert info.value.errors[0].file == "inline.yaml"
+
+
+def test_load_errors_are_also_caught_as_a_single_config_error(tmp_path: Path) -> None:
+    write(tmp_path / "bp.yaml", "a: !secret nope\nb: !include none.yaml\n")
+    with pytest.raises(ConfigError) as info:
+        load_yaml(tmp_path / "bp.yaml")
+    err = info.value
+    assert isinstance(err, ConfigErrors)
+    assert (err.file, err.line) == ("bp.yaml", 1)
+    assert err.message.startswith("!secret nope: expected the secret in secrets.yaml")
+    assert err.message.endswith("(and 1 more error(s))")
+    assert [e.line for e in err.errors] == [1, 2]
+    assert str(err).splitlines()[1] == f"bp.yaml:1: {err.errors[0].message}"
