@@ -12,15 +12,15 @@ from orbiteos.template import Template
 
 _LOGGER = logging.getLogger(__name__)
 
-_NOT_JSON = object()
+NOT_JSON = object()
 
 
 def parse_json(payload: str) -> Any:
-    """The payload as JSON, or `_NOT_JSON`."""
+    """The payload as JSON, or `NOT_JSON`."""
     try:
         return json.loads(payload)
     except ValueError:
-        return _NOT_JSON
+        return NOT_JSON
 
 
 def template_variables(template: Template, message: MqttMessage) -> dict[str, Any]:
@@ -28,7 +28,7 @@ def template_variables(template: Template, message: MqttMessage) -> dict[str, An
     variables: dict[str, Any] = {"value": message.payload}
     if "value_json" in template.source:
         parsed = parse_json(message.payload)
-        if parsed is not _NOT_JSON:
+        if parsed is not NOT_JSON:
             variables["value_json"] = parsed
     return variables
 
@@ -56,7 +56,7 @@ def json_object(message: MqttMessage, owner: str, what: str) -> dict[str, Any] |
     """The payload as a JSON object, or None with a warning naming the topic."""
     parsed = parse_json(message.payload)
     if not isinstance(parsed, dict):
-        found = "not JSON" if parsed is _NOT_JSON else f"JSON {type(parsed).__name__}"
+        found = "not JSON" if parsed is NOT_JSON else f"JSON {type(parsed).__name__}"
         _LOGGER.warning(
             "%s: expected a JSON object for %s on topic %s, found %s: %r; message ignored",
             owner, what, message.topic, found, message.payload[:200],

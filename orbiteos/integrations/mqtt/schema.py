@@ -164,10 +164,16 @@ SWITCH_SCHEMA = vol.All(
     _with_entity_id("switch"),
 )
 
+def _json_path(value: Any) -> str:
+    if not isinstance(value, str) or not value or any(not step for step in value.split(".")):
+        raise vol.Invalid(f"expected a JSON path such as 'energy.import_kwh', found {value!r}")
+    return value
+
+
 _FIELD = vol.Any(
     None,
-    cv.string,
-    vol.Schema({vol.Required("path"): cv.string, vol.Optional("scale", default=1.0): vol.Coerce(float)}),
+    _json_path,
+    vol.Schema({vol.Required("path"): _json_path, vol.Optional("scale", default=1.0): vol.Coerce(float)}),
 )
 
 
