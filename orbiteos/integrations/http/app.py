@@ -1,0 +1,121 @@
+"""The aiohttp application: routes, middlewares (errors, CORS, auth) and the server that owns it."""
+
+from __future__ import annotations
+
+import logging
+import ssl
+from pathlib import Path
+
+from aiohttp import hdrs, web
+
+from orbiteos.core import Hub
+from orbiteos.integrations.http import (
+    appkeys,
+    automations_view,
+    history_view,
+    rest,
+    tokens_view,
+    webhook_view,
+    websocket_api,
+)
+from orbiteos.integrations.http.audit import AuditLog
+from orbiteos.integrations.http.auth import TokenStore, auth_middleware
+from orbiteos.integrations.http.errors import Handler, error_middleware
+from orbiteos.integrations.http.state_json import StateJsonCache
+
+_LOGGER = logging.getLogger(__name__)
+UI_DIR = Path(__file__).parent / "ui"
+# The UI loads nothing from elsewhere: it works offline and a stray CDN link would be refused.
+UI_POLICY = (
+    "default-src 'self'; connect-src 'self' ws: wss:; img-src 'self' data:; style-src 'self'; "
+    "script-src 'self'; frame-ancestors 'none'"
+)
+
+
+def cors_middleware(allowed_origins: tuple[str, ...]) -> web.middleware:  # type: ignore[valid-type]
+    """Answer preflights and add CORS headers for the configured origins only."""
+
+    @web.middleware
+    async def cors(request: web.Request, handler: Handler) -> web.StreamResponse:
+        origin = request.headers.get(hdrs.ORIGIN)
+        allowed = origin is not None and (origin in allowed_origins or "*" in allowed_origins)
+        if request.method == "OPTIONS" and allowed and hdrs.ACCESS_CONTROL_REQUEST_METHOD in request.headers:
+            response: web.StreamResponse = web.Response(status=204)
+        else:
+            response = await handler(request)
+        if allowed:
+            response.headers[hdrs.ACCESS_CONTROL_ALLOW_ORIGIN] = origin  # type: ignore[assignment]
+            response.headers[hdrs.ACCESS_CONTROL_ALLOW_HEADERS] = "Authorization, Content-Type"
+            response.headers[hdrs.ACCESS_CONTROL_ALLOW_METHODS] = "GET, POST, PUT, DELETE, OPTIONS"
+            response.headers[hdrs.VARY] = "Origin"
+        return response
+
+    return cors
+
+
+async def ui_index(request: web.Request) -> web.StreamResponse:
+    response = web.FileResponse(UI_DIR / "index.html")
+    response.headers["Content-Security-Policy"] = UI_POLICY
+    response.headers["Cache-Control"] = "no-cache"
+    return response
+
+
+def build_app(hub: Hub, settings: appkeys.HttpSettings, tokens: TokenStore) -> web.Application:
+    audit = AuditLog(hub)
+    middlewares = [error_middleware]
+    if settings.cors_allowed_origins:
+        middlewares.append(cors_middleware(settings.cors_allowed_origins))
+    middlewares.append(auth_middleware(tokens, audit))
+    app = web.Application(middlewares=middlewares, client_max_size=settings.max_body_bytes)
+    app[appkeys.HUB] = hub
+    app[appkeys.SETTINGS] = settings
+    app[appkeys.TOKENS] = tokens
+    app[appkeys.AUDIT] = audit
+    app[appkeys.JSON_CACHE] = StateJsonCache()
+    app[websocket_api.OPEN_SOCKETS] = set()
+    for module in (rest, history_view, automations_view, tokens_view, webhook_view, websocket_api):
+        app.router.add_routes(module.routes)
+    app.router.add_get("/", ui_index)
+    app.router.add_static("/ui/", UI_DIR, append_version=False)
+    app.on_shutdown.append(websocket_api.close_all)
+    return app
+
+
+def ssl_context(settings: appkeys.HttpSettings) -> ssl.SSLContext | None:
+    if settings.ssl_certificate is None:
+        return None
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(str(settings.ssl_certificate), str(settings.ssl_key) if settings.ssl_key else None)
+    return context
+
+
+class HttpServer:
+    """The running server; `port` is the bound port (useful when configured as 0)."""
+
+    def __init__(self, hub: Hub, settings: appkeys.HttpSettings, tokens: TokenStore) -> None:
+        self.hub = hub
+        self.settings = settings
+        self.app = build_app(hub, settings, tokens)
+        self.runner = web.AppRunner(self.app, access_log=None, shutdown_timeout=5.0)
+        self.port: int | None = None
+        self.scheme = "https" if settings.ssl_certificate else "http"
+
+    async def start(self) -> None:
+        await self.runner.setup()
+        site = web.TCPSite(
+            self.runner, self.settings.server_host, self.settings.server_port, ssl_context=ssl_context(self.settings)
+        )
+        await site.start()
+        addresses = self.runner.addresses
+        self.port = int(addresses[0][1]) if addresses else self.settings.server_port
+        _LOGGER.info("http: listening on %s://%s:%s", self.scheme, self.settings.server_host, self.port)
+
+    async def stop(self) -> None:
+        await self.runner.cleanup()
+        _LOGGER.info("http: stopped")
+
+    @property
+    def url(self) -> str:
+        host = self.settings.server_host
+        host = "127.0.0.1" if host in ("0.0.0.0", "", None) or isinstance(host, list) else host
+        return f"{self.scheme}://{host}:{self.port}"

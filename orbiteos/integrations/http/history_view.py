@@ -1,0 +1,83 @@
+"""`/api/history/period/<start>`: recorded states from the recorder, in Home Assistant's shape.
+
+Without the recorder the answer is 404 with a message saying so (there is no history to give).
+"""
+
+from __future__ import annotations
+
+import importlib
+from datetime import datetime, timedelta
+from typing import Any
+
+from aiohttp import web
+
+from orbiteos.core import Hub, State
+from orbiteos.integrations.http.appkeys import HUB
+from orbiteos.integrations.http.auth import Role, requires
+from orbiteos.integrations.http.errors import ApiError, json_response
+
+routes = web.RouteTableDef()
+DEFAULT_PERIOD = timedelta(days=1)
+NO_RECORDER = "history needs the recorder integration, which is not set up (add 'recorder:' to the configuration)"
+
+
+def parse_time(hub: Hub, text: str, what: str) -> datetime:
+    """ISO 8601; a '+' that a query string turned into a space is put back; naive means site time."""
+    candidate = text.strip()
+    if " " in candidate and "T" in candidate:
+        candidate = candidate.replace(" ", "+")
+    try:
+        value = datetime.fromisoformat(candidate)
+    except ValueError:
+        raise ApiError(400, f"{what}: expected an ISO 8601 time like 2024-06-01T00:00:00+02:00, got {text!r}") from None
+    return value if value.tzinfo is not None else value.replace(tzinfo=hub.config.tzinfo)
+
+
+def _history_module() -> Any:
+    try:
+        return importlib.import_module("orbiteos.integrations.recorder.history")
+    except ImportError:
+        return None
+
+
+def _recorder(hub: Hub, history: Any) -> Any:
+    get_recorder = getattr(history, "get_recorder", None)
+    if get_recorder is None:
+        recorder_pkg = importlib.import_module("orbiteos.integrations.recorder")
+        get_recorder = getattr(recorder_pkg, "get_recorder", None)
+    return get_recorder(hub) if get_recorder is not None else None
+
+
+def _as_dict(item: Any) -> Any:
+    return item.as_dict() if isinstance(item, State) else item
+
+
+def _shape(result: Any, entity_ids: list[str]) -> list[list[Any]]:
+    """One list of states per entity, in the order asked for."""
+    if isinstance(result, dict):
+        return [[_as_dict(s) for s in result.get(e, [])] for e in entity_ids if result.get(e)]
+    return [[_as_dict(s) for s in series] for series in result]
+
+
+@routes.get("/api/history/period")
+@routes.get("/api/history/period/{start}")
+@requires(Role.VIEWER)
+async def history_period(request: web.Request) -> web.Response:
+    hub = request.app[HUB]
+    raw_ids = request.query.get("filter_entity_id", "")
+    entity_ids = [e.strip().lower() for e in raw_ids.split(",") if e.strip()]
+    if not entity_ids:
+        raise ApiError(400, "filter_entity_id: expected one or more comma-separated entity ids")
+    end = parse_time(hub, request.query["end_time"], "end_time") if "end_time" in request.query else None
+    if "start" in request.match_info:
+        start = parse_time(hub, request.match_info["start"], "start")
+    else:
+        start = (end or hub.clock.now()) - DEFAULT_PERIOD
+    end = end or start + DEFAULT_PERIOD
+    if end <= start:
+        raise ApiError(400, f"end_time {end.isoformat()} is not after the start {start.isoformat()}")
+    history = _history_module()
+    if history is None or _recorder(hub, history) is None:
+        raise ApiError(404, NO_RECORDER)
+    result = await history.states_between(hub, entity_ids, start, end)
+    return json_response(_shape(result, entity_ids))

@@ -1,0 +1,75 @@
+"""A service call made through the API (REST or websocket): role, entity check, audit, changed states."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from orbiteos.core import EVENT_STATE_CHANGED, Context, Event, Hub, State, normalize_entity_ids
+from orbiteos.errors import ServiceNotFound, ServiceValidationError
+from orbiteos.integrations.http.auth import Role
+from orbiteos.integrations.http.errors import ApiError
+
+ADMIN_SERVICES = frozenset({"restart", "stop"})
+
+
+def role_for_service(domain: str, service: str) -> Role:
+    """Reloading configuration (`automation.reload`, `reload_*`) and stopping are admin; the rest operator."""
+    service = service.lower()
+    if service.startswith("reload") or service in ADMIN_SERVICES:
+        return Role.ADMIN
+    return Role.OPERATOR
+
+
+def unknown_entities(hub: Hub, *sources: Mapping[str, Any] | None) -> list[str]:
+    """Entity ids named in the data or target that the state machine does not hold."""
+    missing: list[str] = []
+    for source in sources:
+        if not source or "entity_id" not in source:
+            continue
+        try:
+            ids = normalize_entity_ids(source["entity_id"])
+        except ServiceValidationError as err:
+            raise ApiError(400, str(err)) from None
+        missing.extend(e for e in ids if e != "all" and e not in hub.states)
+    return missing
+
+
+@dataclass
+class CallOutcome:
+    changed_states: list[State]
+    response: Any
+    context: Context
+
+
+async def call_service(
+    hub: Hub,
+    domain: str,
+    service: str,
+    data: Mapping[str, Any] | None,
+    target: Mapping[str, Any] | None,
+    user: str | None,
+) -> CallOutcome:
+    """Check the service and entities exist (404 otherwise), call it, and collect what it changed."""
+    if not hub.services.has_service(domain, service) and not hub.services.dry_run_unknown:
+        raise ServiceNotFound(domain, service)
+    missing = unknown_entities(hub, data, target)
+    if missing:
+        raise ApiError(404, f"unknown entity: {', '.join(missing)}")
+    context = Context(user_id=user)
+    changed: dict[str, State] = {}
+
+    def collect(event: Event) -> None:
+        new_state = event.data.get("new_state")
+        if isinstance(new_state, State):
+            changed[new_state.entity_id] = new_state
+
+    unsubscribe = hub.bus.listen(EVENT_STATE_CHANGED, collect)
+    try:
+        response = await hub.services.call(domain, service, data, target, context=context)
+        # Changes that the handler set in motion as tasks land in the same call, as Home Assistant's.
+        await hub.wait_idle(max_rounds=20)
+    finally:
+        unsubscribe()
+    return CallOutcome(list(changed.values()), response, context)

@@ -1,0 +1,369 @@
+"""`/api/websocket` with Home Assistant's message shapes.
+
+    server: {"type": "auth_required", "ha_version": ...}
+    client: {"type": "auth", "access_token": "..."}
+    server: {"type": "auth_ok", ...} | {"type": "auth_invalid", "message": ...} (then closes)
+    client: {"id": 1, "type": "subscribe_events", "event_type": "state_changed"}
+    server: {"id": 1, "type": "result", "success": true, "result": null}
+    server: {"id": 1, "type": "event", "event": {...}}              (one per event)
+
+Commands: get_states, get_config, get_services, subscribe_events, unsubscribe_events,
+subscribe_trigger, call_service, fire_event, ping. Outgoing messages go through a bounded
+queue per connection; a client that cannot keep up is disconnected rather than slowing the hub.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import voluptuous as vol
+from aiohttp import WSCloseCode, WSMsgType, web
+
+from orbiteos import __version__
+from orbiteos.core import EVENT_STATE_CHANGED, MATCH_ALL, Context, Event, Hub, Unsubscribe
+from orbiteos.errors import ServiceNotFound, ServiceValidationError
+from orbiteos.integrations.http import appkeys
+from orbiteos.integrations.http.auth import Role, TokenRecord, has_role, public
+from orbiteos.integrations.http.errors import ApiError, describe_invalid, domain_error, dumps
+from orbiteos.integrations.http.service_call import call_service, role_for_service
+
+_LOGGER = logging.getLogger(__name__)
+routes = web.RouteTableDef()
+AUTH_TIMEOUT_S = 10.0
+OPEN_SOCKETS = web.AppKey("orbiteos_websockets", set)
+
+ERR_INVALID_FORMAT = "invalid_format"
+ERR_UNKNOWN_COMMAND = "unknown_command"
+ERR_NOT_FOUND = "not_found"
+ERR_UNAUTHORIZED = "unauthorized"
+ERR_ID_REUSE = "id_reuse"
+ERR_SERVICE_VALIDATION = "service_validation_error"
+ERR_UNKNOWN = "unknown_error"
+
+COMMAND = vol.Schema({vol.Required("id"): int, vol.Required("type"): str}, extra=vol.ALLOW_EXTRA)
+COMMAND_SCHEMAS: dict[str, vol.Schema] = {
+    "subscribe_events": vol.Schema({vol.Optional("event_type", default=MATCH_ALL): str}, extra=vol.ALLOW_EXTRA),
+    "unsubscribe_events": vol.Schema({vol.Required("subscription"): int}, extra=vol.ALLOW_EXTRA),
+    "subscribe_trigger": vol.Schema(
+        {vol.Required("trigger"): vol.Any(dict, list), vol.Optional("variables", default=dict): dict},
+        extra=vol.ALLOW_EXTRA,
+    ),
+    "call_service": vol.Schema(
+        {
+            vol.Required("domain"): str,
+            vol.Required("service"): str,
+            vol.Optional("service_data", default=dict): dict,
+            vol.Optional("target"): dict,
+            vol.Optional("return_response", default=False): bool,
+        },
+        extra=vol.ALLOW_EXTRA,
+    ),
+    "fire_event": vol.Schema(
+        {vol.Required("event_type"): str, vol.Optional("event_data", default=dict): dict}, extra=vol.ALLOW_EXTRA
+    ),
+}
+
+
+class CommandError(Exception):
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+class Connection:
+    """One authenticated websocket: its subscriptions and its outgoing queue."""
+
+    def __init__(self, app: web.Application, ws: web.WebSocketResponse, token: TokenRecord, remote: str | None):
+        self.app = app
+        self.hub: Hub = app[appkeys.HUB]
+        self.ws = ws
+        self.token = token
+        self.remote = remote
+        self.subscriptions: dict[int, Unsubscribe] = {}
+        self.outgoing: asyncio.Queue[str | None] = asyncio.Queue(maxsize=app[appkeys.SETTINGS].websocket_queue)
+        self.last_id = 0
+        self.overflowed = False
+
+    # --- sending ---------------------------------------------------------
+    def send(self, message: dict[str, Any]) -> None:
+        self.send_text(dumps(message))
+
+    def send_text(self, text: str) -> None:
+        if self.overflowed:
+            return
+        try:
+            self.outgoing.put_nowait(text)
+        except asyncio.QueueFull:
+            self.overflowed = True
+            _LOGGER.warning("websocket client %s (%s) too slow: %d messages queued, disconnecting",
+                            self.token.name, self.remote, self.outgoing.qsize())
+            self.close()
+
+    def result(self, msg_id: int, result: Any = None) -> None:
+        self.send({"id": msg_id, "type": "result", "success": True, "result": result})
+
+    def error(self, msg_id: int | None, code: str, message: str) -> None:
+        self.send({"id": msg_id, "type": "result", "success": False, "error": {"code": code, "message": message}})
+
+    async def writer(self) -> None:
+        while True:
+            text = await self.outgoing.get()
+            if text is None:
+                await self.ws.close(code=WSCloseCode.POLICY_VIOLATION if self.overflowed else WSCloseCode.OK)
+                return
+            if self.ws.closed:
+                return
+            try:
+                await self.ws.send_str(text)
+            except ConnectionError:
+                return
+
+    def close(self) -> None:
+        """Drop the subscriptions and stop the writer (pending messages are dropped if the queue is full)."""
+        for unsubscribe in self.subscriptions.values():
+            unsubscribe()
+        self.subscriptions.clear()
+        if self.outgoing.full():
+            self.outgoing = asyncio.Queue()
+        self.outgoing.put_nowait(None)
+
+    # --- receiving -------------------------------------------------------
+    async def handle(self, raw: Any) -> None:
+        """One incoming command; every failure becomes an error result, never a dropped connection."""
+        msg_id = raw.get("id") if isinstance(raw, dict) else None
+        try:
+            msg = COMMAND(raw)
+            msg_id = msg["id"]
+            if msg_id <= self.last_id and msg["type"] != "ping":
+                raise CommandError(ERR_ID_REUSE, f"id {msg_id} is not greater than the last one ({self.last_id})")
+            self.last_id = max(self.last_id, msg_id)
+            handler = COMMANDS.get(msg["type"])
+            if handler is None:
+                raise CommandError(ERR_UNKNOWN_COMMAND, f"unknown command {msg['type']!r}")
+            schema = COMMAND_SCHEMAS.get(msg["type"])
+            if schema is not None:
+                msg = schema(msg)
+            await handler(self, msg)
+        except CommandError as err:
+            self.error(msg_id if isinstance(msg_id, int) else None, err.code, err.message)
+        except vol.Invalid as err:
+            self.error(msg_id if isinstance(msg_id, int) else None, ERR_INVALID_FORMAT, describe_invalid(err))
+        except ServiceNotFound as err:
+            self.error(msg_id, ERR_NOT_FOUND, str(err))
+        except ServiceValidationError as err:
+            self.error(msg_id, ERR_SERVICE_VALIDATION, str(err))
+        except ApiError as err:
+            self.error(msg_id, ERR_NOT_FOUND if err.status == 404 else ERR_INVALID_FORMAT, err.message)
+        except Exception as err:
+            mapped = domain_error(err)
+            if mapped is not None:
+                self.error(msg_id, ERR_INVALID_FORMAT if mapped.status == 400 else ERR_UNKNOWN, mapped.message)
+            else:
+                _LOGGER.exception("websocket command %r failed", raw)
+                self.error(msg_id, ERR_UNKNOWN, "internal error; the details are in the server log")
+
+    def require(self, role: Role, what: str) -> None:
+        if not has_role(self.token, role):
+            self.app[appkeys.AUDIT].forbidden(self.token.name, self.remote, f"websocket {what} needs {role.label}")
+            raise CommandError(ERR_UNAUTHORIZED, f"{what} needs the {role.label} role, token "
+                                                 f"'{self.token.name}' has {self.token.role}")
+
+
+# --- commands ----------------------------------------------------------------
+
+Command = Callable[[Connection, dict[str, Any]], Awaitable[None]]
+
+
+async def cmd_ping(conn: Connection, msg: dict[str, Any]) -> None:
+    conn.send({"id": msg["id"], "type": "pong"})
+
+
+async def cmd_get_states(conn: Connection, msg: dict[str, Any]) -> None:
+    states = conn.app[appkeys.JSON_CACHE].states(conn.hub.states.all())
+    conn.send_text('{"id":' + str(msg["id"]) + ',"type":"result","success":true,"result":' + states + "}")
+
+
+async def cmd_get_config(conn: Connection, msg: dict[str, Any]) -> None:
+    site = conn.hub.config
+    setup = conn.hub.data.get("setup")
+    conn.result(msg["id"], {
+        "location_name": site.name, "latitude": site.latitude, "longitude": site.longitude,
+        "time_zone": site.time_zone, "version": __version__,
+        "components": sorted(getattr(setup, "loaded", [])) if setup else [],
+    })
+
+
+async def cmd_get_services(conn: Connection, msg: dict[str, Any]) -> None:
+    services = conn.hub.services.services()
+    conn.result(msg["id"], {
+        domain: {name: {"name": name, "description": svc.description, "fields": {}} for name, svc in items.items()}
+        for domain, items in services.items()
+    })
+
+
+async def cmd_subscribe_events(conn: Connection, msg: dict[str, Any]) -> None:
+    msg_id, event_type = msg["id"], msg["event_type"]
+    cache = conn.app[appkeys.JSON_CACHE]
+    prefix = '{"id":' + str(msg_id) + ',"type":"event","event":'
+
+    def forward(event: Event) -> None:
+        conn.send_text(prefix + cache.event(event) + "}")
+
+    unsubscribes = [conn.hub.bus.listen(event_type, forward)]
+    if event_type == MATCH_ALL:  # the bus's catch-all leaves out state_changed; a client's does not
+        unsubscribes.append(conn.hub.bus.listen(EVENT_STATE_CHANGED, forward))
+
+    def unsubscribe() -> None:
+        for remove in unsubscribes:
+            remove()
+
+    conn.subscriptions[msg_id] = unsubscribe
+    conn.result(msg_id)
+
+
+async def cmd_unsubscribe_events(conn: Connection, msg: dict[str, Any]) -> None:
+    unsubscribe = conn.subscriptions.pop(msg["subscription"], None)
+    if unsubscribe is None:
+        raise CommandError(ERR_NOT_FOUND, f"no subscription with id {msg['subscription']}")
+    unsubscribe()
+    conn.result(msg["id"])
+
+
+async def cmd_subscribe_trigger(conn: Connection, msg: dict[str, Any]) -> None:
+    from orbiteos.automation.trigger import async_attach_triggers  # the automation engine is optional here
+
+    msg_id = msg["id"]
+    triggers = msg["trigger"] if isinstance(msg["trigger"], list) else [msg["trigger"]]
+
+    def forward(run_variables: dict[str, Any], context: Context | None = None) -> None:
+        conn.send({"id": msg_id, "type": "event",
+                   "event": {"variables": run_variables, "context": (context or Context()).as_dict()}})
+
+    unsubscribe = await async_attach_triggers(
+        conn.hub, triggers, forward, f"websocket:{conn.token.name}:{msg_id}", msg["variables"]
+    )
+    conn.subscriptions[msg_id] = unsubscribe
+    conn.result(msg_id)
+
+
+async def cmd_call_service(conn: Connection, msg: dict[str, Any]) -> None:
+    domain, service = msg["domain"].lower(), msg["service"].lower()
+    conn.require(role_for_service(domain, service), f"{domain}.{service}")
+    outcome = await call_service(conn.hub, domain, service, msg["service_data"], msg.get("target"), conn.token.name)
+    conn.app[appkeys.AUDIT].action("service", conn.token.name, conn.remote, f"{domain}.{service} (websocket)")
+    result: dict[str, Any] = {"context": outcome.context.as_dict()}
+    if msg["return_response"]:
+        result["response"] = outcome.response
+    conn.result(msg["id"], result)
+
+
+async def cmd_fire_event(conn: Connection, msg: dict[str, Any]) -> None:
+    conn.require(Role.ADMIN, "fire_event")
+    from orbiteos.integrations.http.rest import RESERVED_EVENTS
+
+    if msg["event_type"] in RESERVED_EVENTS:
+        raise CommandError(ERR_INVALID_FORMAT, f"event type {msg['event_type']} is fired by the engine itself")
+    context = Context(user_id=conn.token.name)
+    conn.hub.bus.fire(msg["event_type"], msg["event_data"], context=context)
+    conn.app[appkeys.AUDIT].action("event", conn.token.name, conn.remote, f"{msg['event_type']} (websocket)")
+    conn.result(msg["id"], {"context": context.as_dict()})
+
+
+COMMANDS: dict[str, Command] = {
+    "ping": cmd_ping,
+    "get_states": cmd_get_states,
+    "get_config": cmd_get_config,
+    "get_services": cmd_get_services,
+    "subscribe_events": cmd_subscribe_events,
+    "unsubscribe_events": cmd_unsubscribe_events,
+    "subscribe_trigger": cmd_subscribe_trigger,
+    "call_service": cmd_call_service,
+    "fire_event": cmd_fire_event,
+}
+# Slow commands run as their own tasks so that pings and events keep flowing meanwhile.
+CONCURRENT = frozenset({"call_service", "subscribe_trigger"})
+
+
+# --- the view ----------------------------------------------------------------
+
+
+async def _authenticate(app: web.Application, ws: web.WebSocketResponse, remote: str | None) -> TokenRecord | None:
+    await ws.send_str(dumps({"type": "auth_required", "ha_version": __version__}))
+    try:
+        async with asyncio.timeout(AUTH_TIMEOUT_S):
+            msg = await ws.receive()
+    except TimeoutError:
+        app[appkeys.AUDIT].auth_failed(remote, "websocket: no auth message in time")
+        await ws.close(code=WSCloseCode.POLICY_VIOLATION, message=b"auth timeout")
+        return None
+    if msg.type != WSMsgType.TEXT:
+        return None
+    try:
+        payload = json.loads(msg.data)
+    except ValueError:
+        payload = None
+    if not isinstance(payload, dict) or payload.get("type") != "auth" or not isinstance(
+        payload.get("access_token"), str
+    ):
+        app[appkeys.AUDIT].auth_failed(remote, "websocket: first message was not an auth message")
+        await ws.send_str(dumps({"type": "auth_invalid", "message": "expected {\"type\": \"auth\", "
+                                 "\"access_token\": \"...\"} as the first message"}))
+        await ws.close()
+        return None
+    record = app[appkeys.TOKENS].lookup(payload["access_token"])
+    if record is None:
+        app[appkeys.AUDIT].auth_failed(remote, "websocket: unknown or revoked token")
+        await ws.send_str(dumps({"type": "auth_invalid", "message": "invalid or revoked token"}))
+        await ws.close()
+        return None
+    await ws.send_str(dumps({"type": "auth_ok", "ha_version": __version__, "user": record.public()}))
+    return record
+
+
+@routes.get("/api/websocket")
+@public
+async def websocket_view(request: web.Request) -> web.StreamResponse:
+    app = request.app
+    ws = web.WebSocketResponse(heartbeat=55, max_msg_size=app[appkeys.SETTINGS].max_body_bytes)
+    await ws.prepare(request)
+    app[OPEN_SOCKETS].add(ws)
+    try:
+        token = await _authenticate(app, ws, request.remote)
+        if token is not None:
+            await _serve(Connection(app, ws, token, request.remote))
+    finally:
+        app[OPEN_SOCKETS].discard(ws)
+    return ws
+
+
+async def _serve(conn: Connection) -> None:
+    async with asyncio.TaskGroup() as tasks:
+        tasks.create_task(conn.writer(), name=f"websocket-writer:{conn.token.name}")
+        try:
+            async for message in conn.ws:
+                if message.type != WSMsgType.TEXT:
+                    continue
+                try:
+                    payload = json.loads(message.data)
+                except ValueError as err:
+                    conn.error(None, ERR_INVALID_FORMAT, f"malformed JSON: {err}")
+                    continue
+                if isinstance(payload, dict) and payload.get("type") in CONCURRENT:
+                    tasks.create_task(conn.handle(payload))
+                else:
+                    await conn.handle(payload)
+                if conn.overflowed:
+                    break
+        finally:
+            conn.close()
+
+
+async def close_all(app: web.Application) -> None:
+    """On shutdown: say goodbye to every open websocket."""
+    for ws in list(app[OPEN_SOCKETS]):
+        await ws.close(code=WSCloseCode.GOING_AWAY, message=b"server shutting down")
