@@ -471,8 +471,14 @@ def load_config(config_dir: Path) -> LoadedConfig:
 
     # A missing secret or include already has its error; do not report the hole it left again.
     errors.extend(e for e in validation_errors if (e.file, e.line) not in load_error_places)
-    loaded.errors = errors
+    loaded.errors = sorted(errors, key=_reading_order)
+    loaded.warnings = sorted(warnings, key=_reading_order)
     return loaded
+
+
+def _reading_order(error: ConfigError) -> tuple[str, int]:
+    """Errors without a file first, then by file and line (a stable sort keeps ties in discovery order)."""
+    return (error.file or "", error.line or 0)
 
 
 def load_config_strict(config_dir: Path) -> LoadedConfig:
