@@ -1,0 +1,121 @@
+"""The simulated charger as a real OCPP client against the real central system, both on real sockets."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from orbiteos.core import Event, Hub
+from orbiteos.integrations.ocpp import sim_server
+from orbiteos.integrations.ocpp.sim_server import SimulatedChargerClient
+
+from .conftest import TIMEOUT, CentralFactory, until
+
+sim = pytest.importorskip("orbiteos.integrations.sim")
+
+
+def _hhmm(moment: datetime) -> str:
+    return moment.strftime("%H:%M")
+
+
+async def _sim_hub(vehicle_present: bool = True) -> Hub:
+    now = datetime.now(UTC)
+    sessions = [{"arrival": _hhmm(now - timedelta(hours=1)), "departure": _hhmm(now + timedelta(hours=2)),
+                 "capacity_kwh": 60, "arrival_soc": 20, "target_soc": 90, "max_power_kw": 22}]
+    hub = Hub()
+    await sim.async_setup(hub, {"step": 0.05, "ev_charger": [{
+        "name": "depot", "max_power_kw": 22, "phases": 3, "preparing_s": 0, "finishing_s": 0,
+        "sessions": sessions if vehicle_present else [],
+    }]})
+    await hub.start()
+    return hub
+
+
+@contextlib.asynccontextmanager
+async def _client(sim_hub: Hub, url: str, **kwargs: Any) -> AsyncIterator[SimulatedChargerClient]:
+    client = SimulatedChargerClient(sim_hub, "ev_charger.depot", url, "depot", meter_interval=0.1, **kwargs)
+    task = asyncio.create_task(client.run())
+    try:
+        async with asyncio.timeout(TIMEOUT):
+            await client.connected.wait()
+        yield client
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        await sim_hub.stop()
+
+
+def _power(hub: Hub, entity_id: str) -> float:
+    state = hub.states.get(entity_id)
+    return float(state.state) if state and state.state not in ("unavailable", "unknown") else -1.0
+
+
+async def test_simulated_charger_charges_obeys_a_profile_and_remote_stop_start(central: CentralFactory) -> None:
+    hub, system, url = await central(charge_points=["depot"], id_tags=["SIMTAG01"])
+    sessions: list[Event] = []
+    hub.bus.listen("ocpp_session", sessions.append)
+    sim_hub = await _sim_hub()
+    async with _client(sim_hub, url):
+        await until(lambda: _power(hub, "ev_charger.depot_1") > 21, "full power reported over MeterValues")
+        state = hub.states.get("ev_charger.depot_1")
+        assert state.attributes["status"] == "Charging"
+        assert state.attributes["transaction_id"] is not None
+        assert 20 <= state.attributes["vehicle_soc"] <= 90
+        await until(lambda: system.devices["depot"].advertised_unit == "W", "the charger's rate unit")
+
+        # A charging profile from the central system changes the simulated power.
+        await hub.services.call("ev_charger", "set_limit", {"entity_id": "ev_charger.depot_1", "power_kw": 7})
+        await until(lambda: abs(_power(sim_hub, "ev_charger.depot") - 7.0) < 0.01, "the simulator at 7 kW")
+        await until(lambda: abs(_power(hub, "ev_charger.depot_1") - 7.0) < 0.01, "7 kW over MeterValues")
+        assert hub.states.get("ev_charger.depot_1").attributes["limit_kw"] == 7.0
+
+        await hub.services.call("ev_charger", "stop", {"entity_id": "ev_charger.depot_1"})
+        await until(lambda: len(sessions) == 1, "the session to end")
+        assert sessions[0].data["reason"] == "Remote"
+        assert sessions[0].data["id_tag"] == "SIMTAG01"
+        assert sessions[0].data["energy_kwh"] >= 0
+        await until(lambda: _power(sim_hub, "ev_charger.depot") == 0.0, "the simulator to stop charging")
+
+        await hub.services.call("ev_charger", "start", {"entity_id": "ev_charger.depot_1"})
+        await until(lambda: hub.states.get("ev_charger.depot_1").attributes.get("id_tag") == "orbiteos",
+                    "a remote-started transaction")
+        await until(lambda: _power(sim_hub, "ev_charger.depot") > 0, "the simulator charging again")
+
+
+async def test_simulated_charger_reconnects_and_keeps_its_transaction(central: CentralFactory) -> None:
+    hub, system, url = await central(charge_points=["depot"], accept_all=True)
+    sim_hub = await _sim_hub()
+    async with _client(sim_hub, url) as client:
+        await until(lambda: client.transaction_id is not None, "a transaction")
+        tx_id = client.transaction_id
+        await system.devices["depot"].connection.close("test drops the line")
+        await until(lambda: hub.states.get("ev_charger.depot_1").state == "unavailable", "unavailable")
+        await until(lambda: _power(hub, "ev_charger.depot_1") > 0, "reconnected and metering")
+        assert client.transaction_id == tx_id
+        assert hub.states.get("ev_charger.depot_1").attributes["transaction_id"] == tx_id
+        assert len(list(system.sessions.open_for("depot"))) == 1
+
+
+async def test_serve_runs_a_client_per_simulated_charger(central: CentralFactory) -> None:
+    hub, system, url = await central(charge_points=["cp-a"], accept_all=True)
+    sim_hub = await _sim_hub(vehicle_present=False)
+    parser = argparse.ArgumentParser()
+    sim_server.add_arguments(parser)
+    args = parser.parse_args(["--ocpp-url", url, "--ocpp-charge-point-id", "cp-a", "--ocpp-meter-interval", "0.1"])
+    task = asyncio.create_task(sim_server.serve(sim_hub, args))
+    try:
+        await until(lambda: hub.states.get("ev_charger.cp_a_1").attributes.get("status") == "Available",
+                    "the simulated charger to report Available")
+        assert system.devices["cp-a"].info["model"] == "Simulated AC charger"
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        await sim_hub.stop()
