@@ -219,3 +219,76 @@ def test_load_errors_are_also_caught_as_a_single_config_error(tmp_path: Path) ->
     assert err.message.endswith("(and 1 more error(s))")
     assert [e.line for e in err.errors] == [1, 2]
     assert str(err).splitlines()[1] == f"bp.yaml:1: {err.errors[0].message}"
+
+
+def test_merge_list_file_that_is_not_a_list_is_an_error_naming_it(tmp_path: Path) -> None:
+    write(tmp_path / "configuration.yaml", "a: !include_dir_merge_list lists\n")
+    write(tmp_path / "lists" / "1.yaml", "- one\n")
+    write(tmp_path / "lists" / "2.yaml", "\nnot: a list\n")
+    result = load_yaml_collecting(tmp_path / "configuration.yaml")
+    assert result.data["a"] == ["one"]
+    assert [str(e) for e in result.errors] == [
+        "lists/2.yaml:2: !include_dir_merge_list: expected a list in this file, found a mapping (keys: not)"
+    ]
+
+
+def test_merge_named_key_in_two_files_is_an_error_naming_both(tmp_path: Path) -> None:
+    write(tmp_path / "configuration.yaml", "a: !include_dir_merge_named named\n")
+    write(tmp_path / "named" / "1.yaml", "pump: 1\n")
+    write(tmp_path / "named" / "2.yaml", "fan: 2\npump: 3\n")
+    result = load_yaml_collecting(tmp_path / "configuration.yaml")
+    assert result.data["a"] == {"pump": 1, "fan": 2}
+    assert [str(e) for e in result.errors] == [
+        "named/2.yaml:2: !include_dir_merge_named: key 'pump' is also defined at named/1.yaml:1"
+    ]
+
+
+def test_tag_without_an_argument_is_an_error(tmp_path: Path) -> None:
+    write(tmp_path / "configuration.yaml", "a: !include\nb: !secret [x]\n")
+    result = load_yaml_collecting(tmp_path / "configuration.yaml")
+    assert [str(e) for e in result.errors] == [
+        "configuration.yaml:1: !include: expected a file or name after the tag, found nothing",
+        "configuration.yaml:2: !secret: expected a file or name after the tag, found a list",
+    ]
+
+
+def test_mapping_as_a_key_is_an_error_not_a_crash(tmp_path: Path) -> None:
+    write(tmp_path / "configuration.yaml", "? {a: 1}\n: x\nb: 2\n")
+    result = load_yaml_collecting(tmp_path / "configuration.yaml")
+    assert result.data == {"b": 2}
+    (error,) = result.errors
+    assert error.line == 1
+    assert "a mapping key must be a plain value, found a mapping" in error.message
+
+
+def test_secrets_file_with_bad_yaml_is_reported_at_its_own_line(tmp_path: Path) -> None:
+    write(tmp_path / "secrets.yaml", "ok: 1\nbad: [\n")
+    write(tmp_path / "configuration.yaml", "a: !secret ok\n")
+    result = load_yaml_collecting(tmp_path / "configuration.yaml", Secrets(tmp_path))
+    (error,) = result.errors
+    assert error.file == "secrets.yaml"
+    assert error.message.startswith("invalid YAML")
+
+
+def test_secrets_file_that_is_not_a_mapping(tmp_path: Path) -> None:
+    write(tmp_path / "secrets.yaml", "- a\n")
+    write(tmp_path / "configuration.yaml", "a: !secret a\n")
+    (error,) = load_yaml_collecting(tmp_path / "configuration.yaml", Secrets(tmp_path)).errors
+    assert str(error) == "secrets.yaml:1: expected a mapping of secret names to values, found a list of 1 item(s)"
+
+
+def test_file_that_is_not_utf8_is_an_error(tmp_path: Path) -> None:
+    (tmp_path / "configuration.yaml").write_bytes(b"a: \xff\xfe\n")
+    (error,) = load_yaml_collecting(tmp_path / "configuration.yaml").errors
+    assert error.file == "configuration.yaml"
+    assert "not UTF-8 text" in error.message
+
+
+def test_secret_outside_the_config_dir_falls_back_to_the_config_dirs_file(tmp_path: Path) -> None:
+    config_dir = tmp_path / "config"
+    write(config_dir / "secrets.yaml", "key: inside\n")
+    write(tmp_path / "shared" / "bp.yaml", "value: !secret key\n")
+    write(config_dir / "configuration.yaml", "x: !include ../shared/bp.yaml\n")
+    data = load_yaml(config_dir / "configuration.yaml", Secrets(config_dir))
+    assert data["x"]["value"] == "inside"
+    assert position(data["x"]) == (str((tmp_path / "shared" / "bp.yaml").resolve()), 1)
