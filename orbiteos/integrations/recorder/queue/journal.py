@@ -1,0 +1,101 @@
+"""The on-disk journal: batches the database could not take yet, one file per batch, in order.
+
+A segment file is named after the batch's first sequence number, so a directory listing is the
+replay order. A file is written under a temporary name and renamed, so a crash leaves either the
+whole batch or nothing. A segment is deleted only after its batch was committed; the batch keeps
+its id, so replaying a batch that was in fact committed is recognised (see writer.py).
+
+The files are pickles of plain tuples written and read only by this process's own recorder.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import pickle
+import uuid
+from pathlib import Path
+
+from orbiteos.integrations.recorder.rows import Batch
+
+_LOGGER = logging.getLogger(__name__)
+
+_SUFFIX = ".batch"
+_FORMAT = 1
+
+
+class Journal:
+    def __init__(self, directory: Path) -> None:
+        self.directory = Path(directory)
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self._segments: list[Path] = sorted(self.directory.glob(f"*{_SUFFIX}"))
+        self.rows = 0  # rows written into the journal by this process, for the logs
+
+    def __len__(self) -> int:
+        return len(self._segments)
+
+    @property
+    def head(self) -> Path | None:
+        return self._segments[0] if self._segments else None
+
+    def last_seq(self) -> int | None:
+        """The highest sequence number on disk (from the file names), to number new rows after it."""
+        if not self._segments:
+            return None
+        return int(self._segments[-1].stem.split("-")[1])
+
+    async def append(self, batch: Batch) -> Path:
+        """Write a batch after every batch already in the journal."""
+        name = f"{batch.first_seq:020d}-{batch.last_seq:020d}{_SUFFIX}"
+        path = self.directory / name
+        if self._segments and path <= self._segments[-1]:
+            raise ValueError(f"journal order broken: {name} after {self._segments[-1].name}")
+        payload = (_FORMAT, batch.batch_id.bytes, batch.first_seq, batch.last_seq, batch.tables)
+        await asyncio.to_thread(_write_atomically, path, payload)
+        self._segments.append(path)
+        self.rows += batch.rows
+        return path
+
+    async def read_head(self) -> Batch | None:
+        path = self.head
+        if path is None:
+            return None
+        try:
+            payload = await asyncio.to_thread(_read, path)
+            version, batch_id, first_seq, last_seq, tables = payload
+            if version != _FORMAT:
+                raise ValueError(f"unknown journal format {version}")
+        except (OSError, ValueError, pickle.UnpicklingError, EOFError, TypeError) as err:
+            # Keep the file for a person to look at; move it aside so the journal can go on.
+            aside = path.with_suffix(".unreadable")
+            _LOGGER.error("recorder journal segment %s is unreadable (%s); moved to %s", path, err, aside)
+            path.rename(aside)
+            self._segments.pop(0)
+            return await self.read_head()
+        return Batch(uuid.UUID(bytes=batch_id), first_seq, last_seq, tables)
+
+    def remove_head(self) -> None:
+        path = self._segments.pop(0)
+        path.unlink(missing_ok=True)
+
+    async def set_aside(self, batch: Batch, reason: str) -> Path:
+        """Keep a batch the database refused (a data error) next to the journal, out of the replay."""
+        path = self.directory / f"rejected-{batch.first_seq:020d}-{batch.batch_id.hex}.pickle"
+        payload = (_FORMAT, batch.batch_id.bytes, batch.first_seq, batch.last_seq, batch.tables, reason)
+        await asyncio.to_thread(_write_atomically, path, payload)
+        return path
+
+
+def _write_atomically(path: Path, payload: object) -> None:
+    temporary = path.with_suffix(".tmp")
+    with open(temporary, "wb") as file:
+        pickle.dump(payload, file, protocol=pickle.HIGHEST_PROTOCOL)
+        file.flush()
+        os.fsync(file.fileno())
+    os.replace(temporary, path)
+
+
+def _read(path: Path) -> tuple:  # type: ignore[type-arg]
+    with open(path, "rb") as file:
+        return pickle.load(file)  # noqa: S301 - our own journal files

@@ -1,0 +1,262 @@
+"""The recorder: listens, queues, and drains the queue into PostgreSQL from one hub-owned task.
+
+The listeners only append to an in-memory deque; everything else (rows, COPY, journal, retries)
+happens in the drain task, so the automation path never waits on the database.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import asyncpg
+
+from orbiteos.core import EVENT_STATE_CHANGED, MATCH_ALL, Event, Hub, Unsubscribe
+from orbiteos.integrations.recorder import purge
+from orbiteos.integrations.recorder.filters import EntityFilter
+from orbiteos.integrations.recorder.queue.backlog import Backlog
+from orbiteos.integrations.recorder.queue.journal import Journal
+from orbiteos.integrations.recorder.rows import Batch, RowBuilder
+from orbiteos.integrations.recorder.writer import Writer, is_data_error
+
+_LOGGER = logging.getLogger(__name__)
+
+
+@dataclass
+class RecorderSettings:
+    journal_dir: Path
+    commit_interval: float = 1.0
+    purge_keep_days: int = 90
+    purge_interval: float = 3600.0
+    max_queue: int = 50_000
+    batch_items: int = 10_000
+    retry_max: float = 5.0
+    stop_timeout: float = 30.0
+    write_timeout: float = 60.0
+    entity_filter: EntityFilter = field(default_factory=EntityFilter)
+    price_entities: tuple[str, ...] = ()
+
+
+class _Outage:
+    """Logs a lost database once, and its return once, with what was kept meanwhile."""
+
+    def __init__(self, journal_dir: Path, max_queue: int) -> None:
+        self._journal_dir = journal_dir
+        self._max_queue = max_queue
+        self.since: float | None = None
+        self.count = 0
+
+    def lost(self, err: BaseException) -> None:
+        if self.since is not None:
+            return
+        self.since = time.monotonic()
+        self.count += 1
+        _LOGGER.warning(
+            "recorder: database unavailable (%s: %s); keeping rows, up to %d in memory, then in the journal %s",
+            type(err).__name__, err, self._max_queue, self._journal_dir,
+        )
+
+    def back(self, backlog: Backlog) -> None:
+        if self.since is None:
+            return
+        _LOGGER.warning(
+            "recorder: database back after %.1f s; writing %d rows from memory and %d journal batches",
+            time.monotonic() - self.since, backlog.memory_items, len(backlog.journal),
+        )
+        self.since = None
+
+
+class Recorder:
+    def __init__(
+        self,
+        hub: Hub,
+        settings: RecorderSettings,
+        dsn: Callable[[], Awaitable[str]],
+        on_close: Callable[[], Awaitable[None]] | None = None,
+    ) -> None:
+        self.hub = hub
+        self.settings = settings
+        journal = Journal(settings.journal_dir)
+        first_seq = max((journal.last_seq() or 0) + 1, time.time_ns() // 1000)  # an id, not domain time
+        self.backlog = Backlog(RowBuilder(first_seq, settings.price_entities), journal,
+                               settings.max_queue, settings.batch_items)
+        self.writer = Writer(dsn, settings={"orbiteos.raw_retention": f"{settings.purge_keep_days} days"},
+                             timeout=settings.write_timeout)
+        self.outage = _Outage(settings.journal_dir, settings.max_queue)
+        self.rows_written = 0
+        self.batches_written = 0
+        self.batches_skipped = 0  # replays recognised as already written
+        self._on_close = on_close
+        self._filter = settings.entity_filter
+        self._unsubscribe: list[Unsubscribe] = []
+        self._wake = asyncio.Event()
+        self._progress = asyncio.Event()
+        self._stopping = False
+        self._task: asyncio.Task[None] | None = None
+        self._purge_task: asyncio.Task[None] | None = None
+        self._pool: asyncpg.Pool | None = None
+
+    # --- listening: the hot path ------------------------------------------
+    def start(self) -> None:
+        bus = self.hub.bus
+        self._unsubscribe = [
+            bus.listen(EVENT_STATE_CHANGED, self._on_state_changed),
+            bus.listen(MATCH_ALL, self._on_event),  # every event type but state_changed
+        ]
+        self._task = self.hub.create_task(self._run(), name="recorder")
+        self._purge_task = self.hub.create_task(self._purge_loop(), name="recorder-purge")
+
+    def _on_state_changed(self, event: Event) -> None:
+        new_state = event.data["new_state"]
+        if new_state is None:  # removed: recorded as a row without a state
+            if self._filter(event.data["entity_id"]):
+                self.backlog.append(event)
+        elif self._filter(new_state.entity_id):
+            self.backlog.append(new_state)
+            if len(self.backlog.memory) >= self.settings.batch_items:
+                self._wake.set()
+
+    def _on_event(self, event: Event) -> None:
+        if self._filter.keeps_event(event.event_type):
+            self.backlog.append(event)
+
+    # --- the drain task ----------------------------------------------------
+    async def _run(self) -> None:
+        delay = 0.0
+        while True:
+            if self._stopping and self.backlog.empty:
+                return
+            if not self.writer.connected:
+                try:
+                    await self.writer.connect()
+                except Exception as err:
+                    self.writer.drop()
+                    self.outage.lost(err)
+                    if self._stopping:
+                        await self.backlog.spill(everything=True)
+                        return
+                    await self.backlog.spill()
+                    delay = min(self.settings.retry_max, max(0.2, delay * 2))
+                    await self._sleep(delay * random.uniform(0.8, 1.2))
+                    continue
+                self.outage.back(self.backlog)
+                delay = 0.0
+            await self.backlog.spill()
+            if not self._stopping and not self._backlogged():
+                await self._sleep(self.settings.commit_interval)
+            batch = await self.backlog.next_batch()
+            if batch is None:
+                continue
+            await self._write(batch)
+
+    def _backlogged(self) -> bool:
+        """More than a commit's worth is waiting: write now rather than wait for the interval."""
+        backlog = self.backlog
+        return len(backlog.journal) > 0 or backlog.memory_items >= self.settings.batch_items
+
+    async def _write(self, batch: Batch) -> None:
+        try:
+            written = await self.writer.write(batch)
+        except Exception as err:
+            if is_data_error(err):
+                path = await self.backlog.journal.set_aside(batch, str(err))
+                _LOGGER.error("recorder: database refused a batch of %d rows (%s); kept in %s",
+                              batch.rows, err, path)
+                self.backlog.done(batch)
+                self._progress.set()
+            else:
+                self.writer.drop()
+                self.outage.lost(err)
+            return
+        self.backlog.done(batch)
+        if written:
+            self.batches_written += 1
+            self.rows_written += batch.rows
+        else:
+            self.batches_skipped += 1
+            _LOGGER.info("recorder: batch %s (seq %d-%d) was already written; skipped",
+                         batch.batch_id, batch.first_seq, batch.last_seq)
+        self._progress.set()
+
+    async def _sleep(self, seconds: float) -> None:
+        """Wait, but wake early for a full batch or a stop."""
+        self._wake.clear()
+        if self._stopping:
+            return
+        try:
+            async with asyncio.timeout(seconds):
+                await self._wake.wait()
+        except TimeoutError:
+            pass
+
+    async def _purge_loop(self) -> None:
+        while True:
+            if self.writer.url is not None and not self.writer.timescale:
+                try:
+                    await purge.purge_url(self.writer.url, self.settings.purge_keep_days, self.hub.clock.now())
+                except Exception as err:
+                    _LOGGER.warning("recorder: purge failed (%s: %s); will retry", type(err).__name__, err)
+                await asyncio.sleep(self.settings.purge_interval)
+            else:
+                await asyncio.sleep(min(60.0, self.settings.purge_interval))
+
+    # --- for others ----------------------------------------------------------
+    @property
+    def url(self) -> str | None:
+        """The database URL, once connected."""
+        return self.writer.url
+
+    async def read_pool(self) -> asyncpg.Pool:
+        """A small pool of reading connections (the writer's connection is for writing only)."""
+        if self._pool is None:
+            if self.writer.url is None:
+                raise ConnectionError("the recorder has not reached its database yet")
+            self._pool = await asyncpg.create_pool(self.writer.url, min_size=0, max_size=2, timeout=10)
+        return self._pool
+
+    async def flush(self) -> None:
+        """Return once everything recorded before this call is committed (wrap in asyncio.timeout)."""
+        backlog = self.backlog
+        target = backlog.taken + len(backlog.memory)
+        while backlog.taken < target or backlog.memory_items > len(backlog.memory) or len(backlog.journal):
+            self._progress.clear()
+            self._wake.set()
+            await self._progress.wait()
+
+    async def stop(self) -> None:
+        """Stop listening and write everything queued (or journal it when the database is away)."""
+        for unsubscribe in self._unsubscribe:
+            unsubscribe()
+        self._unsubscribe = []
+        self._stopping = True
+        self._wake.set()
+        if self._purge_task is not None:
+            self._purge_task.cancel()
+        task = self._task
+        if task is not None and not task.done():
+            try:
+                async with asyncio.timeout(self.settings.stop_timeout):
+                    await asyncio.shield(task)
+            except TimeoutError:
+                _LOGGER.warning("recorder: writing the queue took over %.0f s at stop; journaling the rest",
+                                self.settings.stop_timeout)
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
+            except Exception:
+                _LOGGER.exception("recorder: the drain task failed; journaling the queue")
+        if self.backlog.memory_items:
+            await self.backlog.spill(everything=True)
+        await self.writer.close()
+        if self._pool is not None:
+            await self._pool.close()
+            self._pool = None
+        if self._on_close is not None:
+            await self._on_close()
+        if self.hub.data.get("recorder") is self:
+            del self.hub.data["recorder"]
+        _LOGGER.info("recorder stopped: %d rows in %d batches written", self.rows_written, self.batches_written)

@@ -1,0 +1,219 @@
+"""Turns what the listeners queued (State and Event objects) into rows for COPY, one batch at a time."""
+
+from __future__ import annotations
+
+import json
+import math
+import uuid
+from collections.abc import Collection, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from enum import Enum
+from typing import Any
+
+from orbiteos.core import EVENT_CALL_SERVICE, EVENT_STATE_CHANGED, Context, Event, State
+from orbiteos.integrations.recorder import energy
+
+EVENT_GRID = "grid_event"
+EVENT_AUTOMATION_RUN_FINISHED = "automation_run_finished"
+
+# Column order of each table as the recorder writes it (a subset of schema.sql's columns).
+COLUMNS: dict[str, tuple[str, ...]] = {
+    "states": ("time", "seq", "entity_id", "state", "value", "attributes", "last_changed",
+               "context_id", "context_user_id", "context_parent_id"),
+    "events": ("time", "seq", "event_type", "data", "context_id", "context_user_id", "context_parent_id"),
+    "audit_log": ("time", "seq", "user_id", "domain", "service", "service_data", "handled",
+                  "context_id", "context_parent_id"),
+    "automation_runs": ("time", "seq", "finished", "automation_id", "entity_id", "run_id", "result", "error",
+                        "trace", "context_id"),
+    "grid_events": ("time", "kind", "entity_id", "value", "data", "context_id"),
+    "device_telemetry": energy.DEVICE_TELEMETRY_COLUMNS,
+    "energy_flows": energy.ENERGY_FLOWS_COLUMNS,
+    "energy_prices": energy.ENERGY_PRICES_COLUMNS,
+}
+
+Row = tuple[Any, ...]
+QueueItem = State | Event
+
+
+@dataclass
+class Batch:
+    """Rows for several tables, written in one transaction under one id (so a replay is recognised)."""
+
+    batch_id: uuid.UUID
+    first_seq: int
+    last_seq: int
+    tables: dict[str, list[Row]] = field(default_factory=dict)
+
+    @property
+    def items(self) -> int:
+        return self.last_seq - self.first_seq + 1
+
+    @property
+    def rows(self) -> int:
+        return sum(len(r) for r in self.tables.values())
+
+
+# ---------------------------------------------------------------- JSON for jsonb columns
+
+
+def _default(value: Any) -> Any:
+    if isinstance(value, State | Context):
+        return value.as_dict()
+    if isinstance(value, Event):
+        return value.as_dict()
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, set | frozenset | tuple):
+        return list(value)
+    if isinstance(value, Mapping):
+        return dict(value)
+    return str(value)
+
+
+_encode = json.JSONEncoder(default=_default, allow_nan=False, separators=(",", ":")).encode
+
+
+def _clean(value: Any) -> Any:
+    """What PostgreSQL's jsonb refuses, made acceptable: NaN/inf become null, NUL characters go."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, str):
+        return value.replace("\x00", "")
+    if isinstance(value, Mapping):
+        return {_clean(str(k)): _clean(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [_clean(v) for v in value]
+    if isinstance(value, State | Context | Event):
+        return _clean(value.as_dict())
+    return value
+
+
+def to_json(value: Any) -> str | None:
+    """jsonb text for COPY (asyncpg sends a str to a jsonb column as is)."""
+    if value is None:
+        return None
+    if not value and isinstance(value, Mapping):
+        return "{}"
+    try:
+        text = _encode(value)
+    except (ValueError, TypeError, RecursionError):
+        return _encode(_clean(value))
+    if "\\u0000" in text:
+        return _encode(_clean(value))
+    return text
+
+
+def text(value: Any) -> str | None:
+    """A text column: PostgreSQL refuses NUL characters in text."""
+    if value is None:
+        return None
+    value = value if isinstance(value, str) else str(value)
+    return value.replace("\x00", "") if "\x00" in value else value
+
+
+def _time(value: Any, fallback: datetime) -> datetime:
+    if isinstance(value, datetime) and value.tzinfo is not None:
+        return value
+    if isinstance(value, str):
+        try:
+            parsed = datetime.fromisoformat(value)
+        except ValueError:
+            return fallback
+        return parsed if parsed.tzinfo is not None else fallback
+    return fallback
+
+
+# ---------------------------------------------------------------- the builder
+
+
+class RowBuilder:
+    """Numbers queue items in order (`seq`) and converts them to rows per table."""
+
+    def __init__(self, first_seq: int, price_entities: Collection[str] = ()) -> None:
+        self.next_seq = first_seq
+        self._price_entities = frozenset(price_entities)
+        self._price_cache: dict[str, bool] = {}
+
+    def build(self, items: Iterable[QueueItem], into: Batch | None = None) -> Batch:
+        """Rows for `items`, numbered on from the last ones; added to `into` when given."""
+        seq = self.next_seq - 1
+        tables: dict[str, list[Row]] = into.tables if into is not None else {}
+        states = tables.setdefault("states", [])
+        number = energy.number
+        natures = energy.NATURES
+        for item in items:
+            seq += 1
+            if type(item) is State:
+                state_text = item.state
+                value = number(state_text)
+                ctx = item.context
+                states.append((
+                    item.last_updated, seq, item.entity_id,
+                    state_text if "\x00" not in state_text else state_text.replace("\x00", ""),
+                    value, to_json(item.attributes), item.last_changed, ctx.id, ctx.user_id, ctx.parent_id,
+                ))
+                domain = item.entity_id.partition(".")[0]
+                if domain in natures:
+                    tables.setdefault("device_telemetry", []).append(energy.telemetry_row(item, value))
+                    flows = energy.flow_rows(item, value)
+                    if flows:
+                        tables.setdefault("energy_flows", []).extend(flows)
+                elif self._is_price(item):
+                    price = energy.price_row(item, value)
+                    if price is not None:
+                        tables.setdefault("energy_prices", []).append(price)
+            else:
+                self._event_rows(item, seq, tables)  # type: ignore[arg-type]
+        if not states:
+            del tables["states"]
+        if into is not None:
+            into.last_seq = seq
+        else:
+            into = Batch(uuid.uuid4(), self.next_seq, seq, tables)
+        self.next_seq = seq + 1
+        return into
+
+    def _is_price(self, state: State) -> bool:
+        known = self._price_cache.get(state.entity_id)
+        if known is None:
+            known = self._price_cache[state.entity_id] = energy.is_price_sensor(state, self._price_entities)
+        return known
+
+    def _event_rows(self, event: Event, seq: int, tables: dict[str, list[Row]]) -> None:
+        ctx = event.context
+        data = event.data
+        kind = event.event_type
+        if kind == EVENT_STATE_CHANGED:  # an entity removed: a states row with no state
+            tables.setdefault("states", []).append((
+                event.time_fired, seq, text(data.get("entity_id")), None, None, None, None,
+                ctx.id, ctx.user_id, ctx.parent_id,
+            ))
+            return
+        event_data: Mapping[str, Any] = data
+        if kind == EVENT_CALL_SERVICE:
+            tables.setdefault("audit_log", []).append((
+                event.time_fired, seq, text(ctx.user_id), text(data.get("domain")), text(data.get("service")),
+                to_json(data.get("service_data")), bool(data.get("handled", True)), ctx.id, ctx.parent_id,
+            ))
+        elif kind == EVENT_GRID:
+            grid_kind = data.get("kind") or data.get("type") or data.get("event") or "unknown"
+            tables.setdefault("grid_events", []).append((
+                event.time_fired, text(grid_kind), text(data.get("entity_id")), energy.number(data.get("value")),
+                to_json(data), ctx.id,
+            ))
+        elif kind == EVENT_AUTOMATION_RUN_FINISHED:
+            started = _time(data.get("started"), event.time_fired)
+            tables.setdefault("automation_runs", []).append((
+                started, seq, _time(data.get("finished"), event.time_fired),
+                text(data.get("automation_id") or data.get("entity_id") or "unknown"), text(data.get("entity_id")),
+                text(data.get("run_id")), text(data.get("result")), text(data.get("error")),
+                to_json(data.get("trace")), ctx.id,
+            ))
+            # The trace lives in automation_runs; the events row keeps the rest.
+            event_data = {k: v for k, v in data.items() if k != "trace"}
+        tables.setdefault("events", []).append((
+            event.time_fired, seq, text(kind), to_json(event_data), ctx.id, ctx.user_id, ctx.parent_id,
+        ))

@@ -1,0 +1,116 @@
+"""The recorder's one database connection: applies schema.sql, writes batches with COPY.
+
+Each batch is one transaction: a receipt row in `recorder_batches` (the batch id) and then one
+COPY per table. A batch whose receipt is already there was committed before (the connection
+dropped after the commit but before the answer came back) and is skipped: replays never duplicate.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from pathlib import Path
+
+import asyncpg
+
+from orbiteos.integrations.recorder.rows import COLUMNS, Batch, Row
+
+_LOGGER = logging.getLogger(__name__)
+
+SCHEMA_FILE = Path(__file__).with_name("schema.sql")  # a link to the repository's schema.sql
+# Rows encoded between two yields to the event loop during a COPY.
+_COPY_CHUNK = 1000
+
+
+def schema_sql() -> str:
+    return SCHEMA_FILE.read_text(encoding="utf-8")
+
+
+def is_data_error(err: BaseException) -> bool:
+    """The database refused the rows themselves (bad value, constraint): retrying will not help."""
+    sqlstate = getattr(err, "sqlstate", None) or ""
+    return isinstance(err, asyncpg.PostgresError) and sqlstate[:2] in ("22", "23")
+
+
+async def apply_schema(conn: asyncpg.Connection, settings: dict[str, str] | None = None) -> bool:
+    """Run schema.sql (safe to repeat); returns whether TimescaleDB is in use."""
+    for name, value in (settings or {}).items():
+        await conn.execute("SELECT set_config($1, $2, false)", name, value)
+    await conn.execute(schema_sql())
+    return bool(await conn.fetchval("SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'timescaledb')"))
+
+
+async def _chunked(rows: Sequence[Row]) -> AsyncIterator[Row]:
+    """The rows, with a yield to the event loop every so often: COPY encoding must not hog the loop."""
+    for start in range(0, len(rows), _COPY_CHUNK):
+        for row in rows[start:start + _COPY_CHUNK]:
+            yield row
+        await asyncio.sleep(0)
+
+
+class Writer:
+    def __init__(
+        self,
+        dsn: Callable[[], Awaitable[str]],
+        settings: dict[str, str] | None = None,
+        timeout: float = 60.0,
+    ) -> None:
+        self._dsn = dsn
+        self._settings = settings or {}
+        self.timeout = timeout
+        self.conn: asyncpg.Connection | None = None
+        self.timescale = False
+        self.url: str | None = None
+
+    @property
+    def connected(self) -> bool:
+        return self.conn is not None and not self.conn.is_closed()
+
+    async def connect(self) -> None:
+        """Connect (starting the embedded server first when there is one) and apply the schema."""
+        url = await self._dsn()
+        conn = await asyncpg.connect(url, timeout=10)
+        try:
+            async with asyncio.timeout(self.timeout):
+                self.timescale = await apply_schema(conn, self._settings)
+        except BaseException:
+            conn.terminate()
+            raise
+        self.conn = conn
+        self.url = url
+
+    async def write(self, batch: Batch) -> bool:
+        """Write one batch in one transaction; False when it had been written before."""
+        conn = self.conn
+        if conn is None:
+            raise ConnectionError("recorder: not connected")
+        async with asyncio.timeout(self.timeout), conn.transaction():
+            receipt = await conn.fetchval(
+                "INSERT INTO recorder_batches (batch_id, first_seq, last_seq, rows) VALUES ($1, $2, $3, $4) "
+                "ON CONFLICT (batch_id) DO NOTHING RETURNING 1",
+                batch.batch_id, batch.first_seq, batch.last_seq, batch.rows,
+            )
+            if receipt is None:
+                return False
+            for table, rows in batch.tables.items():
+                if rows:
+                    await conn.copy_records_to_table(table, records=_chunked(rows), columns=COLUMNS[table])
+        return True
+
+    async def close(self) -> None:
+        conn, self.conn = self.conn, None
+        if conn is None:
+            return
+        try:
+            async with asyncio.timeout(5):
+                await conn.close()
+        except Exception:  # a dead connection cannot close politely
+            conn.terminate()
+
+    def drop(self) -> None:
+        """Forget a connection that failed (no waiting on it)."""
+        conn, self.conn = self.conn, None
+        if conn is not None:
+            conn.terminate()
+

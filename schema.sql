@@ -1,0 +1,276 @@
+-- OrbitEOS storage schema: the tables of record and the energy tables.
+--
+--   psql "$DB_URL" -f schema.sql          (the recorder runs it itself on every connect)
+--
+-- Safe to run any number of times. Works on plain PostgreSQL (>= 14) and, when the
+-- `timescaledb` extension is available, turns the tables into hypertables with
+-- compression, retention and continuous aggregates. Optional settings, e.g.
+--   PGOPTIONS="-c orbiteos.raw_retention=30days" psql "$DB_URL" -f schema.sql
+--   orbiteos.raw_retention        raw rows kept (TimescaleDB policy)      default 90 days
+--   orbiteos.aggregate_retention  5 min / 1 h / 1 d rollups kept          default 1 year
+--   orbiteos.compress_after       raw chunks compressed after             default 7 days
+-- On plain PostgreSQL the rollups are ordinary views over the raw tables and the recorder
+-- deletes raw rows older than its `purge_keep_days` itself.
+
+DO $$
+BEGIN
+    IF EXISTS (SELECT 1 FROM pg_available_extensions WHERE name = 'timescaledb')
+       AND NOT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'timescaledb') THEN
+        BEGIN
+            CREATE EXTENSION IF NOT EXISTS timescaledb;
+        EXCEPTION WHEN OTHERS THEN
+            -- e.g. not in shared_preload_libraries, or no privilege: go on as plain PostgreSQL.
+            RAISE NOTICE 'timescaledb is available but could not be enabled (%); using plain PostgreSQL', SQLERRM;
+        END;
+    END IF;
+END
+$$;
+
+-- ---------------------------------------------------------------- tables of record
+
+-- One row per state change. `value` is the state as a number when it is one.
+CREATE TABLE IF NOT EXISTS states (
+    time              timestamptz      NOT NULL,   -- last_updated
+    seq               bigint           NOT NULL,   -- the recorder's order, ties within one time
+    entity_id         text             NOT NULL,
+    state             text,                        -- NULL when the entity was removed
+    value             double precision,
+    attributes        jsonb,
+    last_changed      timestamptz,
+    context_id        text,
+    context_user_id   text,
+    context_parent_id text
+);
+CREATE INDEX IF NOT EXISTS states_entity_time ON states (entity_id, time DESC);
+CREATE INDEX IF NOT EXISTS states_time_brin ON states USING brin (time);
+
+-- Every event other than state_changed.
+CREATE TABLE IF NOT EXISTS events (
+    time              timestamptz NOT NULL,
+    seq               bigint      NOT NULL,
+    event_type        text        NOT NULL,
+    data              jsonb,
+    context_id        text,
+    context_user_id   text,
+    context_parent_id text
+);
+CREATE INDEX IF NOT EXISTS events_type_time ON events (event_type, time DESC);
+CREATE INDEX IF NOT EXISTS events_time_brin ON events USING brin (time);
+
+-- One row per finished automation run, with its trace.
+CREATE TABLE IF NOT EXISTS automation_runs (
+    time          timestamptz NOT NULL,   -- started
+    seq           bigint      NOT NULL,
+    finished      timestamptz,
+    automation_id text        NOT NULL,
+    entity_id     text,
+    run_id        text,
+    result        text,
+    error         text,
+    trace         jsonb,
+    context_id    text
+);
+CREATE INDEX IF NOT EXISTS automation_runs_automation_time ON automation_runs (automation_id, time DESC);
+CREATE INDEX IF NOT EXISTS automation_runs_time_brin ON automation_runs USING brin (time);
+
+-- Every service call: who (the token name or automation), what, and why (context).
+CREATE TABLE IF NOT EXISTS audit_log (
+    time              timestamptz NOT NULL,
+    seq               bigint      NOT NULL,
+    user_id           text,
+    domain            text        NOT NULL,
+    service           text        NOT NULL,
+    service_data      jsonb,
+    handled           boolean,
+    context_id        text,
+    context_parent_id text
+);
+CREATE INDEX IF NOT EXISTS audit_log_service_time ON audit_log (domain, service, time DESC);
+CREATE INDEX IF NOT EXISTS audit_log_user_time ON audit_log (user_id, time DESC);
+CREATE INDEX IF NOT EXISTS audit_log_time_brin ON audit_log USING brin (time);
+
+-- ---------------------------------------------------------------- energy tables
+
+-- The device natures (meter, pv, battery, ev_charger), one row per state change, key attributes as columns.
+CREATE TABLE IF NOT EXISTS device_telemetry (
+    time          timestamptz NOT NULL,
+    device_id     text        NOT NULL,   -- the entity id, e.g. battery.main
+    nature        text        NOT NULL,   -- meter | pv | battery | ev_charger
+    available     boolean     NOT NULL,
+    power_kw      double precision,       -- the state; signs as in the device natures
+    energy_kwh    double precision,       -- pv energy_kwh, ev_charger session_kwh
+    import_kwh    double precision,
+    export_kwh    double precision,
+    soc           double precision,
+    soh           double precision,
+    setpoint_kw   double precision,
+    limit_kw      double precision,
+    frequency_hz  double precision,
+    voltage_l1    double precision,
+    voltage_l2    double precision,
+    voltage_l3    double precision,
+    current_l1    double precision,
+    current_l2    double precision,
+    current_l3    double precision,
+    temperature_c double precision,
+    status        text
+);
+CREATE INDEX IF NOT EXISTS device_telemetry_device_time ON device_telemetry (device_id, time DESC);
+CREATE INDEX IF NOT EXISTS device_telemetry_time_brin ON device_telemetry USING brin (time);
+
+-- Power by direction, always >= 0: grid_import, grid_export, pv, battery_charge, battery_discharge, ev.
+CREATE TABLE IF NOT EXISTS energy_flows (
+    time      timestamptz      NOT NULL,
+    entity_id text             NOT NULL,
+    flow      text             NOT NULL,
+    power_kw  double precision NOT NULL
+);
+CREATE INDEX IF NOT EXISTS energy_flows_flow_time ON energy_flows (flow, time DESC);
+CREATE INDEX IF NOT EXISTS energy_flows_entity_time ON energy_flows (entity_id, time DESC);
+CREATE INDEX IF NOT EXISTS energy_flows_time_brin ON energy_flows USING brin (time);
+
+-- Forecasts (PV, load, price...) for a future time, as made at `created`.
+CREATE TABLE IF NOT EXISTS forecasts (
+    time      timestamptz      NOT NULL,   -- the moment the forecast is for
+    created   timestamptz      NOT NULL,
+    source    text             NOT NULL,
+    entity_id text             NOT NULL,
+    value     double precision,
+    lower     double precision,
+    upper     double precision,
+    unit      text
+);
+CREATE INDEX IF NOT EXISTS forecasts_entity_time ON forecasts (entity_id, time DESC);
+CREATE INDEX IF NOT EXISTS forecasts_time_brin ON forecasts USING brin (time);
+
+-- Prices from price sensors (unit ending in /kWh, or listed in recorder.price_entities).
+CREATE TABLE IF NOT EXISTS energy_prices (
+    time      timestamptz      NOT NULL,
+    entity_id text             NOT NULL,
+    price     double precision NOT NULL,
+    unit      text
+);
+CREATE INDEX IF NOT EXISTS energy_prices_entity_time ON energy_prices (entity_id, time DESC);
+CREATE INDEX IF NOT EXISTS energy_prices_time_brin ON energy_prices USING brin (time);
+
+-- Planned setpoints from an optimiser run.
+CREATE TABLE IF NOT EXISTS optimization_results (
+    time        timestamptz NOT NULL,   -- the moment the setpoint is for
+    created     timestamptz NOT NULL,
+    run_id      text        NOT NULL,
+    entity_id   text        NOT NULL,
+    setpoint_kw double precision,
+    objective   text,
+    cost        double precision,
+    data        jsonb
+);
+CREATE INDEX IF NOT EXISTS optimization_results_entity_time ON optimization_results (entity_id, time DESC);
+CREATE INDEX IF NOT EXISTS optimization_results_run ON optimization_results (run_id);
+CREATE INDEX IF NOT EXISTS optimization_results_time_brin ON optimization_results USING brin (time);
+
+-- `grid_event` events: frequency excursions, congestion signals, outages...
+CREATE TABLE IF NOT EXISTS grid_events (
+    time       timestamptz NOT NULL,
+    kind       text        NOT NULL,
+    entity_id  text,
+    value      double precision,
+    data       jsonb,
+    context_id text
+);
+CREATE INDEX IF NOT EXISTS grid_events_kind_time ON grid_events (kind, time DESC);
+CREATE INDEX IF NOT EXISTS grid_events_time_brin ON grid_events USING brin (time);
+
+-- The recorder's receipts: one row per written batch, in the batch's own transaction, so that a
+-- batch replayed after a lost connection is recognised and not written twice.
+CREATE TABLE IF NOT EXISTS recorder_batches (
+    batch_id   uuid        PRIMARY KEY,
+    written_at timestamptz NOT NULL DEFAULT now(),
+    first_seq  bigint,
+    last_seq   bigint,
+    rows       integer
+);
+
+-- ---------------------------------------------------------------- rollups: 5 min, 1 h, 1 day
+-- TimescaleDB: continuous aggregates. Plain PostgreSQL: views with the same names and columns.
+
+DO $$
+DECLARE
+    timescale   boolean := EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'timescaledb');
+    raw_keep    interval := COALESCE(NULLIF(current_setting('orbiteos.raw_retention', true), ''), '90 days')::interval;
+    agg_keep    interval := COALESCE(NULLIF(current_setting('orbiteos.aggregate_retention', true), ''), '1 year')::interval;
+    compress_at interval := COALESCE(NULLIF(current_setting('orbiteos.compress_after', true), ''), '7 days')::interval;
+    t           record;
+    r           record;
+    bucket      text;
+    body        text;
+    is_cagg     boolean;
+BEGIN
+    IF timescale THEN
+        FOR t IN SELECT * FROM (VALUES
+                ('states', 'entity_id'), ('events', 'event_type'), ('automation_runs', 'automation_id'),
+                ('audit_log', 'domain'), ('device_telemetry', 'device_id'), ('energy_flows', 'entity_id, flow'),
+                ('forecasts', 'entity_id'), ('energy_prices', 'entity_id'),
+                ('optimization_results', 'entity_id'), ('grid_events', 'kind')) AS v(name, segment_by)
+        LOOP
+            PERFORM create_hypertable(t.name, 'time', if_not_exists => TRUE, migrate_data => TRUE);
+            IF NOT EXISTS (SELECT 1 FROM timescaledb_information.hypertables
+                           WHERE hypertable_name = t.name AND compression_enabled) THEN
+                EXECUTE format('ALTER TABLE %I SET (timescaledb.compress, timescaledb.compress_segmentby = %L, '
+                               'timescaledb.compress_orderby = %L)', t.name, t.segment_by, 'time DESC');
+            END IF;
+            PERFORM add_compression_policy(t.name, compress_at, if_not_exists => TRUE);
+            PERFORM remove_retention_policy(t.name, if_exists => TRUE);
+            PERFORM add_retention_policy(t.name, raw_keep);
+        END LOOP;
+    END IF;
+
+    FOR r IN SELECT * FROM (VALUES
+            ('5m', INTERVAL '5 minutes', INTERVAL '1 day', INTERVAL '5 minutes', INTERVAL '5 minutes'),
+            ('1h', INTERVAL '1 hour', INTERVAL '3 days', INTERVAL '1 hour', INTERVAL '30 minutes'),
+            ('1d', INTERVAL '1 day', INTERVAL '5 days', INTERVAL '1 day', INTERVAL '1 hour'))
+            AS v(suffix, width, start_offset, end_offset, schedule)
+    LOOP
+        IF timescale THEN
+            bucket := format('time_bucket(%L::interval, time)', r.width);
+        ELSE
+            bucket := format('date_bin(%L::interval, time, TIMESTAMPTZ %L)', r.width, '2000-01-01 00:00:00+00');
+        END IF;
+        FOR t IN SELECT * FROM (VALUES
+                ('device_telemetry_' || r.suffix, format(
+                    'SELECT %s AS bucket, device_id, nature, '
+                    'avg(power_kw) AS power_kw_avg, min(power_kw) AS power_kw_min, max(power_kw) AS power_kw_max, '
+                    'avg(power_kw) * %s AS energy_kwh_estimate, '
+                    'avg(soc) AS soc_avg, min(soc) AS soc_min, max(soc) AS soc_max, '
+                    'max(import_kwh) AS import_kwh_max, max(export_kwh) AS export_kwh_max, '
+                    'max(energy_kwh) AS energy_kwh_max, '
+                    'min(frequency_hz) AS frequency_hz_min, max(frequency_hz) AS frequency_hz_max, '
+                    'count(*) AS samples '
+                    'FROM device_telemetry GROUP BY 1, device_id, nature',
+                    bucket, extract(epoch FROM r.width) / 3600.0)),
+                ('energy_flows_' || r.suffix, format(
+                    'SELECT %s AS bucket, entity_id, flow, '
+                    'avg(power_kw) AS power_kw_avg, max(power_kw) AS power_kw_max, '
+                    'avg(power_kw) * %s AS energy_kwh_estimate, count(*) AS samples '
+                    'FROM energy_flows GROUP BY 1, entity_id, flow',
+                    bucket, extract(epoch FROM r.width) / 3600.0))) AS v(name, query)
+        LOOP
+            IF timescale THEN
+                is_cagg := EXISTS (SELECT 1 FROM timescaledb_information.continuous_aggregates
+                                   WHERE view_name = t.name);
+                IF NOT is_cagg THEN
+                    -- A plain view from a run before TimescaleDB was installed.
+                    EXECUTE format('DROP VIEW IF EXISTS %I', t.name);
+                    EXECUTE format('CREATE MATERIALIZED VIEW %I WITH (timescaledb.continuous) AS %s WITH NO DATA',
+                                   t.name, t.query);
+                END IF;
+                PERFORM add_continuous_aggregate_policy(t.name, start_offset => r.start_offset,
+                    end_offset => r.end_offset, schedule_interval => r.schedule, if_not_exists => TRUE);
+                PERFORM remove_retention_policy(t.name, if_exists => TRUE);
+                PERFORM add_retention_policy(t.name, agg_keep);
+            ELSE
+                EXECUTE format('CREATE OR REPLACE VIEW %I AS %s', t.name, t.query);
+            END IF;
+        END LOOP;
+    END LOOP;
+END
+$$;
