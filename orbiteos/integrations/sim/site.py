@@ -1,0 +1,173 @@
+"""One simulated site: its devices, the physics step that ties them together, and the task that
+steps it on the hub's clock and writes every entity."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Mapping
+from typing import Any
+
+from orbiteos.core import Context, Hub
+from orbiteos.entity import slugify
+from orbiteos.integrations.sim.battery import Battery
+from orbiteos.integrations.sim.ev import EVCharger
+from orbiteos.integrations.sim.grid_signals import GridSignals
+from orbiteos.integrations.sim.load import SiteLoad
+from orbiteos.integrations.sim.meter import GridMeter
+from orbiteos.integrations.sim.pv import PVArray
+from orbiteos.integrations.sim.schedule import SiteTime
+from orbiteos.integrations.sim.tariff import Tariff
+from orbiteos.integrations.sim.weather import Weather
+
+_LOGGER = logging.getLogger(__name__)
+
+Device = PVArray | Battery | EVCharger
+
+_KW = {"unit_of_measurement": "kW"}
+_EUR_PER_KWH = {"unit_of_measurement": "EUR/kWh"}
+_CELSIUS = {"unit_of_measurement": "°C"}
+
+
+def _kw(value: float) -> str:
+    """kW as a state string, to the watt; never '-0.0'."""
+    return str(round(value, 3) + 0.0)
+
+
+class SimulatedSite:
+    """Builds the devices from the validated `sim:` block; `step()` advances them all by `dt`."""
+
+    def __init__(self, hub: Hub, config: Mapping[str, Any]) -> None:
+        self.hub = hub
+        self.seed = int(config["seed"])
+        self.step_s = float(config["step"])
+        site = hub.config
+        self.site_time = SiteTime(site.tzinfo)
+        self.weather = Weather(config["weather"], self._rng("weather"))
+        self.pv = {f"pv.{slugify(c['name'])}": PVArray(c, site.latitude, site.longitude) for c in config["pv"]}
+        self.batteries = {
+            f"battery.{slugify(c['name'])}": Battery(c, self.weather.ambient_c) for c in config["battery"]
+        }
+        self.chargers = {f"ev_charger.{slugify(c['name'])}": EVCharger(c) for c in config["ev_charger"]}
+        self.load = SiteLoad(config["load"], self._rng("load"))
+        self.load_entity = f"sensor.{slugify(self.load.name)}"
+        self.meter = GridMeter(config["meter"], self._rng("meter"))
+        self.meter_entity = f"meter.{slugify(self.meter.name)}"
+        self.tariff = Tariff(config["tariff"], site.config_dir, site.tzinfo)
+        self.price_entity = f"sensor.{slugify(self.tariff.name)}"
+        self.export_price_entity = f"sensor.{slugify(self.tariff.export_name)}"
+        self.grid = GridSignals(config["grid"])
+        self.time_s = 0.0  # simulated seconds stepped so far
+        self._last_written: dict[str, tuple[str, dict[str, Any]]] = {}
+        self._task: asyncio.Task[None] | None = None
+
+    def _rng(self, name: str) -> random.Random:
+        # One generator per device, seeded from the site seed and the device's name: adding a
+        # device does not change the others' noise.
+        return random.Random(f"{self.seed}:{name}")
+
+    @property
+    def entity_ids(self) -> list[str]:
+        return [
+            *self.pv, *self.batteries, *self.chargers, self.meter_entity, self.load_entity,
+            self.price_entity, self.export_price_entity, "sensor.grid_import_limit", "sensor.grid_export_limit",
+            "sensor.outdoor_temperature",
+        ]
+
+    def device(self, entity_id: str) -> Device | None:
+        return self.pv.get(entity_id) or self.batteries.get(entity_id) or self.chargers.get(entity_id)
+
+    # --- physics -------------------------------------------------------------
+    def step(self, ts: float, dt: float) -> None:
+        """Advance every device by `dt` seconds ending at UTC timestamp `ts`."""
+        site_time = self.site_time
+        local = site_time.local(ts)
+        day, second, weekday = site_time.split(ts)
+        weather = self.weather
+        weather.step(dt, second)
+        pv_kw = 0.0
+        for array in self.pv.values():
+            pv_kw += array.step(ts, dt, weather)
+        load_kw = self.load.step(dt, second, weekday)
+        ev_kw = 0.0
+        ev_l1 = 0.0
+        for charger in self.chargers.values():
+            power = charger.step(local, day, dt)
+            ev_kw += power
+            if charger.phases == 1:
+                ev_l1 += power
+        battery_kw = 0.0
+        demand = load_kw + ev_kw - pv_kw
+        for battery in self.batteries.values():
+            battery_kw += battery.step(dt, demand - battery_kw, weather.ambient_c)
+        s1, s2, s3 = self.load.phase_shares
+        three_phase = (ev_kw - ev_l1 - pv_kw - battery_kw) / 3.0
+        self.meter.step(
+            dt, (load_kw * s1 + ev_l1 + three_phase, load_kw * s2 + three_phase, load_kw * s3 + three_phase),
+            second, weekday,
+        )
+        self.tariff.step(ts, site_time)
+        self.grid.step(second, weekday)
+        self.time_s += dt
+
+    # --- entities --------------------------------------------------------------
+    def _write(self, entity_id: str, state: Any, attributes: dict[str, Any], context: Context) -> None:
+        # Only our own changes are written, so a value set from outside (a replay) stays
+        # until the simulated value itself moves.
+        state_str = str(state)
+        last = self._last_written.get(entity_id)
+        if last is not None and last[0] == state_str and last[1] == attributes:
+            return
+        self._last_written[entity_id] = (state_str, attributes)
+        self.hub.states.set(entity_id, state_str, attributes, context=context)
+
+    def write_device(self, entity_id: str, context: Context | None = None) -> None:
+        device = self.device(entity_id)
+        if device is not None:
+            self.hub.states.set(entity_id, _kw(device.power_kw), device.attributes(), context=context)
+
+    def write_states(self, context: Context | None = None) -> None:
+        context = context or Context()
+        set_state = self.hub.states.set
+        # Devices move every step: straight to the state machine (which skips unchanged writes).
+        for entity_id, device in (*self.pv.items(), *self.batteries.items(), *self.chargers.items()):
+            set_state(entity_id, _kw(device.power_kw), device.attributes(), context=context)
+        set_state(self.meter_entity, _kw(self.meter.power_kw), self.meter.attributes(), context=context)
+        set_state(self.load_entity, _kw(self.load.power_kw), self.load.attributes(), context=context)
+        write = self._write
+        write(self.price_entity, round(self.tariff.price, 5), _EUR_PER_KWH, context)
+        write(self.export_price_entity, round(self.tariff.export_price, 5), _EUR_PER_KWH, context)
+        write("sensor.grid_import_limit", _kw(self.grid.import_limit_kw), _KW, context)
+        write("sensor.grid_export_limit", _kw(self.grid.export_limit_kw), _KW, context)
+        write("sensor.outdoor_temperature", round(self.weather.ambient_c, 1) + 0.0, _CELSIUS, context)
+
+    # --- running -----------------------------------------------------------------
+    def start(self) -> None:
+        """Write the first states now and step the physics on the hub's clock from here on."""
+        self.step(self.hub.clock.now().timestamp(), 0.0)
+        self.write_states()
+        self._task = self.hub.create_task(self._run(), name="sim")
+
+    async def _run(self) -> None:
+        clock = self.hub.clock
+        step_s = self.step_s
+        began = last = clock.monotonic()
+        ticks = 0
+        while True:
+            ticks += 1
+            await clock.sleep(began + ticks * step_s - clock.monotonic())
+            now_mono = clock.monotonic()
+            behind = int((now_mono - began) / step_s) - ticks
+            if behind > 10:  # a live site that lagged (suspend, overload): catch up in one step
+                _LOGGER.warning("sim fell %d steps behind real time; catching up in one step", behind)
+                ticks += behind
+            self.step(clock.now().timestamp(), now_mono - last)
+            last = now_mono
+            self.write_states()
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+            self._task = None
