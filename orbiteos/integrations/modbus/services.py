@@ -1,0 +1,145 @@
+"""Services: `modbus.write_register`, `modbus.write_coil`, and the nature and switch services
+(`battery.set_power`, `battery.auto`, `pv.set_limit`, `switch.turn_on|turn_off|toggle`) for the
+entities this integration owns.
+
+A domain service such as `pv.set_limit` has one handler in the registry. When another integration
+(the simulator, say) registered it first, calls for its entities are passed on to that handler.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+from collections.abc import Awaitable, Callable, Mapping
+from types import MappingProxyType
+from typing import Any
+
+import voluptuous as vol
+
+from orbiteos.core import Hub, ServiceCall
+from orbiteos.errors import DeviceUnavailable, ServiceValidationError
+from orbiteos.integrations.modbus.client import ModbusClient, ModbusError, ModbusExceptionResponse
+from orbiteos.integrations.modbus.schema import address, device_id
+from orbiteos.validation import boolean, entity_ids, exactly_one_key, found, string
+
+EntityHandler = Callable[[ServiceCall], Awaitable[Any]]
+
+
+def _register_value(value: Any) -> int:
+    problem = vol.Invalid(f"expected a register value 0-65535, found {found(value)}")
+    if isinstance(value, bool):
+        raise problem
+    try:
+        number = int(value, 0) if isinstance(value, str) else int(value)
+    except (TypeError, ValueError):
+        raise problem from None
+    if (isinstance(value, float) and number != value) or not 0 <= number <= 0xFFFF:
+        raise problem
+    return number
+
+
+def _one_or_many(item: Callable[[Any], Any], most: int) -> Callable[[Any], list[Any]]:
+    def validate(value: Any) -> list[Any]:
+        items = value if isinstance(value, list) else [value]
+        if not 1 <= len(items) <= most:
+            raise vol.Invalid(f"expected 1 to {most} values, found {len(items)}")
+        return [item(v) for v in items]
+
+    return validate
+
+
+def _unit(data: dict[str, Any]) -> dict[str, Any]:
+    if "slave" in data:
+        data["device_id"] = data.pop("slave")
+    data.setdefault("device_id", 1)
+    return data
+
+
+_TARGET = {vol.Optional("entity_id"): entity_ids}
+
+WRITE_REGISTER_SCHEMA = vol.All(
+    vol.Schema(
+        {
+            vol.Required("hub"): string,
+            vol.Required("address"): address,
+            vol.Optional("device_id"): device_id,
+            vol.Optional("slave"): device_id,
+            vol.Required("value"): _one_or_many(_register_value, 123),
+        }
+    ),
+    _unit,
+)
+WRITE_COIL_SCHEMA = vol.All(
+    vol.Schema(
+        {
+            vol.Required("hub"): string,
+            vol.Required("address"): address,
+            vol.Optional("device_id"): device_id,
+            vol.Optional("slave"): device_id,
+            vol.Required("state"): _one_or_many(boolean, 1968),
+        }
+    ),
+    _unit,
+)
+SET_POWER_SCHEMA = vol.Schema({**_TARGET, vol.Required("power_kw"): vol.Coerce(float)})
+AUTO_SCHEMA = vol.Schema(_TARGET)
+SET_LIMIT_SCHEMA = vol.All(
+    vol.Schema({**_TARGET, vol.Optional("power_kw"): vol.Coerce(float), vol.Optional("percent"): vol.Coerce(float)}),
+    exactly_one_key("power_kw", "percent"),
+)
+SWITCH_SCHEMA = vol.Schema(_TARGET)
+
+# domain -> service -> schema: every service this integration can provide.
+SERVICES: dict[str, dict[str, Any]] = {
+    "modbus": {"write_register": WRITE_REGISTER_SCHEMA, "write_coil": WRITE_COIL_SCHEMA},
+    "battery": {"set_power": SET_POWER_SCHEMA, "auto": AUTO_SCHEMA},
+    "pv": {"set_limit": SET_LIMIT_SCHEMA},
+    "switch": {"turn_on": SWITCH_SCHEMA, "turn_off": SWITCH_SCHEMA, "toggle": SWITCH_SCHEMA},
+}
+
+
+def register_entity_service(
+    hub: Hub, domain: str, service: str, schema: Any, targets: Mapping[str, EntityHandler]
+) -> None:
+    """Serve `domain.service` for `targets` (entity id -> handler), passing other entities on."""
+    previous = hub.services.get(domain, service) if hub.services.has_service(domain, service) else None
+
+    async def handle(call: ServiceCall) -> None:
+        requested = call.entity_ids
+        mine = [e for e in requested if e in targets] if requested else list(targets)
+        others = [e for e in requested if e not in targets]
+        jobs: list[Awaitable[Any]] = [targets[e](call) for e in mine]
+        if previous is not None and (others or not requested):
+            data = dict(call.data)
+            if others:
+                data["entity_id"] = others
+            jobs.append(_maybe_await(previous.handler(ServiceCall(domain, service, MappingProxyType(data),
+                                                                    call.context))))
+        elif others:
+            raise ServiceValidationError(f"{domain}.{service}: unknown entity {', '.join(others)}")
+        results = await asyncio.gather(*jobs, return_exceptions=True)
+        errors = [r for r in results if isinstance(r, BaseException)]
+        if errors:
+            raise errors[0]
+
+    hub.services.register(domain, service, handle, schema)
+
+
+async def _maybe_await(result: Any) -> Any:
+    return await result if inspect.isawaitable(result) else result
+
+
+async def write_oneshot(client: ModbusClient, unit: int, address_: int, *,
+                        registers: list[int] | None = None, coils: list[bool] | None = None) -> None:
+    """A write to a device no entity polls: connect, write, close."""
+    host, port = client.host, client.port
+    try:
+        async with client:
+            if coils is not None:
+                await client.write_coils(address_, coils, unit)
+            else:
+                await client.write_registers(address_, registers or [], unit)
+    except ModbusExceptionResponse as err:
+        raise ServiceValidationError(f"{host}:{port} device {unit} refused the write: {err}") from None
+    except ModbusError as err:
+        raise DeviceUnavailable(f"{host}:{port} device {unit}: {err}") from None
