@@ -123,6 +123,7 @@ async def async_setup(hub: Hub, config: dict[str, Any]) -> None:
         StateStream(hub, connection, config["statestream"]).start()
 
     def stop_entities() -> None:
+        connection.client.close()
         for entity in entities:
             entity.stop()
 

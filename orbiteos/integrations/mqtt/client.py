@@ -129,7 +129,12 @@ class MqttClient:
         self._subscriptions: dict[str, _Subscription] = {}
         self._connected = asyncio.Event()
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._closing = False
         self.stats = ClientStats()
+
+    def close(self) -> None:
+        """We are shutting down: stop sending unsubscribes; `run()`'s cancellation disconnects."""
+        self._closing = True
 
     @property
     def connected(self) -> bool:
@@ -166,7 +171,7 @@ class MqttClient:
         if existing.users > 0:
             return
         del self._subscriptions[topic_filter]
-        if self.connected:
+        if self.connected and not self._closing:
             self._spawn(self._send_unsubscribe(topic_filter), f"mqtt-unsubscribe:{topic_filter}")
 
     async def _send_unsubscribe(self, topic_filter: str) -> None:
@@ -237,7 +242,10 @@ class MqttClient:
                 self._client = None
                 if self._connected.is_set():
                     self.stats.disconnects += 1
-                    _LOGGER.warning("disconnected from MQTT broker %s", self.settings.address)
+                    if self._closing:
+                        _LOGGER.info("disconnecting from MQTT broker %s", self.settings.address)
+                    else:
+                        _LOGGER.warning("disconnected from MQTT broker %s", self.settings.address)
                 self._set_connected(False)
 
     def _set_connected(self, connected: bool) -> None:
@@ -266,7 +274,7 @@ class MqttClient:
             if s.tls.insecure:
                 tls_context.check_hostname = False
                 tls_context.verify_mode = ssl.CERT_NONE
-        return aiomqtt.Client(
+        client = aiomqtt.Client(
             s.host,
             s.port,
             username=s.username,
@@ -280,6 +288,9 @@ class MqttClient:
             queue_type=_dispatch_queue(self._deliver),
             logger=_LOGGER,
         )
+        # Bursts of subscribes and publishes (statestream, many entities) are normal here.
+        client.pending_calls_threshold = 10_000
+        return client
 
     def _deliver(self, message: aiomqtt.Message) -> None:
         self.stats.received += 1
