@@ -1,0 +1,95 @@
+"""The web UI in a real headless Chromium: sign in, live states, automations and traces.
+
+Screenshots go to a temporary directory; with ORBITEOS_UPDATE_SCREENSHOTS=1 they replace the
+ones in docs/img/ that docs/ui.md shows.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from orbiteos.core import Hub
+from tests.integrations.http.conftest import Site, start_site
+from tests.servers.chromium import Chromium, Page
+
+DOCS_IMG = Path(__file__).resolve().parents[3] / "docs" / "img"
+
+
+@pytest.fixture
+def shots(tmp_path: Path) -> Path:
+    return DOCS_IMG if os.environ.get("ORBITEOS_UPDATE_SCREENSHOTS") == "1" else tmp_path / "shots"
+
+
+def add_site_devices(hub: Hub) -> None:
+    hub.states.set("pv.roof", "8.2", {"friendly_name": "Roof PV", "limit_kw": 10.0, "energy_kwh": 31.4})
+    hub.states.set("battery.main", "-3.0", {"friendly_name": "Main battery", "soc": 64.0, "capacity_kwh": 100.0,
+                                            "setpoint_kw": -3.0})
+    hub.states.set("meter.grid", "-1.5", {"friendly_name": "Grid meter", "frequency_hz": 50.01})
+    hub.states.set("ev_charger.bay_1", "3.7", {"friendly_name": "Bay 1", "status": "Charging", "limit_kw": 11.0})
+    hub.states.set("sensor.price", "0.21", {"friendly_name": "Day-ahead price", "unit_of_measurement": "EUR/kWh"})
+
+
+@pytest.fixture
+async def ui_site(tmp_path: Path) -> AsyncIterator[Site]:
+    site = await start_site(tmp_path)
+    add_site_devices(site.hub)
+    try:
+        yield site
+    finally:
+        await site.session.close()
+        await site.hub.stop()
+
+
+async def sign_in(page: Page, site: Site, role: str) -> None:
+    await page.goto(site.server.url + "/")
+    await page.wait_for("!document.getElementById('signin').hidden")
+    await page.type("#token-input", site.tokens[role])
+    await page.click("#signin-button")
+    await page.wait_for("document.getElementById('connection').textContent === 'live'")
+    await page.wait_for("document.querySelectorAll('#entities tr[data-entity-id]').length >= 5")
+
+
+def state_cell(entity_id: str) -> str:
+    return f"document.querySelector('#entities tr[data-entity-id=\"{entity_id}\"] td.state')?.dataset.state"
+
+
+async def test_wrong_token_is_refused_then_sign_in_works(chromium: Chromium, ui_site: Site, shots: Path) -> None:
+    async with chromium.page() as page:
+        await page.goto(ui_site.server.url + "/")
+        await page.wait_for("!document.getElementById('signin').hidden")
+        await page.screenshot(shots / "ui-signin.png", full_page=False)
+        await page.type("#token-input", "oeos_not_a_token")
+        await page.click("#signin-button")
+        message = await page.wait_for("document.getElementById('signin-error').textContent")
+        assert "not accepted" in message
+        await page.evaluate("document.getElementById('token-input').value = ''")
+        await sign_in(page, ui_site, "viewer")
+        assert await page.evaluate("document.getElementById('whoami').textContent") == "viewer · viewer"
+        assert [e for e in page.errors if "401" not in e] == []
+
+
+async def test_state_change_arrives_live(chromium: Chromium, ui_site: Site, shots: Path) -> None:
+    async with chromium.page() as page:
+        await sign_in(page, ui_site, "operator")
+        assert await page.evaluate(state_cell("meter.grid")) == "-1.5"
+        assert await page.evaluate("document.querySelector('[data-flow=grid]').dataset.direction") == "from-site"
+        ui_site.hub.states.set("meter.grid", "4.2", {"friendly_name": "Grid meter", "frequency_hz": 49.97})
+        await page.wait_for(f"{state_cell('meter.grid')} === '4.2'")
+        await page.wait_for("document.querySelector('[data-flow=grid]').dataset.direction === 'to-site'")
+        assert await page.evaluate("document.querySelector('[data-value=grid]').textContent") == "4.2 kW"
+        assert await page.evaluate("document.querySelector('[data-soc=battery]').textContent") == "SoC 64 %"
+        await page.screenshot(shots / "ui-dashboard.png")
+        assert page.errors == []
+
+
+async def test_signing_out_forgets_the_token(chromium: Chromium, ui_site: Site) -> None:
+    async with chromium.page() as page:
+        await sign_in(page, ui_site, "viewer")
+        await page.click("#signout")
+        await page.wait_for("!document.getElementById('signin').hidden")
+        assert await page.evaluate("localStorage.getItem('orbiteos.token')") is None
+        assert page.errors == []
