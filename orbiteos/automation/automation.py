@@ -1,0 +1,250 @@
+"""An automation: its entity, its triggers, its run modes, and the bookkeeping of each run.
+
+A trigger only schedules a task; the task renders the automation's variables, checks the
+conditions, fires `automation_triggered`, applies the mode and runs the actions (Home Assistant's
+order, so conditions see every state written in the same tick).
+
+Contexts: a run's context is `Context(parent_id=<trigger context id>)`. The
+`automation_triggered` event, every service call and every event the run makes carry that same
+context (same id), so a service call maps back to its automation through the event's context id
+and to the triggering state change through `parent_id`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from orbiteos.automation.condition import all_pass, compile_conditions
+from orbiteos.automation.script import Run, StopRun, compile_sequence
+from orbiteos.automation.trace import Trace, TraceStore
+from orbiteos.automation.trigger import async_attach_triggers
+from orbiteos.core import Context, Hub, Unsubscribe
+from orbiteos.errors import OrbitEOSError
+from orbiteos.template import compile_complex, render_complex
+
+_LOGGER = logging.getLogger("orbiteos.automation")
+
+EVENT_AUTOMATION_TRIGGERED = "automation_triggered"
+EVENT_AUTOMATION_RUN_FINISHED = "automation_run_finished"
+_LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING, "error": logging.ERROR,
+           "critical": logging.CRITICAL}
+
+
+class Automation:
+    """One configured automation and its entity `automation.<id or slug of alias>`."""
+
+    def __init__(self, hub: Hub, config: dict[str, Any], entity_id: str, traces: TraceStore) -> None:
+        self.hub = hub
+        self.config = config
+        self.entity_id = entity_id
+        self.automation_id: str = str(config.get("id") or entity_id.partition(".")[2])
+        self.alias: str = config.get("alias") or self.automation_id
+        self.mode: str = config["mode"]
+        self.max: int = config["max"]
+        self.enabled: bool = config.get("initial_state", True)
+        self.last_triggered: datetime | None = None
+        self._max_exceeded = config["max_exceeded"]
+        self._traces = traces
+        traces.configure(self.automation_id, config["trace"]["stored_traces"])
+        self._conditions = compile_conditions(hub, config["conditions"])
+        self._sequence = compile_sequence(hub, config["actions"])
+        self._variables = compile_complex(config.get("variables") or {}, hub)
+        self._trigger_variables = config.get("trigger_variables") or {}
+        self._detach: Unsubscribe | None = None
+        self._runs: list[asyncio.Task[Any]] = []
+        self._queue_lock: asyncio.Lock | None = None
+        self._queued = 0
+
+    # --- what the outside sees -------------------------------------------------------------
+    @property
+    def current(self) -> int:
+        """Runs in progress (and, in queued mode, waiting)."""
+        return len(self._runs) + self._queued
+
+    def traces(self) -> list[dict[str, Any]]:
+        return self._traces.traces(self.automation_id)
+
+    def attributes(self) -> dict[str, Any]:
+        return {
+            "id": self.automation_id,
+            "friendly_name": self.alias,
+            "last_triggered": self.last_triggered.isoformat() if self.last_triggered else None,
+            "mode": self.mode,
+            "current": self.current,
+            **({"max": self.max} if self.mode in ("queued", "parallel") else {}),
+        }
+
+    def write_state(self) -> None:
+        self.hub.states.set(self.entity_id, "on" if self.enabled else "off", self.attributes())
+
+    # --- life cycle ------------------------------------------------------------------------
+    async def attach(self) -> None:
+        if self._detach is not None:
+            return
+        variables = render_complex(self._trigger_variables, {}, self.hub) if self._trigger_variables else {}
+        self._detach = await async_attach_triggers(
+            self.hub, self.config["triggers"], self._on_trigger, self.automation_id, variables, validated=True
+        )
+
+    def detach(self) -> None:
+        if self._detach is not None:
+            self._detach()
+            self._detach = None
+
+    async def turn_on(self) -> None:
+        if not self.enabled:
+            self.enabled = True
+            await self.attach()
+        self.write_state()
+
+    async def turn_off(self, stop_actions: bool = True) -> None:
+        self.enabled = False
+        self.detach()
+        if stop_actions:
+            await self.stop_runs()
+        self.write_state()
+
+    async def stop_runs(self) -> None:
+        runs = list(self._runs)
+        for task in runs:
+            task.cancel()
+        if runs:
+            await asyncio.gather(*runs, return_exceptions=True)
+
+    async def trigger(self, variables: Mapping[str, Any] | None = None, skip_condition: bool = True,
+                      context: Context | None = None) -> None:
+        """Run now (the `automation.trigger` service); returns when the run has ended."""
+        run_variables = {"trigger": {"platform": None, "description": "manual trigger"}, **(variables or {})}
+        await self._handle(run_variables, context, skip_condition)
+
+    # --- a trigger fired -------------------------------------------------------------------
+    def _on_trigger(self, run_variables: dict[str, Any], context: Context | None) -> None:
+        if self.enabled:
+            self.hub.create_task(self._handle(run_variables, context, False), name=f"automation:{self.automation_id}")
+
+    async def _handle(self, run_variables: dict[str, Any], trigger_context: Context | None,
+                      skip_condition: bool) -> None:
+        hub = self.hub
+        context = Context(parent_id=trigger_context.id if trigger_context is not None else None)
+        trigger = run_variables.get("trigger")
+        trace = Trace(hub, self.automation_id, self.entity_id, trigger, context)
+        self._traces.add(trace)
+        variables: dict[str, Any] = {"this": hub.states.get(self.entity_id), **run_variables}
+        try:
+            if self._variables:
+                variables.update(render_complex(self._variables, variables, hub))
+            if not skip_condition and self._conditions and not all_pass(
+                self._conditions, variables, trace, "condition"
+            ):
+                self._finish(trace, "failed_conditions")
+                return
+        except OrbitEOSError as err:
+            _LOGGER.error("%s: %s", self.automation_id, err)
+            self._finish(trace, "error", str(err))
+            return
+
+        self.last_triggered = hub.clock.now()
+        description = trigger.get("description") if isinstance(trigger, Mapping) else None
+        hub.bus.fire(
+            EVENT_AUTOMATION_TRIGGERED,
+            {"name": self.alias, "entity_id": self.entity_id, "source": description},
+            context=context,
+        )
+        if not self._admit(trace):
+            self.write_state()
+            return
+        if self.mode == "queued":
+            await self._run_queued(variables, trace, context)
+            return
+        await self._run(variables, trace, context)
+
+    def _admit(self, trace: Trace) -> bool:
+        """Apply the mode to a new run; False (and the trace finished) when it may not start."""
+        if self.mode == "single" and self._runs:
+            self._log_exceeded("already running")
+            self._finish(trace, "failed_single", "already running")
+            return False
+        if self.mode == "restart":
+            for task in self._runs:
+                task.cancel()
+            return True
+        if self.mode in ("queued", "parallel") and self.current >= self.max:
+            self._log_exceeded(f"maximum number of runs exceeded ({self.max})")
+            self._finish(trace, "failed_max_runs", f"maximum number of runs exceeded ({self.max})")
+            return False
+        return True
+
+    def _log_exceeded(self, why: str) -> None:
+        level = _LEVELS.get(self._max_exceeded)
+        if level is not None:
+            _LOGGER.log(level, "%s: %s (mode %s)", self.automation_id, why, self.mode)
+
+    async def _run_queued(self, variables: dict[str, Any], trace: Trace, context: Context) -> None:
+        if self._queue_lock is None:
+            self._queue_lock = asyncio.Lock()
+        lock = self._queue_lock
+        waiting = lock.locked()
+        if waiting:
+            self._queued += 1
+            self.write_state()
+        try:
+            await lock.acquire()
+        except asyncio.CancelledError:
+            self._finish(trace, "cancelled")
+            raise
+        finally:
+            if waiting:
+                self._queued -= 1
+        try:
+            await self._run(variables, trace, context)
+        finally:
+            lock.release()
+
+    async def _run(self, variables: dict[str, Any], trace: Trace, context: Context) -> None:
+        task = asyncio.current_task()
+        assert task is not None  # noqa: S101 - always inside a task
+        self._runs.append(task)
+        self.write_state()
+        result, error = "finished", None
+        try:
+            await self._sequence.run(Run(self.hub, self.automation_id, trace, context), variables, "action")
+        except StopRun as stop:
+            result, error = stop.result, stop.error or (stop.message if stop.result == "aborted" else None)
+        except asyncio.CancelledError:
+            self._finish(trace, "cancelled")
+            self._runs.remove(task)
+            self.write_state()
+            raise
+        except OrbitEOSError as err:
+            _LOGGER.error("%s: run aborted: %s", self.automation_id, err)
+            trace.step("error", error=str(err))
+            result, error = "error", str(err)
+        except Exception as err:
+            _LOGGER.exception("%s: run failed unexpectedly", self.automation_id)
+            result, error = "error", f"{type(err).__name__}: {err}"
+        self._runs.remove(task)
+        self._finish(trace, result, error)
+        self.write_state()
+
+    def _finish(self, trace: Trace, result: str, error: str | None = None) -> None:
+        trace.finish(result, error)
+        self._traces.changed()
+        if self.hub.bus.has_listeners(EVENT_AUTOMATION_RUN_FINISHED):
+            self.hub.bus.fire(
+                EVENT_AUTOMATION_RUN_FINISHED,
+                {
+                    "automation_id": self.automation_id,
+                    "entity_id": self.entity_id,
+                    "run_id": trace.run_id,
+                    "started": trace.started.isoformat(),
+                    "finished": trace.finished.isoformat() if trace.finished else None,
+                    "result": result,
+                    "error": error,
+                    "trace": trace.as_dict(),
+                },
+                context=trace.context,
+            )

@@ -1,0 +1,1 @@
+"""Built-in condition platforms, one module each; `orbiteos.automation.condition` finds them by name."""

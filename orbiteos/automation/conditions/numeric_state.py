@@ -1,0 +1,57 @@
+"""`numeric_state` condition: the value is above/below thresholds (numbers or entity ids)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import voluptuous as vol
+
+from orbiteos import validation as cv
+from orbiteos.automation import fields
+from orbiteos.automation.condition import CONDITION_BASE, Check
+from orbiteos.automation.numeric import NumericError, NumericTest
+from orbiteos.automation.trace import Trace
+from orbiteos.core import Hub
+
+CONDITION_SCHEMA = vol.All(
+    vol.Schema(
+        {
+            **CONDITION_BASE,
+            vol.Required("condition"): vol.In(["numeric_state"]),
+            vol.Required("entity_id"): cv.entity_ids,
+            vol.Optional("above"): fields.number_or_entity,
+            vol.Optional("below"): fields.number_or_entity,
+            vol.Optional("attribute"): vol.Coerce(str),
+            vol.Optional("value_template"): fields.template,
+        }
+    ),
+    cv.has_at_least_one_key("above", "below"),
+)
+
+
+def build(hub: Hub, config: dict[str, Any]) -> Check:
+    entity_ids: list[str] = config["entity_id"]
+    test = NumericTest(hub, config.get("above"), config.get("below"), config.get("attribute"),
+                       config.get("value_template"))
+
+    def check(variables: Mapping[str, Any], trace: Trace | None, path: str) -> bool:
+        seen: dict[str, Any] = {}
+        result = True
+        error = None
+        for entity_id in entity_ids:
+            state = hub.states.get(entity_id)
+            try:
+                seen[entity_id] = test.value(state, variables) if state is not None else None
+                ok = test.matches(state, variables)
+            except NumericError as err:
+                ok, error = False, f"{entity_id}: {err}"
+            if not ok:
+                result = False
+                break
+        if trace is not None:
+            trace.step(path, condition="numeric_state", result=result, value=seen, above=test.above,
+                       below=test.below, **({"error": error} if error else {}))
+        return result
+
+    return check

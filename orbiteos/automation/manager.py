@@ -1,0 +1,274 @@
+"""The automation integration: validating the `automation:` list, setting it up, services, reload."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import voluptuous as vol
+
+from orbiteos import validation as cv
+from orbiteos.automation.automation import Automation
+from orbiteos.automation.schema import expand_blueprint, validate_automation
+from orbiteos.automation.trace import STORAGE_FILE, TraceStore
+from orbiteos.core import Hub, ServiceCall
+from orbiteos.entity import slugify
+from orbiteos.errors import ConfigError, ServiceValidationError
+from orbiteos.template import is_template_string
+
+_LOGGER = logging.getLogger("orbiteos.automation")
+
+DOMAIN = "automation"
+DATA_KEY = "automation"
+SERVICES: dict[str, tuple[str, ...]] = {DOMAIN: ("trigger", "turn_on", "turn_off", "toggle", "reload")}
+
+
+# --- configuration ---------------------------------------------------------------------------
+
+
+def _error_from_invalid(err: vol.Invalid, node: Any, prefix: str) -> list[ConfigError]:
+    try:
+        from orbiteos.config import error_from_invalid
+    except ImportError:  # the config module not there: still say what and where in the list
+        return [ConfigError(f"{prefix}: {err}")]
+    return error_from_invalid(err, node, prefix)
+
+
+def validate_config(block: Any, root: Any = None, config_dir: Path | None = None) -> tuple[list[dict[str, Any]],
+                                                                                            list[ConfigError]]:
+    """Validate each automation on its own: `(the valid ones, an error per problem with file:line)`."""
+    if block is None:
+        return [], []
+    items = block if isinstance(block, list) else [block]
+    validated: list[dict[str, Any]] = []
+    errors: list[ConfigError] = []
+    for index, item in enumerate(items):
+        prefix = f"automation[{index}]"
+        expanded: Any = item
+        try:
+            if isinstance(item, Mapping):
+                expanded = expand_blueprint(item, config_dir)
+            validated.append(validate_automation(expanded))
+        except ConfigError as err:
+            errors.append(err)
+        except vol.Invalid as err:
+            # Errors inside a blueprint's body point into the blueprint file when it carries positions.
+            node = expanded if expanded is not item and _has_position(expanded) else item
+            errors.extend(_error_from_invalid(err, node, prefix))
+    return validated, errors
+
+
+def _has_position(node: Any) -> bool:
+    return getattr(node, "__line__", None) is not None
+
+
+def entity_ids_for(configs: Iterable[Mapping[str, Any]]) -> list[str]:
+    """`automation.<slug of id, or of alias>`; duplicates get `_2`, `_3`."""
+    taken: set[str] = set()
+    result = []
+    for index, config in enumerate(configs, start=1):
+        base = slugify(str(config.get("id") or config.get("alias") or f"automation_{index}"))
+        candidate, suffix = base, 2
+        while candidate in taken:
+            candidate, suffix = f"{base}_{suffix}", suffix + 1
+        taken.add(candidate)
+        result.append(f"{DOMAIN}.{candidate}")
+    return result
+
+
+# --- the manager -----------------------------------------------------------------------------
+
+
+class AutomationManager:
+    """Every automation of a hub: set-up, reload, lookup, and their traces."""
+
+    def __init__(self, hub: Hub) -> None:
+        self.hub = hub
+        config_dir = hub.config.config_dir
+        self.traces = TraceStore(hub, Path(config_dir) / ".storage" / STORAGE_FILE if config_dir else None)
+        self.automations: list[Automation] = []
+        self._by_entity: dict[str, Automation] = {}
+
+    def get(self, automation_id_or_entity_id: str) -> Automation | None:
+        found = self._by_entity.get(automation_id_or_entity_id)
+        if found is not None:
+            return found
+        return next((a for a in self.automations if a.automation_id == automation_id_or_entity_id), None)
+
+    async def load(self, configs: list[dict[str, Any]]) -> None:
+        for config, entity_id in zip(configs, entity_ids_for(configs), strict=True):
+            try:
+                automation = Automation(self.hub, config, entity_id, self.traces)
+            except Exception as err:  # a compile failure of one automation must not stop the others
+                _LOGGER.error("%s: could not be set up: %s", config.get("id") or entity_id, err)
+                continue
+            self.automations.append(automation)
+            self._by_entity[entity_id] = automation
+        self.traces.load()
+        for automation in self.automations:
+            if automation.enabled:
+                await automation.attach()
+            automation.write_state()
+        _LOGGER.info("%d automation(s) set up", len(self.automations))
+
+    async def unload(self) -> None:
+        for automation in self.automations:
+            automation.detach()
+        for automation in self.automations:
+            await automation.stop_runs()
+        for automation in self.automations:
+            self.hub.states.remove(automation.entity_id)
+        self.automations = []
+        self._by_entity = {}
+
+    async def reload(self) -> list[ConfigError]:
+        """Re-read the YAML; on any error keep the running set and return the errors."""
+        config_dir = self.hub.config.config_dir
+        if config_dir is None:
+            return [ConfigError("reload: this hub was not started from a configuration directory")]
+        from orbiteos.config import load_config
+
+        loaded = load_config(Path(config_dir))
+        if loaded.errors:
+            for error in loaded.errors:
+                _LOGGER.error("reload refused, automations left as they are: %s", error)
+            return list(loaded.errors)
+        configs = loaded.blocks.get(DOMAIN) or []
+        self.traces.save()
+        await self.unload()
+        await self.load(configs)
+        _LOGGER.info("automations reloaded: %d", len(self.automations))
+        return []
+
+    async def async_stop(self) -> None:
+        for automation in self.automations:
+            automation.detach()
+        self.traces.save()
+
+    def resolve(self, call: ServiceCall) -> list[Automation]:
+        ids = call.entity_ids
+        if not ids or ids == ["all"]:
+            return list(self.automations)
+        found = []
+        for entity_id in ids:
+            automation = self._by_entity.get(entity_id)
+            if automation is None:
+                raise ServiceValidationError(f"{call.domain}.{call.service}: no automation {entity_id}")
+            found.append(automation)
+        return found
+
+
+def get_manager(hub: Hub) -> AutomationManager:
+    """The hub's automation manager (created empty when automations were never set up)."""
+    manager = hub.data.get(DATA_KEY)
+    if not isinstance(manager, AutomationManager):
+        manager = hub.data[DATA_KEY] = AutomationManager(hub)
+    return manager
+
+
+# --- set-up and services ---------------------------------------------------------------------
+
+_TARGET = {vol.Optional("entity_id"): vol.Any(cv.entity_ids, vol.All(str, vol.In(["all"]), cv.ensure_list))}
+_TRIGGER_SCHEMA = vol.Schema(
+    {**_TARGET, vol.Optional("skip_condition", default=True): cv.boolean, vol.Optional("variables"): dict}
+)
+_TURN_OFF_SCHEMA = vol.Schema({**_TARGET, vol.Optional("stop_actions", default=True): cv.boolean})
+_TARGET_SCHEMA = vol.Schema(_TARGET)
+
+
+async def async_setup(hub: Hub, automations: list[dict[str, Any]] | None) -> None:
+    manager = get_manager(hub)
+    await manager.load(list(automations or []))
+    hub.on_stop(manager.async_stop)
+
+    async def trigger(call: ServiceCall) -> None:
+        for automation in manager.resolve(call):
+            await automation.trigger(call.data.get("variables"), call.data["skip_condition"], call.context)
+
+    async def turn_on(call: ServiceCall) -> None:
+        for automation in manager.resolve(call):
+            await automation.turn_on()
+
+    async def turn_off(call: ServiceCall) -> None:
+        for automation in manager.resolve(call):
+            await automation.turn_off(call.data["stop_actions"])
+
+    async def toggle(call: ServiceCall) -> None:
+        for automation in manager.resolve(call):
+            await (automation.turn_off() if automation.enabled else automation.turn_on())
+
+    async def reload(call: ServiceCall) -> None:
+        errors = await manager.reload()
+        if errors:
+            shown = "; ".join(str(e) for e in errors[:5])
+            raise ServiceValidationError(f"automation.reload: configuration has {len(errors)} error(s): {shown}")
+
+    hub.services.register(DOMAIN, "trigger", trigger, _TRIGGER_SCHEMA, "run automations now")
+    hub.services.register(DOMAIN, "turn_on", turn_on, _TARGET_SCHEMA, "enable automations")
+    hub.services.register(DOMAIN, "turn_off", turn_off, _TURN_OFF_SCHEMA, "disable automations")
+    hub.services.register(DOMAIN, "toggle", toggle, _TARGET_SCHEMA, "enable or disable automations")
+    hub.services.register(DOMAIN, "reload", reload, vol.Schema({}), "re-read automations from YAML")
+
+
+# --- orbiteos check --------------------------------------------------------------------------
+
+
+def check_references(loaded: Any) -> list[ConfigError]:
+    """Warnings: services that nothing provides, and entity ids that nothing provides (where knowable).
+
+    An integration makes its entities knowable with `entity_ids(validated_block) -> Iterable[str]`;
+    entity warnings are given only when every configured integration says what it provides.
+    """
+    from orbiteos.config import position
+    from orbiteos.loader import domain_of_key, load_integration
+
+    known_services = {f"{d}.{s}" for d, names in (getattr(loaded, "services", {}) or {}).items() for s in names}
+    known_services |= {f"{d}.{s}" for d, names in SERVICES.items() for s in names}
+    blocks: Mapping[str, Any] = getattr(loaded, "blocks", {}) or {}
+    provided = set(entity_ids_for(blocks.get(DOMAIN) or []))
+    knowable = True
+    for domain, block in blocks.items():
+        if domain in (DOMAIN, "logger"):
+            continue
+        module = load_integration(domain)
+        hook = getattr(module, "entity_ids", None) if module is not None else None
+        try:
+            provided |= {str(e).lower() for e in hook(block)} if hook is not None else set()
+        except Exception:
+            hook = None
+        if hook is None:
+            knowable = False
+            break
+    warnings: list[ConfigError] = []
+    raw = getattr(loaded, "raw", {}) or {}
+    for key, block in raw.items():
+        if domain_of_key(str(key)) != DOMAIN:
+            continue
+        for node, field, value in _walk(block):
+            file, line = position(node) or (None, None)
+            if field in ("service", "action") and isinstance(value, str) and "." in value \
+                    and not is_template_string(value) and value.lower() not in known_services:
+                warnings.append(ConfigError(f"{value}: no integration provides this service", file, line))
+            elif field == "entity_id" and knowable:
+                for entity_id in _entity_ids(value):
+                    if entity_id not in provided:
+                        warnings.append(ConfigError(f"{entity_id}: no integration provides this entity", file, line))
+    return warnings
+
+
+def _walk(node: Any) -> Iterable[tuple[Any, str, Any]]:
+    if isinstance(node, Mapping):
+        for key, value in node.items():
+            yield node, str(key), value
+            yield from _walk(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from _walk(item)
+
+
+def _entity_ids(value: Any) -> list[str]:
+    items = value.split(",") if isinstance(value, str) else value if isinstance(value, list) else []
+    return [str(i).strip().lower() for i in items
+            if isinstance(i, str) and "." in i and not is_template_string(i) and i.strip() != "all"]

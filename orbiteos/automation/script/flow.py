@@ -1,0 +1,182 @@
+"""Steps that steer a run: condition, choose, if/then/else, variables, stop, sequence, parallel."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import voluptuous as vol
+
+from orbiteos import validation as cv
+from orbiteos.automation import condition as conditions
+from orbiteos.automation.fields import template_complex
+from orbiteos.automation.script.run import Run, StopRun
+from orbiteos.automation.script.sequence import STEP_BASE, StepFunc, compile_sequence, validate_actions, validate_step
+from orbiteos.core import Hub
+from orbiteos.template import compile_complex, render_complex
+
+_CHOOSE = vol.Schema(
+    {
+        **STEP_BASE,
+        vol.Required("choose"): vol.All(
+            cv.ensure_list,
+            [
+                {
+                    vol.Optional("alias"): vol.Coerce(str),
+                    vol.Required("conditions"): conditions.validate_conditions,
+                    vol.Required("sequence"): validate_actions,
+                }
+            ],
+        ),
+        vol.Optional("default"): validate_actions,
+    }
+)
+_IF = vol.Schema(
+    {
+        **STEP_BASE,
+        vol.Required("if"): conditions.validate_conditions,
+        vol.Required("then"): validate_actions,
+        vol.Optional("else"): validate_actions,
+    }
+)
+_VARIABLES = vol.Schema({**STEP_BASE, vol.Required("variables"): vol.All(dict, template_complex)})
+_STOP = vol.Schema(
+    {
+        **STEP_BASE,
+        vol.Required("stop"): vol.Any(cv.string, None),
+        vol.Optional("error", default=False): cv.boolean,
+        vol.Optional("response_variable"): cv.string,
+    }
+)
+_SEQUENCE = vol.Schema({**STEP_BASE, vol.Required("sequence"): validate_actions})
+
+
+def _parallel_branch(value: Any) -> dict[str, Any]:
+    # A branch is one step; a list is a sequence.
+    if isinstance(value, list):
+        value = {"sequence": value}
+    return validate_step(value)
+
+
+_PARALLEL = vol.Schema({**STEP_BASE, vol.Required("parallel"): vol.All(cv.ensure_list, [_parallel_branch])})
+_STEP_KEYS = ("alias", "enabled", "continue_on_error")
+
+
+def validate(kind: str, config: Any) -> dict[str, Any]:
+    if kind == "condition":
+        plain = {k: v for k, v in config.items() if k not in ("continue_on_error",)} \
+            if isinstance(config, dict) else config
+        validated = conditions.validate_condition(plain)
+        if isinstance(config, dict) and "continue_on_error" in config:
+            validated["continue_on_error"] = bool(config["continue_on_error"])
+        return validated
+    schema = {"choose": _CHOOSE, "if": _IF, "variables": _VARIABLES, "stop": _STOP,
+              "sequence": _SEQUENCE, "parallel": _PARALLEL}[kind]
+    validated_step: dict[str, Any] = schema(config)
+    return validated_step
+
+
+def build(hub: Hub, kind: str, config: dict[str, Any]) -> StepFunc:
+    builder = {"condition": _condition, "choose": _choose, "if": _if, "variables": _variables, "stop": _stop,
+               "sequence": _sequence, "parallel": _parallel}[kind]
+    return builder(hub, config)
+
+
+def _condition(hub: Hub, config: dict[str, Any]) -> StepFunc:
+    plain = {k: v for k, v in config.items() if k not in ("__kind__", "continue_on_error", "enabled")}
+    check = conditions.compile_condition(hub, plain)
+
+    async def condition_step(run: Run, variables: dict[str, Any], path: str) -> None:
+        if check(variables, run.trace, path) is False:
+            raise StopRun("aborted", message=f"{path}: condition is false")
+
+    return condition_step
+
+
+def _choose(hub: Hub, config: dict[str, Any]) -> StepFunc:
+    options = [
+        (conditions.compile_conditions(hub, option["conditions"]), compile_sequence(hub, option["sequence"]))
+        for option in config["choose"]
+    ]
+    default = compile_sequence(hub, config["default"]) if config.get("default") else None
+
+    async def choose(run: Run, variables: dict[str, Any], path: str) -> None:
+        record = run.step(path, choice=None)
+        for index, (checks, sequence) in enumerate(options):
+            if conditions.all_pass(checks, variables, run.trace, f"{path}/choose/{index}/conditions"):
+                if record is not None:
+                    record["choice"] = index
+                await sequence.run(run, dict(variables), f"{path}/choose/{index}/sequence")
+                return
+        if default is not None:
+            if record is not None:
+                record["choice"] = "default"
+            await default.run(run, dict(variables), f"{path}/default")
+
+    return choose
+
+
+def _if(hub: Hub, config: dict[str, Any]) -> StepFunc:
+    checks = conditions.compile_conditions(hub, config["if"])
+    then = compile_sequence(hub, config["then"])
+    otherwise = compile_sequence(hub, config["else"]) if config.get("else") else None
+
+    async def if_step(run: Run, variables: dict[str, Any], path: str) -> None:
+        result = conditions.all_pass(checks, variables, run.trace, f"{path}/if")
+        run.step(path, choice="then" if result else "else")
+        if result:
+            await then.run(run, dict(variables), f"{path}/then")
+        elif otherwise is not None:
+            await otherwise.run(run, dict(variables), f"{path}/else")
+
+    return if_step
+
+
+def _variables(hub: Hub, config: dict[str, Any]) -> StepFunc:
+    compiled = compile_complex(config["variables"], hub)
+
+    async def variables_step(run: Run, variables: dict[str, Any], path: str) -> None:
+        rendered: dict[str, Any] = {}
+        for name, value in compiled.items():
+            rendered[name] = variables[name] = render_complex(value, variables, hub)
+        run.step(path, variables=rendered)
+
+    return variables_step
+
+
+def _stop(hub: Hub, config: dict[str, Any]) -> StepFunc:
+    message = config["stop"] or ""
+    is_error = config["error"]
+
+    async def stop(run: Run, variables: dict[str, Any], path: str) -> None:
+        run.step(path, stop=message, error=is_error)
+        if is_error:
+            raise StopRun("error", message=message, error=message or "stopped with an error")
+        raise StopRun("stopped", message=message)
+
+    return stop
+
+
+def _sequence(hub: Hub, config: dict[str, Any]) -> StepFunc:
+    sequence = compile_sequence(hub, config["sequence"])
+
+    async def sequence_step(run: Run, variables: dict[str, Any], path: str) -> None:
+        await sequence.run(run, variables, f"{path}/sequence")
+
+    return sequence_step
+
+
+def _parallel(hub: Hub, config: dict[str, Any]) -> StepFunc:
+    branches = [compile_sequence(hub, [branch]) for branch in config["parallel"]]
+
+    async def parallel(run: Run, variables: dict[str, Any], path: str) -> None:
+        run.step(path, parallel=len(branches))
+        try:
+            async with asyncio.TaskGroup() as group:
+                for index, branch in enumerate(branches):
+                    group.create_task(branch.run(run, dict(variables), f"{path}/parallel/{index}"))
+        except BaseExceptionGroup as group_error:
+            # Surface the first real failure (a stop, a template error) as if it came from one step.
+            raise group_error.exceptions[0] from None
+
+    return parallel
