@@ -20,6 +20,8 @@ _LOGGER = logging.getLogger(__name__)
 
 # hub.data key under which the LoadedConfig is kept, for integrations that want the whole picture.
 DATA_CONFIG = "config"
+# A stop that takes longer than this (a stuck stop callback) is abandoned so the process can exit.
+STOP_TIMEOUT = 30.0
 
 
 async def start_hub(loaded: LoadedConfig, clock: Clock | None = None) -> Hub:
@@ -43,8 +45,12 @@ async def run_hub(
     clock: Clock | None = None,
     stop_event: asyncio.Event | None = None,
     on_started: Callable[[Hub], Awaitable[Any] | Any] | None = None,
+    stop_timeout: float = STOP_TIMEOUT,
 ) -> Hub:
-    """Start a hub, call `on_started(hub)`, wait for `stop_event` (or cancellation), then stop it cleanly."""
+    """Start a hub, call `on_started(hub)`, wait for `stop_event` (or cancellation), then stop it cleanly.
+
+    The stop is bounded by `stop_timeout` seconds on the loop's clock; past that it is abandoned and logged.
+    """
     hub = await start_hub(loaded, clock)
     try:
         if on_started is not None:
@@ -53,6 +59,11 @@ async def run_hub(
                 await result
         await (stop_event or asyncio.Event()).wait()
     finally:
-        await hub.stop()
-        _LOGGER.info("site %r stopped", loaded.site.name)
+        try:
+            async with asyncio.timeout(stop_timeout):
+                await hub.stop()
+        except TimeoutError:
+            _LOGGER.error("site %r did not stop within %.0f s; giving up on the rest", loaded.site.name, stop_timeout)
+        else:
+            _LOGGER.info("site %r stopped", loaded.site.name)
     return hub

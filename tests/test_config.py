@@ -263,3 +263,27 @@ def test_format_path_and_locate(tmp_path: Path) -> None:
     assert locate(root, ["automation", 0, "trigger", 0, "for"]) == ("c.yaml", 5)
     assert locate(root, ["automation", 0, "trigger", 0, "missing"]) == ("c.yaml", 4)
     assert locate(root, [vol.Required("automation"), 7]) == ("c.yaml", 1)
+
+
+def test_both_core_blocks_is_an_error_and_the_first_wins(tmp_path: Path) -> None:
+    write(tmp_path / "configuration.yaml", "orbiteos:\n  name: A\nhomeassistant:\n  name: B\n")
+    loaded = load_config(tmp_path)
+    assert loaded.site.name == "A"
+    assert messages(loaded.errors) == [
+        "configuration.yaml:3: 'homeassistant' repeats 'orbiteos'; expected one core block, found both"
+    ]
+
+
+def test_core_block_that_is_not_a_mapping(tmp_path: Path) -> None:
+    write(tmp_path / "configuration.yaml", "orbiteos: Depot\n")
+    assert messages(load_config(tmp_path).errors) == [
+        "configuration.yaml:1: orbiteos: expected a mapping, found 'Depot'"
+    ]
+
+
+def test_config_error_from_an_included_automation_file_names_that_file(tmp_path: Path) -> None:
+    write(tmp_path / "configuration.yaml", "thing: !include things.yaml\n")
+    write(tmp_path / "things.yaml", "- id: a\n\n- id: {x: 1}\n")
+    assert messages(load_config(tmp_path).errors) == [
+        "things.yaml:3: thing[1].id: expected str; found a mapping (keys: x)"
+    ]

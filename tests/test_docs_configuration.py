@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from orbiteos.cli import main as cli_main
-from orbiteos.config import load_config
+from orbiteos.config import CORE_SCHEMA, load_config, parse_yaml
+from orbiteos.logging_setup import LOGGER_SCHEMA
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "configuration.md"
 FILE_BLOCK = re.compile(r"```yaml\n# file: (?P<path>\S+)\n(?P<body>.*?)```", re.S)
@@ -45,3 +46,14 @@ def test_broken_example_prints_exactly_what_the_page_shows(
     match = CONSOLE_BLOCK.search(DOC.read_text(encoding="utf-8"))
     assert match is not None
     assert capsys.readouterr().out == match["output"]
+
+
+def test_every_other_yaml_snippet_parses_and_logger_snippets_validate() -> None:
+    snippets = re.findall(r"```yaml\n(?!# file:)(.*?)```", DOC.read_text(encoding="utf-8"), re.S)
+    assert len(snippets) >= 3
+    for snippet in snippets:
+        data = parse_yaml(snippet.replace("!include_dir_named packages", "{}"), "docs/configuration.md")
+        if "logger" in data:
+            LOGGER_SCHEMA(data["logger"])
+        if "orbiteos" in data:
+            CORE_SCHEMA(data["orbiteos"])

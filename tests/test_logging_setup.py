@@ -46,3 +46,23 @@ def test_unknown_level_is_refused_with_the_choices() -> None:
     assert "expected a log level (critical, fatal, error, warning, warn, info, debug, notset), found 'verbose'" in str(
         info.value
     )
+
+
+def test_filters_drop_matching_messages_of_that_logger(caplog: pytest.LogCaptureFixture) -> None:
+    target = logging.getLogger("orbiteos.test_a")
+    try:
+        apply_logger_config({"filters": {"orbiteos.test_a": ["^polling", "timeout on unit \\d+"]}})
+        with caplog.at_level(logging.INFO):
+            target.info("polling battery.main")
+            target.warning("timeout on unit 3")
+            target.warning("battery.main unreachable")
+        assert [r.getMessage() for r in caplog.records if r.name == "orbiteos.test_a"] == ["battery.main unreachable"]
+    finally:
+        for f in list(target.filters):
+            target.removeFilter(f)
+
+
+def test_bad_filter_pattern_is_refused() -> None:
+    with pytest.raises(vol.Invalid) as info:
+        LOGGER_SCHEMA({"filters": {"orbiteos": "([unclosed"}})
+    assert "expected a regular expression, found '([unclosed'" in str(info.value)

@@ -5,11 +5,13 @@ from __future__ import annotations
 import asyncio
 import sys
 import types
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from orbiteos.clock import VirtualClock, run_virtual
 from orbiteos.config import LoadedConfig
 from orbiteos.core import EVENT_START, Hub, SiteConfig
 from orbiteos.runtime import DATA_CONFIG, run_hub
@@ -63,3 +65,21 @@ async def test_run_hub_stops_the_hub_when_cancelled() -> None:
         with pytest.raises(asyncio.CancelledError):
             await task
     assert not started[0].running
+
+
+def test_a_stuck_stop_callback_is_abandoned_after_the_stop_timeout(caplog: pytest.LogCaptureFixture) -> None:
+    async def main(clock: VirtualClock) -> tuple[Hub, float]:
+        loaded = LoadedConfig(config_dir=Path("."), raw=NodeDict(), site=SiteConfig(name="Stuck"))
+        stop = asyncio.Event()
+
+        def on_started(hub: Hub) -> None:
+            hub.on_stop(lambda: asyncio.sleep(3600))  # never finishes in time
+            stop.set()
+
+        loop = asyncio.get_running_loop()
+        hub = await run_hub(loaded, clock=clock, stop_event=stop, on_started=on_started, stop_timeout=30)
+        return hub, loop.time()
+
+    hub, elapsed = run_virtual(main, datetime(2026, 1, 1, tzinfo=UTC))
+    assert 30 <= elapsed < 3600
+    assert "site 'Stuck' did not stop within 30 s" in caplog.text
