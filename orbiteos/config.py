@@ -8,8 +8,9 @@
 from __future__ import annotations
 
 import difflib
+import inspect
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -390,8 +391,19 @@ def _site_config(config_dir: Path, raw: NodeDict, errors: list[ConfigError], war
     return site, core.get("packages"), child_position(block, "packages")
 
 
+def _optional_kwargs(func: Callable[..., Any], **candidates: Any) -> dict[str, Any]:
+    """The keyword arguments `func` declares (or all of them when it takes **kwargs)."""
+    try:
+        params = inspect.signature(func).parameters
+    except (TypeError, ValueError):
+        return {}
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        return candidates
+    return {k: v for k, v in candidates.items() if k in params}
+
+
 def _validate_block(
-    domain: str, block: Any, errors: list[ConfigError], services: dict[str, tuple[str, ...]]
+    domain: str, block: Any, errors: list[ConfigError], services: dict[str, tuple[str, ...]], config_dir: Path
 ) -> tuple[bool, Any]:
     """(ok, validated) for one integration's block."""
     try:
@@ -408,7 +420,7 @@ def _validate_block(
     validate = getattr(module, "validate_config", None)
     try:
         if validate is not None:
-            validated, block_errors = validate(block, block)
+            validated, block_errors = validate(block, block, **_optional_kwargs(validate, config_dir=config_dir))
             errors.extend(block_errors)
             return True, validated
         schema = getattr(module, "CONFIG_SCHEMA", None)
@@ -465,7 +477,7 @@ def load_config(config_dir: Path) -> LoadedConfig:
             continue
         if domain in CORE_KEYS:
             continue
-        ok, validated = _validate_block(domain, block, validation_errors, loaded.services)
+        ok, validated = _validate_block(domain, block, validation_errors, loaded.services, config_dir)
         if ok:
             loaded.blocks[domain] = validated
 

@@ -44,8 +44,12 @@ GADGET_SCHEMA = vol.Schema(
 )
 
 
-def _validate_things(block: Any, root: Any) -> tuple[list[Any], list[ConfigError]]:
+seen_config_dirs: list[Path | None] = []
+
+
+def _validate_things(block: Any, root: Any, config_dir: Path | None = None) -> tuple[list[Any], list[ConfigError]]:
     """Validates each item on its own and keeps the good ones (the automation engine's way)."""
+    seen_config_dirs.append(config_dir)
     good, errors = [], []
     for index, item in enumerate(block or []):
         try:
@@ -218,7 +222,9 @@ def test_split_keys_are_concatenated_and_keep_their_lines(tmp_path: Path) -> Non
 
 def test_validate_config_keeps_good_items_and_reports_bad_ones(tmp_path: Path) -> None:
     write(tmp_path / "configuration.yaml", "thing:\n  - id: a\n  - id: [x]\n  - id: c\n")
+    seen_config_dirs.clear()
     loaded = load_config(tmp_path)
+    assert seen_config_dirs == [tmp_path]
     assert loaded.blocks["thing"] == [{"id": "a"}, {"id": "c"}]
     assert messages(loaded.errors) == ["configuration.yaml:3: thing[1].id: expected str; found a list of 1 item(s)"]
 
