@@ -1,11 +1,11 @@
 """`/api/history/period/<start>`: recorded states from the recorder, in Home Assistant's shape.
 
-Without the recorder the answer is 404 with a message saying so (there is no history to give).
+Without the recorder the answer is 404 with a message saying so (there is no history to give);
+when its database cannot be reached, 503. `bucket=<seconds>` asks for mean/min/max per bucket.
 """
 
 from __future__ import annotations
 
-import importlib
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -15,6 +15,7 @@ from orbiteos.core import Hub, State
 from orbiteos.integrations.http.appkeys import HUB
 from orbiteos.integrations.http.auth import Role, requires
 from orbiteos.integrations.http.errors import ApiError, json_response
+from orbiteos.integrations.recorder.history import RecorderUnavailable, get_recorder, states_between
 
 routes = web.RouteTableDef()
 DEFAULT_PERIOD = timedelta(days=1)
@@ -33,30 +34,22 @@ def parse_time(hub: Hub, text: str, what: str) -> datetime:
     return value if value.tzinfo is not None else value.replace(tzinfo=hub.config.tzinfo)
 
 
-def _history_module() -> Any:
-    try:
-        return importlib.import_module("orbiteos.integrations.recorder.history")
-    except ImportError:
-        return None
-
-
-def _recorder(hub: Hub, history: Any) -> Any:
-    get_recorder = getattr(history, "get_recorder", None)
-    if get_recorder is None:
-        recorder_pkg = importlib.import_module("orbiteos.integrations.recorder")
-        get_recorder = getattr(recorder_pkg, "get_recorder", None)
-    return get_recorder(hub) if get_recorder is not None else None
-
-
 def _as_dict(item: Any) -> Any:
     return item.as_dict() if isinstance(item, State) else item
 
 
-def _shape(result: Any, entity_ids: list[str]) -> list[list[Any]]:
-    """One list of states per entity, in the order asked for."""
-    if isinstance(result, dict):
-        return [[_as_dict(s) for s in result.get(e, [])] for e in entity_ids if result.get(e)]
-    return [[_as_dict(s) for s in series] for series in result]
+def _bucket(request: web.Request) -> timedelta | None:
+    """`bucket=<seconds>` (an OrbitEOS extension): one mean/min/max per bucket instead of every state."""
+    raw = request.query.get("bucket")
+    if raw is None:
+        return None
+    try:
+        seconds = float(raw)
+    except ValueError:
+        seconds = 0.0
+    if not seconds > 0:
+        raise ApiError(400, f"bucket: expected a number of seconds > 0, got {raw!r}")
+    return timedelta(seconds=seconds)
 
 
 @routes.get("/api/history/period")
@@ -76,8 +69,14 @@ async def history_period(request: web.Request) -> web.Response:
     end = end or start + DEFAULT_PERIOD
     if end <= start:
         raise ApiError(400, f"end_time {end.isoformat()} is not after the start {start.isoformat()}")
-    history = _history_module()
-    if history is None or _recorder(hub, history) is None:
+    bucket = _bucket(request)
+    if get_recorder(hub) is None:
         raise ApiError(404, NO_RECORDER)
-    result = await history.states_between(hub, entity_ids, start, end)
-    return json_response(_shape(result, entity_ids))
+    try:
+        result = await states_between(hub, entity_ids, start, end, bucket)
+    except RecorderUnavailable as err:
+        raise ApiError(503, f"history unavailable: {err}") from None
+    # Home Assistant's shape: one list per entity that has rows, in the order asked for; buckets
+    # carry their entity_id too, so every list says whose it is.
+    series = [[{"entity_id": e, **_as_dict(row)} for row in result[e]] for e in entity_ids if result.get(e)]
+    return json_response(series)

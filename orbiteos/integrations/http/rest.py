@@ -14,6 +14,7 @@ from orbiteos.integrations.http.auth import Role, context_user, has_role, requir
 from orbiteos.integrations.http.body import json_object, read_json
 from orbiteos.integrations.http.errors import ApiError, dumps, json_response
 from orbiteos.integrations.http.service_call import call_service, role_for_service
+from orbiteos.integrations.recorder.history import get_recorder
 from orbiteos.template import Template
 
 routes = web.RouteTableDef()
@@ -62,6 +63,8 @@ async def api_config(request: web.Request) -> web.Response:
             "version": __version__,
             "components": sorted(getattr(setup, "loaded", [])) if setup else [],
             "state": "RUNNING" if hub.running else "NOT_RUNNING",
+            # OrbitEOS extension: whether /api/history has a recorder behind it.
+            "history": get_recorder(hub) is not None,
         }
     )
 

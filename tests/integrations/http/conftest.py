@@ -75,8 +75,13 @@ def add_demo_entities(hub: Hub, calls: list[ServiceCall]) -> None:
     hub.services.register("automation", "reload", reload)
 
 
-async def start_site(tmp_path: Path, **http_config: Any) -> Site:
+async def start_site(tmp_path: Path, recorder_url: str | None = None, **http_config: Any) -> Site:
+    """A started hub with the http integration (and the recorder on `recorder_url` when given)."""
     hub = Hub(config=SiteConfig(name="Test depot", config_dir=tmp_path))
+    if recorder_url is not None:
+        from orbiteos.integrations import recorder
+
+        await recorder.async_setup(hub, {"db_url": recorder_url, "commit_interval": 0.05})
     store = TokenStore.for_config_dir(tmp_path)
     tokens = {role: store.create(role, role) for role in ROLES}
     calls: list[ServiceCall] = []

@@ -135,7 +135,7 @@ async function start() {
   ui.config = await api("/api/config");
   $("site-name").textContent = ui.config.location_name || "";
   document.title = `OrbitEOS · ${ui.config.location_name || ""}`;
-  ui.recorder = (ui.config.components || []).includes("recorder");
+  ui.recorder = Boolean(ui.config.history);
   connect();
   await loadAutomations();
   if (ui.recorder) loadHistory();
@@ -359,11 +359,12 @@ async function loadHistory() {
   }
   const start = new Date(Date.now() - 24 * 3600 * 1000).toISOString();
   try {
-    const result = await api(`/api/history/period/${encodeURIComponent(start)}?filter_entity_id=${ids.join(",")}`);
+    // Ten-minute buckets keep a day of a 1 Hz device to 144 points.
+    const query = `filter_entity_id=${ids.join(",")}&bucket=600`;
+    const result = await api(`/api/history/period/${encodeURIComponent(start)}?${query}`);
     for (const series of result) {
       if (!series.length) continue;
-      const points = series.map((st) => [Date.parse(st.last_updated || st.last_changed), num(st.state)])
-        .filter((p) => p[1] !== null);
+      const points = series.map((b) => [Date.parse(b.start), num(b.mean)]).filter((p) => p[1] !== null);
       ui.history.set(series[0].entity_id, points);
     }
     $("history-note").textContent = "Sparklines: the last 24 hours from the recorder.";
