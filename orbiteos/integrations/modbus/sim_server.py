@@ -276,6 +276,7 @@ def _first_entity(hub: Hub, domain: str) -> str | None:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("Modbus TCP (PV inverter with the SunSpec map, battery with the OrbitEOS map)")
+    group.add_argument("--no-modbus", action="store_true", help="do not serve the simulated devices over Modbus")
     group.add_argument("--modbus-host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     group.add_argument("--modbus-pv-port", type=int, default=5020, help="PV inverter port (default 5020)")
     group.add_argument("--modbus-battery-port", type=int, default=5021, help="battery port (default 5021)")
@@ -292,6 +293,8 @@ DEVICES: Mapping[str, tuple[Callable[[State, int], Image], WriteHandler]] = {
 
 async def serve(hub: Hub, args: argparse.Namespace) -> None:
     """Serve the simulated PV inverter and battery until cancelled."""
+    if getattr(args, "no_modbus", False):
+        return
     servers: list[DeviceServer] = []
     try:
         for domain, port in (("pv", args.modbus_pv_port), ("battery", args.modbus_battery_port)):
