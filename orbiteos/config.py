@@ -403,9 +403,22 @@ def _optional_kwargs(func: Callable[..., Any], **candidates: Any) -> dict[str, A
 
 
 def _validate_block(
-    domain: str, block: Any, errors: list[ConfigError], services: dict[str, tuple[str, ...]], config_dir: Path
+    domain: str, block: Any, where: Position | None, loaded: LoadedConfig, errors: list[ConfigError]
 ) -> tuple[bool, Any]:
-    """(ok, validated) for one integration's block."""
+    """(ok, validated) for one integration's block; errors without a place get the block key's place."""
+    block_errors: list[ConfigError] = []
+    ok, validated = _run_validation(domain, block, loaded, block_errors)
+    errors.extend(_placed(block_errors, where))
+    return ok, validated
+
+
+def _placed(errors: list[ConfigError], where: Position | None) -> list[ConfigError]:
+    """Errors that name no file get `where` (the line of their block's key)."""
+    file, line = _at(where)
+    return [error if error.file else ConfigError(error.message, file, line) for error in errors]
+
+
+def _run_validation(domain: str, block: Any, loaded: LoadedConfig, errors: list[ConfigError]) -> tuple[bool, Any]:
     try:
         module = load_integration(domain)
     except Exception as err:
@@ -416,11 +429,13 @@ def _validate_block(
         errors.append(ConfigError(f"{domain}: no integration of this name"))
         return False, None
     for provided_domain, names in (getattr(module, "SERVICES", None) or {}).items():
-        services[provided_domain] = tuple(dict.fromkeys([*services.get(provided_domain, ()), *names]))
+        known = loaded.services.get(provided_domain, ())
+        loaded.services[provided_domain] = tuple(dict.fromkeys([*known, *names]))
     validate = getattr(module, "validate_config", None)
     try:
         if validate is not None:
-            validated, block_errors = validate(block, block, **_optional_kwargs(validate, config_dir=config_dir))
+            extra = _optional_kwargs(validate, config_dir=loaded.config_dir)
+            validated, block_errors = validate(block, block, **extra)
             errors.extend(block_errors)
             return True, validated
         schema = getattr(module, "CONFIG_SCHEMA", None)
@@ -466,18 +481,20 @@ def load_config(config_dir: Path) -> LoadedConfig:
         validation_errors.append(ConfigError(f"unknown top-level key '{key}'; {hint}", file, line))
         del merged[key]
 
-    for domain, block in merge_split_keys(merged).items():
+    by_domain = merge_split_keys(merged)
+    for domain, block in by_domain.items():
         if domain in CORE_DOMAINS or domain == "default_config":
             continue
+        where = by_domain.key_position(domain)
         if domain == "logger":
             try:
                 loaded.blocks["logger"] = LOGGER_SCHEMA(block if block is not None else {})
             except vol.Invalid as err:
-                validation_errors.extend(error_from_invalid(err, block, "logger", LOGGER_SCHEMA))
+                validation_errors.extend(_placed(error_from_invalid(err, block, "logger", LOGGER_SCHEMA), where))
             continue
         if domain in CORE_KEYS:
             continue
-        ok, validated = _validate_block(domain, block, validation_errors, loaded.services, config_dir)
+        ok, validated = _validate_block(domain, block, where, loaded, validation_errors)
         if ok:
             loaded.blocks[domain] = validated
 

@@ -258,7 +258,9 @@ def test_integration_that_fails_to_import_is_an_error_not_a_crash(
 
     monkeypatch.setattr(config_module, "load_integration", broken)
     write(tmp_path / "configuration.yaml", "gadget:\n  host: plc\n")
-    assert messages(load_config(tmp_path).errors) == ["gadget: the integration failed to import (RuntimeError: boom)"]
+    assert messages(load_config(tmp_path).errors) == [
+        "configuration.yaml:1: gadget: the integration failed to import (RuntimeError: boom)"
+    ]
 
 
 def test_format_path_and_locate(tmp_path: Path) -> None:
@@ -293,3 +295,23 @@ def test_config_error_from_an_included_automation_file_names_that_file(tmp_path:
     assert messages(load_config(tmp_path).errors) == [
         "things.yaml:3: thing[1].id: expected str; found a mapping (keys: x)"
     ]
+
+
+def test_errors_about_an_empty_or_scalar_block_point_at_its_key(tmp_path: Path) -> None:
+    write(tmp_path / "configuration.yaml", "orbiteos:\n  name: x\ngadget:\nlogger: 5\n")
+    assert messages(load_config(tmp_path).errors) == [
+        "configuration.yaml:3: gadget: expected a dictionary; found nothing (an empty value)",
+        "configuration.yaml:4: logger: expected a dictionary; found 5 (int)",
+    ]
+
+
+def test_split_key_merge_gives_the_same_blocks_as_the_loaders_merge(tmp_path: Path) -> None:
+    from orbiteos.config import merge_split_keys
+    from orbiteos.loader import merge_split_keys as loader_merge
+
+    write(
+        tmp_path / "c.yaml",
+        "automation:\n  - a: 1\nautomation 2:\n  b: 2\nsim:\n  seed: 1\nautomation extra:\nscript x: 3\n",
+    )
+    raw = load_yaml(tmp_path / "c.yaml")
+    assert merge_split_keys(raw) == loader_merge(raw)
