@@ -16,6 +16,7 @@ from typing import Any, Protocol
 
 import voluptuous as vol
 
+from orbiteos.automation.fields import hint_unknown_keys
 from orbiteos.automation.trace import Trace
 from orbiteos.core import Hub
 from orbiteos.template import is_template_string
@@ -76,18 +77,24 @@ def validate_condition(config: Any) -> dict[str, Any]:
     if "condition" not in config:
         raise vol.Invalid("expected 'condition:' naming the kind of condition (state, numeric_state, template ...)")
     platform = get_platform(str(config["condition"]))
-    return dict(platform.CONDITION_SCHEMA(dict(config)))
+    try:
+        return dict(platform.CONDITION_SCHEMA(dict(config)))
+    except vol.Invalid as err:
+        raise hint_unknown_keys(err) from None
 
 
 def validate_conditions(configs: Any) -> list[dict[str, Any]]:
     items = configs if isinstance(configs, list) else [configs]
     validated = []
+    problems: list[vol.Invalid] = []
     for index, item in enumerate(items):
         try:
             validated.append(validate_condition(item))
         except vol.Invalid as err:
             err.prepend([index])
-            raise
+            problems.extend(err.errors if isinstance(err, vol.MultipleInvalid) else [err])
+    if problems:
+        raise vol.MultipleInvalid(problems)
     return validated
 
 

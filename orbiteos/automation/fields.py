@@ -6,6 +6,7 @@ actions bind them to a hub when they are compiled.
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
@@ -43,14 +44,56 @@ def dynamic_template(value: Any) -> str:
 
 
 def template_complex(value: Any) -> Any:
-    """Nested data whose template strings are syntax-checked."""
+    """Nested data whose template strings are syntax-checked; an error's path points at the string."""
     if isinstance(value, list):
-        return [template_complex(v) for v in value]
+        result = []
+        for index, item in enumerate(value):
+            try:
+                result.append(template_complex(item))
+            except vol.Invalid as err:
+                err.prepend([index])
+                raise
+        return result
     if isinstance(value, Mapping):
-        return {template_complex(k) if isinstance(k, str) else k: template_complex(v) for k, v in value.items()}
+        checked = {}
+        for key, item in value.items():
+            try:
+                checked[template_complex(key) if isinstance(key, str) else key] = template_complex(item)
+            except vol.Invalid as err:
+                err.prepend([key])
+                raise
+        return checked
     if isinstance(value, str) and is_template_string(value):
         return template(value)
     return value
+
+
+# Every option name of the dialect, for "did you mean" hints on unknown keys.
+VOCABULARY = tuple(
+    " ".join(
+        [
+            "platform trigger entity_id from to not_from not_to attribute for above below value_template at",
+            "hours minutes seconds expression event_type event_data context webhook_id allowed_methods",
+            "local_only event id alias enabled variables condition conditions state match weekday after before",
+            "service action data data_template target response_variable continue_on_error delay wait_template",
+            "wait_for_trigger timeout continue_on_timeout event_data_template choose default if then else repeat",
+            "count while until for_each sequence stop error parallel topic payload qos encoding",
+        ]
+    ).split()
+)
+
+
+def hint_unknown_keys(err: vol.Invalid) -> vol.Invalid:
+    """Rewrite voluptuous' 'extra keys not allowed' into 'unknown key ...; did you mean ...?'."""
+    errors = err.errors if isinstance(err, vol.MultipleInvalid) else [err]
+    for error in errors:
+        if error.msg == "extra keys not allowed" and error.path:
+            key = str(error.path[-1])
+            close = difflib.get_close_matches(key, VOCABULARY, n=1, cutoff=0.6)
+            message = f"unknown key '{key}'" + (f"; did you mean '{close[0]}'?" if close else "")
+            error.args = (message, *error.args[1:])
+            error._error_message = message
+    return err
 
 
 def period_or_template(value: Any) -> Any:

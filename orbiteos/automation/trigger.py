@@ -27,6 +27,7 @@ from typing import Any, Protocol, TypedDict, runtime_checkable
 
 import voluptuous as vol
 
+from orbiteos.automation.fields import hint_unknown_keys
 from orbiteos.core import Context, Hub, Unsubscribe
 from orbiteos.errors import TemplateError
 from orbiteos.template import Template, render_complex
@@ -127,7 +128,10 @@ def validate_trigger(config: Any) -> dict[str, Any]:
     if "platform" not in config:
         raise vol.Invalid("a trigger needs 'trigger:' (or 'platform:') naming its platform", path=["trigger"])
     platform = get_platform(str(config["platform"]))
-    validated = platform.TRIGGER_SCHEMA(dict(config))
+    try:
+        validated = platform.TRIGGER_SCHEMA(dict(config))
+    except vol.Invalid as err:
+        raise hint_unknown_keys(err) from None
     return dict(validated)
 
 
@@ -135,12 +139,15 @@ def validate_triggers(configs: Any) -> list[dict[str, Any]]:
     """Validate a trigger list; a single trigger becomes a list. Errors carry the list index in the path."""
     items = configs if isinstance(configs, list) else [configs]
     validated = []
+    problems: list[vol.Invalid] = []
     for index, item in enumerate(items):
         try:
             validated.append(validate_trigger(item))
         except vol.Invalid as err:
             err.prepend([index])
-            raise
+            problems.extend(err.errors if isinstance(err, vol.MultipleInvalid) else [err])
+    if problems:
+        raise vol.MultipleInvalid(problems)
     return validated
 
 

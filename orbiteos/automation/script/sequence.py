@@ -8,6 +8,7 @@ from typing import Any
 
 import voluptuous as vol
 
+from orbiteos.automation.fields import hint_unknown_keys
 from orbiteos.automation.script.run import Run, StopRun
 from orbiteos.core import Hub
 from orbiteos.errors import OrbitEOSError
@@ -64,7 +65,10 @@ def _module(kind: str) -> Any:
 
 def validate_step(config: Any) -> dict[str, Any]:
     kind = step_kind(config)
-    validated = dict(_module(kind).validate(kind, config))
+    try:
+        validated = dict(_module(kind).validate(kind, config))
+    except vol.Invalid as err:
+        raise hint_unknown_keys(err) from None
     validated["__kind__"] = kind
     return validated
 
@@ -75,12 +79,15 @@ def validate_actions(configs: Any) -> list[dict[str, Any]]:
         return []
     items = configs if isinstance(configs, list) else [configs]
     validated = []
+    problems: list[vol.Invalid] = []
     for index, item in enumerate(items):
         try:
             validated.append(validate_step(item))
         except vol.Invalid as err:
             err.prepend([index])
-            raise
+            problems.extend(err.errors if isinstance(err, vol.MultipleInvalid) else [err])
+    if problems:
+        raise vol.MultipleInvalid(problems)
     return validated
 
 
