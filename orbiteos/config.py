@@ -233,11 +233,14 @@ def _where(pos: Position | None) -> str:
 
 
 def _as_items(value: Any, pos: Position | None) -> list[tuple[Any, Position | None]]:
-    if value is None:
-        return []
+    """A block as list items with their positions; empty items are dropped (Home Assistant's remove_falsy)."""
     if isinstance(value, list):
-        return [(item, child_position(value, i)) for i, item in enumerate(value)]
-    return [(value, pos or position(value))]
+        return [(item, child_position(value, i)) for i, item in enumerate(value) if _present(item)]
+    return [(value, pos or position(value))] if _present(value) else []
+
+
+def _present(value: Any) -> bool:
+    return not (value is None or (isinstance(value, dict | list | str) and not value))
 
 
 def _concat(a: Any, pos_a: Position | None, b: Any, pos_b: Position | None) -> NodeList:

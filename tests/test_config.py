@@ -179,11 +179,11 @@ def test_packages_merge_lists_and_mappings_with_positions(tmp_path: Path) -> Non
         tmp_path / "configuration.yaml",
         "orbiteos:\n  packages: !include_dir_named packages\nthing:\n  - id: main\ngadget:\n  host: plc\n",
     )
-    write(tmp_path / "packages" / "extra.yaml", "thing:\n  - id: from_package\n  - {}\ngadget:\n  port: 5020\n")
+    write(tmp_path / "packages" / "extra.yaml", "thing:\n  - id: from_package\n  - id: 5\ngadget:\n  port: 5020\n")
     loaded = load_config(tmp_path)
     assert loaded.blocks["thing"] == [{"id": "main"}, {"id": "from_package"}]
     assert loaded.blocks["gadget"]["port"] == 5020
-    assert messages(loaded.errors) == ["packages/extra.yaml:3: thing[2]: expected required key 'id', found it missing"]
+    assert messages(loaded.errors) == ["packages/extra.yaml:3: thing[2].id: expected str; found 5 (int)"]
 
 
 def test_package_conflict_names_both_places(tmp_path: Path) -> None:
@@ -315,3 +315,15 @@ def test_split_key_merge_gives_the_same_blocks_as_the_loaders_merge(tmp_path: Pa
     )
     raw = load_yaml(tmp_path / "c.yaml")
     assert merge_split_keys(raw) == loader_merge(raw)
+
+
+def test_empty_blocks_add_nothing_when_lists_are_merged(tmp_path: Path) -> None:
+    write(
+        tmp_path / "configuration.yaml",
+        "orbiteos:\n  packages: !include_dir_named packages\nthing: !include things.yaml\nthing 2:\n",
+    )
+    write(tmp_path / "things.yaml", "")
+    write(tmp_path / "packages" / "p.yaml", "thing:\n  - id: a\n  - {}\n")
+    loaded = load_config(tmp_path)
+    assert loaded.errors == []
+    assert loaded.blocks["thing"] == [{"id": "a"}]
