@@ -118,6 +118,7 @@ class Page:
     async def screenshot(self, path: Path, full_page: bool = True) -> Path:
         params: dict[str, Any] = {"format": "png"}
         if full_page:
+            await self.evaluate("window.scrollTo(0, 0)")  # sticky headers belong at the top of the picture
             metrics = await self.send("Page.getLayoutMetrics")
             size = metrics["cssContentSize"]
             params.update(captureBeyondViewport=True,

@@ -7,12 +7,13 @@ service calls with the caller's token name.
 
 from __future__ import annotations
 
-import importlib
 from datetime import datetime
 from typing import Any
 
 from aiohttp import web
 
+from orbiteos.automation import Automation, AutomationManager
+from orbiteos.automation.manager import DATA_KEY
 from orbiteos.core import Hub
 from orbiteos.integrations.http.appkeys import HUB
 from orbiteos.integrations.http.auth import Role, requires
@@ -21,29 +22,16 @@ from orbiteos.integrations.http.errors import ApiError, json_response
 routes = web.RouteTableDef()
 
 
-def _manager(hub: Hub) -> Any:
-    """The automation manager, or None when automations are not set up."""
-    try:
-        module = importlib.import_module("orbiteos.automation")
-    except ImportError:
-        return None
-    get_manager = getattr(module, "get_manager", None)
-    return get_manager(hub) if get_manager is not None else None
-
-
-def _automations(hub: Hub) -> list[Any]:
-    manager = _manager(hub)
-    if manager is None:
-        return []
-    automations = manager.automations
-    return list(automations.values()) if isinstance(automations, dict) else list(automations)
+def _automations(hub: Hub) -> list[Automation]:
+    manager = hub.data.get(DATA_KEY)  # never create a manager just to list nothing
+    return list(manager.automations) if isinstance(manager, AutomationManager) else []
 
 
 def _iso(value: Any) -> str | None:
     return value.isoformat() if isinstance(value, datetime) else (None if value is None else str(value))
 
 
-def describe(automation: Any) -> dict[str, Any]:
+def describe(automation: Automation) -> dict[str, Any]:
     return {
         "id": automation.automation_id,
         "entity_id": automation.entity_id,
@@ -55,11 +43,12 @@ def describe(automation: Any) -> dict[str, Any]:
     }
 
 
-def find(hub: Hub, automation_id: str) -> Any:
-    for automation in _automations(hub):
-        if automation_id in (automation.automation_id, automation.entity_id):
-            return automation
-    raise ApiError(404, f"automation {automation_id} not found")
+def find(hub: Hub, automation_id: str) -> Automation:
+    manager = hub.data.get(DATA_KEY)
+    found = manager.get(automation_id) if isinstance(manager, AutomationManager) else None
+    if found is None:
+        raise ApiError(404, f"automation {automation_id} not found")
+    return found
 
 
 @routes.get("/api/automations")

@@ -24,6 +24,7 @@ import voluptuous as vol
 from aiohttp import WSCloseCode, WSMsgType, web
 
 from orbiteos import __version__
+from orbiteos.automation.trigger import async_attach_triggers
 from orbiteos.core import EVENT_STATE_CHANGED, MATCH_ALL, Context, Event, Hub, Unsubscribe
 from orbiteos.errors import ServiceNotFound, ServiceValidationError
 from orbiteos.integrations.http import appkeys
@@ -235,8 +236,6 @@ async def cmd_unsubscribe_events(conn: Connection, msg: dict[str, Any]) -> None:
 
 
 async def cmd_subscribe_trigger(conn: Connection, msg: dict[str, Any]) -> None:
-    from orbiteos.automation.trigger import async_attach_triggers  # the automation engine is optional here
-
     msg_id = msg["id"]
     triggers = msg["trigger"] if isinstance(msg["trigger"], list) else [msg["trigger"]]
 

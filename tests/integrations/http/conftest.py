@@ -75,8 +75,32 @@ def add_demo_entities(hub: Hub, calls: list[ServiceCall]) -> None:
     hub.services.register("automation", "reload", reload)
 
 
-async def start_site(tmp_path: Path, recorder_url: str | None = None, **http_config: Any) -> Site:
-    """A started hub with the http integration (and the recorder on `recorder_url` when given)."""
+PEAK_SHAVING = """
+- id: peak_shaving
+  alias: Peak shaving
+  description: Discharge the battery when the grid import goes over 20 kW.
+  triggers:
+    - trigger: numeric_state
+      entity_id: meter.grid
+      above: 20
+  conditions:
+    - condition: numeric_state
+      entity_id: battery.main
+      attribute: soc
+      above: 20
+  actions:
+    - action: battery.set_power
+      target:
+        entity_id: battery.main
+      data:
+        power_kw: "{{ [states('meter.grid') | float(0) - 20, 0] | max }}"
+"""
+
+
+async def start_site(
+    tmp_path: Path, recorder_url: str | None = None, automations: str | None = None, **http_config: Any
+) -> Site:
+    """A started hub with the http integration (the recorder on `recorder_url`, automations from YAML)."""
     hub = Hub(config=SiteConfig(name="Test depot", config_dir=tmp_path))
     if recorder_url is not None:
         from orbiteos.integrations import recorder
@@ -86,6 +110,13 @@ async def start_site(tmp_path: Path, recorder_url: str | None = None, **http_con
     tokens = {role: store.create(role, role) for role in ROLES}
     calls: list[ServiceCall] = []
     add_demo_entities(hub, calls)
+    if automations is not None:
+        from orbiteos import automation
+        from orbiteos.config import parse_yaml
+
+        validated, errors = automation.validate_config(parse_yaml(automations, "automations.yaml"))
+        assert not errors, [str(e) for e in errors]
+        await automation.async_setup(hub, validated)
     await async_setup(hub, {"server_host": "127.0.0.1", "server_port": 0, **http_config})
     await hub.start()
     server = hub.data["http"]

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 
 from orbiteos.core import EVENT_CALL_SERVICE, Event
-from tests.integrations.http.conftest import Site
+from tests.integrations.http.conftest import PEAK_SHAVING, Site, start_site
 
 
 async def test_api_without_token_is_401_and_audited(site: Site, caplog: pytest.LogCaptureFixture) -> None:
@@ -303,3 +305,55 @@ async def test_ui_is_served_without_token(site: Site) -> None:
     status, body = await site.request("GET", "/", role=None)
     assert status == 200
     assert "OrbitEOS" in body
+
+
+@pytest.fixture
+async def automated_site(tmp_path: Path) -> AsyncIterator[Site]:
+    site = await start_site(tmp_path, automations=PEAK_SHAVING)
+    try:
+        yield site
+    finally:
+        await site.session.close()
+        await site.hub.stop()
+
+
+async def test_automations_are_listed(automated_site: Site) -> None:
+    status, body = await automated_site.request("GET", "/api/automations", role="viewer")
+    assert status == 200
+    assert body == [{"id": "peak_shaving", "entity_id": "automation.peak_shaving", "alias": "Peak shaving",
+                     "enabled": True, "mode": "single", "current": 0, "last_triggered": None}]
+
+
+async def test_a_triggered_run_shows_in_the_traces(automated_site: Site) -> None:
+    hub = automated_site.hub
+    hub.states.set("meter.grid", "26.0")
+    await hub.wait_idle()
+    status, traces = await automated_site.request("GET", "/api/automations/peak_shaving/traces", role="viewer")
+    assert status == 200
+    (trace,) = traces
+    assert trace["result"] == "finished"
+    steps = {step["path"]: step for step in trace["steps"]}
+    assert steps["condition/0"]["result"] is True
+    assert steps["action/0"]["service"] == "battery.set_power"
+    assert hub.states.get("battery.main").state == "6.0"
+    by_entity = await automated_site.request("GET", "/api/automations/automation.peak_shaving/traces", role="viewer")
+    assert by_entity == (200, traces)
+
+
+async def test_toggle_and_run_go_through_audited_services(automated_site: Site) -> None:
+    seen: list[Event] = []
+    automated_site.hub.bus.listen(EVENT_CALL_SERVICE, seen.append)
+    target = {"entity_id": "automation.peak_shaving"}
+    assert (await automated_site.request("POST", "/api/services/automation/turn_off", role="viewer",
+                                         json=target))[0] == 403
+    status, changed = await automated_site.request("POST", "/api/services/automation/turn_off", role="operator",
+                                                   json=target)
+    assert status == 200
+    assert [(s["entity_id"], s["state"]) for s in changed] == [("automation.peak_shaving", "off")]
+    assert (await automated_site.request("GET", "/api/automations", role="viewer"))[1][0]["enabled"] is False
+    status, _ = await automated_site.request("POST", "/api/services/automation/trigger", role="operator", json=target)
+    assert status == 200
+    status, traces = await automated_site.request("GET", "/api/automations/peak_shaving/traces", role="viewer")
+    assert traces[-1]["trigger_description"] == "manual trigger"
+    by_api = [(e.data["service"], e.context.user_id) for e in seen if e.data["domain"] == "automation"]
+    assert by_api == [("turn_off", "operator"), ("trigger", "operator")]

@@ -6,14 +6,16 @@ ones in docs/img/ that docs/ui.md shows.
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
+from orbiteos.automation import EVENT_AUTOMATION_RUN_FINISHED, get_manager
 from orbiteos.core import Hub
-from tests.integrations.http.conftest import Site, start_site
+from tests.integrations.http.conftest import PEAK_SHAVING, Site, start_site
 from tests.servers.chromium import Chromium, Page
 
 DOCS_IMG = Path(__file__).resolve().parents[3] / "docs" / "img"
@@ -92,4 +94,74 @@ async def test_signing_out_forgets_the_token(chromium: Chromium, ui_site: Site) 
         await page.click("#signout")
         await page.wait_for("!document.getElementById('signin').hidden")
         assert await page.evaluate("localStorage.getItem('orbiteos.token')") is None
+        assert page.errors == []
+
+
+@pytest.fixture
+async def automated_ui_site(tmp_path: Path) -> AsyncIterator[Site]:
+    site = await start_site(tmp_path, automations=PEAK_SHAVING)
+    add_site_devices(site.hub)
+    try:
+        yield site
+    finally:
+        await site.session.close()
+        await site.hub.stop()
+
+
+ROW = "#automations tr[data-automation-id=peak_shaving]"
+
+
+async def test_toggle_run_and_trace_an_automation(chromium: Chromium, automated_ui_site: Site, shots: Path) -> None:
+    site = automated_ui_site
+    automation = get_manager(site.hub).get("peak_shaving")
+    async with chromium.page(height=1000) as page:
+        await sign_in(page, site, "operator")
+        await page.wait_for(f"!!document.querySelector('{ROW}')")
+        assert await page.evaluate(f"document.querySelector('{ROW} [data-action=toggle]').ariaPressed") == "true"
+
+        await page.click(f"{ROW} [data-action=toggle]")
+        await page.wait_for(f"document.querySelector('{ROW} [data-action=toggle]').ariaPressed === 'false'")
+        assert automation.enabled is False
+        await page.click(f"{ROW} [data-action=toggle]")
+        await page.wait_for(f"document.querySelector('{ROW} [data-action=toggle]').ariaPressed === 'true'")
+        assert automation.enabled is True
+
+        # A real trigger: grid import over 20 kW; the row's "last triggered" follows live.
+        site.hub.states.set("meter.grid", "26.0", {"friendly_name": "Grid meter", "frequency_hz": 50.0})
+        await page.wait_for(f"document.querySelector('{ROW} [data-last-triggered]').dataset.lastTriggered !== ''")
+        await page.wait_for(f"{state_cell('battery.main')} === '6.0'")
+
+        finished = asyncio.Event()
+        site.hub.bus.listen(EVENT_AUTOMATION_RUN_FINISHED, lambda event: finished.set())
+        await page.click(f"{ROW} [data-action=run]")
+        async with asyncio.timeout(10):
+            await finished.wait()
+        assert len(automation.traces()) == 2
+
+        await page.click(f"{ROW} [data-action=trace]")
+        await page.wait_for("!document.getElementById('trace-panel').hidden")
+        await page.wait_for("document.querySelectorAll('#trace-runs li').length === 2")
+        # The newest run (the Run button) is shown first; open the older, triggered one.
+        await page.click("#trace-runs li:nth-child(2) button")
+        await page.wait_for("!!document.querySelector('#trace-detail .step[data-path=\"condition/0\"]')")
+        assert await page.evaluate(
+            "document.querySelector('#trace-detail .step[data-path=\"condition/0\"]').classList.contains('pass')"
+        )
+        detail = await page.evaluate("document.getElementById('trace-detail').innerText")
+        assert "battery.set_power" in detail
+        assert "numeric state of meter.grid" in detail or "meter.grid" in detail
+        await page.screenshot(shots / "ui-trace.png")
+        assert page.errors == []
+    assert [c.context.user_id for c in site.calls] == [None, None]  # the automation's own calls
+
+
+async def test_viewer_sees_automations_but_cannot_change_them(
+    chromium: Chromium, automated_ui_site: Site
+) -> None:
+    async with chromium.page() as page:
+        await sign_in(page, automated_ui_site, "viewer")
+        await page.wait_for(f"!!document.querySelector('{ROW}')")
+        assert await page.evaluate(f"document.querySelector('{ROW} [data-action=toggle]').disabled") is True
+        assert await page.evaluate(f"document.querySelector('{ROW} [data-action=run]').disabled") is True
+        assert await page.evaluate(f"document.querySelector('{ROW} [data-action=trace]').disabled") is False
         assert page.errors == []

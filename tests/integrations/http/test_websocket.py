@@ -230,3 +230,35 @@ async def test_open_websockets_are_closed_when_the_hub_stops(site: Site) -> None
         assert message.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED)
 
 
+
+
+async def test_subscribe_trigger_sends_the_trigger_variables(site: Site) -> None:
+    async with connect(site, "viewer") as client:
+        reply = await client.command({"type": "subscribe_trigger",
+                                      "trigger": {"trigger": "state", "entity_id": "meter.grid", "to": "30.0"}})
+        assert reply["success"] is True, reply
+        site.hub.states.set("meter.grid", "29.0")
+        site.hub.states.set("meter.grid", "30.0")
+        event = await client.receive()
+        assert event["id"] == reply["id"] and event["type"] == "event"
+        trigger = event["event"]["variables"]["trigger"]
+        assert trigger["platform"] == "state"
+        assert trigger["entity_id"] == "meter.grid"
+        assert trigger["from_state"]["state"] == "29.0"
+        assert trigger["to_state"]["state"] == "30.0"
+        assert (await client.command({"type": "unsubscribe_events", "subscription": reply["id"]}))["success"]
+        site.hub.states.set("meter.grid", "1.0")
+        site.hub.states.set("meter.grid", "30.0")
+        assert (await client.command({"type": "ping"}))["type"] == "pong"
+
+
+async def test_subscribe_trigger_with_a_bad_trigger_names_the_problem(site: Site) -> None:
+    async with connect(site, "viewer") as client:
+        reply = await client.command({"type": "subscribe_trigger", "trigger": {"trigger": "no_such_platform"}})
+        assert reply["success"] is False
+        assert reply["error"]["code"] == "invalid_format"
+        assert "no_such_platform" in reply["error"]["message"]
+        reply = await client.command({"type": "subscribe_trigger",
+                                      "trigger": {"trigger": "numeric_state", "entity_id": "meter.grid"}})
+        assert reply["error"]["code"] == "invalid_format"
+        assert reply["error"]["message"]

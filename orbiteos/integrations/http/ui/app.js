@@ -205,7 +205,7 @@ function scheduleAutomationRefresh() {
   automationTimer = setTimeout(async () => {
     automationTimer = null;
     await loadAutomations();
-    if (ui.trace) await openTrace(ui.trace.automation, false);
+    if (ui.trace) await openTrace(ui.trace.automation, { selectNewest: false, scroll: false });
   }, 250);
 }
 
@@ -404,7 +404,7 @@ function renderAutomations() {
     h("td", { class: "actions" },
       h("button", { class: "ghost", disabled: !operate, title: why, dataset: { action: "run" },
         onclick: () => act(a, "trigger") }, "Run"),
-      h("button", { class: "ghost", dataset: { action: "trace" }, onclick: () => openTrace(a, true) }, "Trace")))));
+      h("button", { class: "ghost", dataset: { action: "trace" }, onclick: () => openTrace(a, { selectNewest: true, scroll: true }) }, "Trace")))));
   $("automations-note").textContent = ui.automations.length ? "" : "No automations configured.";
 }
 
@@ -416,11 +416,13 @@ async function act(automation, service) {
     $("automations-note").textContent = `${service.replace("_", " ")} ${automation.alias}: ${error.message}`;
   }
   await loadAutomations();
-  if (ui.trace && ui.trace.automation.id === automation.id) await openTrace(automation, false);
+  if (ui.trace && ui.trace.automation.id === automation.id) {
+    await openTrace(automation, { selectNewest: service === "trigger", scroll: false });
+  }
 }
 
 // --- traces -----------------------------------------------------------------------------
-async function openTrace(automation, selectNewest) {
+async function openTrace(automation, { selectNewest, scroll }) {
   let runs;
   try {
     runs = await api(`/api/automations/${encodeURIComponent(automation.id)}/traces`);
@@ -432,7 +434,7 @@ async function openTrace(automation, selectNewest) {
   const newest = runs.length ? runs[runs.length - 1].run_id : null;
   ui.trace = { automation, runs, selected: selectNewest || !previous ? newest : previous };
   renderTrace();
-  if (selectNewest) $("trace-panel").scrollIntoView({ behavior: "smooth", block: "start" });
+  if (scroll) $("trace-panel").scrollIntoView({ block: "start" });
 }
 
 function renderTrace() {
