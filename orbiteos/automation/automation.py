@@ -135,8 +135,11 @@ class Automation:
         self._traces.add(trace)
         variables: dict[str, Any] = {"this": hub.states.get(self.entity_id), **run_variables}
         try:
-            if self._variables:
-                variables.update(render_complex(self._variables, variables, hub))
+            # As Home Assistant: rendered in order, each seeing the ones before it; the trigger's
+            # run variables win over automation variables of the same name.
+            for name, value in self._variables.items():
+                if name not in run_variables:
+                    variables[name] = render_complex(value, variables, hub)
             if not skip_condition and self._conditions and not all_pass(
                 self._conditions, variables, trace, "condition"
             ):
