@@ -82,7 +82,7 @@ OCPP_SCHEMAS: dict[str, vol.Schema] = {
     }),
 }
 
-SERVICES: dict[str, str] = {
+DESCRIPTIONS: dict[str, str] = {
     "ev_charger.set_limit": "Limit charging (power_kw or current_a): SetChargingProfile, TxProfile in a "
     "transaction, TxDefaultProfile otherwise",
     "ev_charger.start": "RemoteStartTransaction on the connector (optional id_tag)",
@@ -94,6 +94,12 @@ SERVICES: dict[str, str] = {
     "ocpp.change_configuration": "ChangeConfiguration (key, value)",
     "ocpp.trigger_message": "TriggerMessage (requested_message, connector_id)",
     "ocpp.clear_charging_profile": "ClearChargingProfile (id, connector_id, charging_profile_purpose, stack_level)",
+}
+
+
+SERVICES: dict[str, dict[str, vol.Schema]] = {
+    EV_DOMAIN: {"set_limit": SET_LIMIT_SCHEMA, "start": START_SCHEMA, "stop": STOP_SCHEMA},
+    DOMAIN: OCPP_SCHEMAS,
 }
 
 
@@ -195,7 +201,7 @@ def _ev_service(hub: Hub, system: CentralSystem, service: str, schema: vol.Schem
             if isinstance(outcome, BaseException):
                 raise outcome
 
-    hub.services.register(EV_DOMAIN, service, handle, _ANY_TARGET, SERVICES[f"{EV_DOMAIN}.{service}"])
+    hub.services.register(EV_DOMAIN, service, handle, _ANY_TARGET, DESCRIPTIONS[f"{EV_DOMAIN}.{service}"])
 
 
 def _resolve(system: CentralSystem, data: Mapping[str, Any], service: str) -> tuple[ChargePointDevice, int | None]:
@@ -248,7 +254,7 @@ def _ocpp_service(hub: Hub, system: CentralSystem, service: str) -> None:
             _LOGGER.warning("%s: %s answered %s", device.charge_point_id, service, result)
         return result
 
-    hub.services.register(DOMAIN, service, handle, OCPP_SCHEMAS[service], SERVICES[f"{DOMAIN}.{service}"])
+    hub.services.register(DOMAIN, service, handle, OCPP_SCHEMAS[service], DESCRIPTIONS[f"{DOMAIN}.{service}"])
 
 
 def register_services(hub: Hub, system: CentralSystem) -> None:
