@@ -37,6 +37,8 @@ STACK_LEVEL = 1
 DEFAULT_PROFILE_ID = 1
 TX_PROFILE_ID = 2
 
+Validator = vol.Schema | vol.All
+
 _non_negative = vol.All(vol.Coerce(float), vol.Range(min=0))
 _connector = vol.All(vol.Coerce(int), vol.Range(min=0))
 
@@ -57,11 +59,11 @@ _ANY_TARGET = vol.Schema({vol.Required("entity_id"): cv.entity_ids}, extra=vol.A
 _TARGET = {vol.Exclusive("charge_point_id", "target"): cv.string, vol.Exclusive("entity_id", "target"): cv.entity_ids}
 
 
-def _ocpp_schema(fields: Mapping[Any, Any]) -> vol.Schema:
+def _ocpp_schema(fields: Mapping[Any, Any]) -> Validator:
     return vol.All(vol.Schema({**_TARGET, **fields}), cv.has_at_least_one_key("charge_point_id", "entity_id"))
 
 
-OCPP_SCHEMAS: dict[str, vol.Schema] = {
+OCPP_SCHEMAS: dict[str, Validator] = {
     "change_availability": _ocpp_schema({
         vol.Required("type"): vol.In([t.value for t in AvailabilityType]),
         vol.Optional("connector_id"): _connector,
@@ -97,13 +99,13 @@ DESCRIPTIONS: dict[str, str] = {
 }
 
 
-SERVICES: dict[str, dict[str, vol.Schema]] = {
+SERVICES: dict[str, dict[str, Validator]] = {
     EV_DOMAIN: {"set_limit": SET_LIMIT_SCHEMA, "start": START_SCHEMA, "stop": STOP_SCHEMA},
     DOMAIN: OCPP_SCHEMAS,
 }
 
 
-def _validated(schema: vol.Schema, data: Mapping[str, Any], where: str) -> dict[str, Any]:
+def _validated(schema: Validator, data: Mapping[str, Any], where: str) -> dict[str, Any]:
     try:
         return dict(schema(dict(data)))
     except vol.Invalid as err:
@@ -172,7 +174,7 @@ async def remote_stop(system: CentralSystem, device: ChargePointDevice, connecto
 ConnectorAction = Callable[[ChargePointDevice, int, dict[str, Any]], Awaitable[None]]
 
 
-def _ev_service(hub: Hub, system: CentralSystem, service: str, schema: vol.Schema, action: ConnectorAction) -> None:
+def _ev_service(hub: Hub, system: CentralSystem, service: str, schema: Validator, action: ConnectorAction) -> None:
     previous = hub.services.get(EV_DOMAIN, service) if hub.services.has_service(EV_DOMAIN, service) else None
 
     async def handle(service_call: ServiceCall) -> None:
@@ -254,7 +256,8 @@ def _ocpp_service(hub: Hub, system: CentralSystem, service: str) -> None:
             _LOGGER.warning("%s: %s answered %s", device.charge_point_id, service, result)
         return result
 
-    hub.services.register(DOMAIN, service, handle, OCPP_SCHEMAS[service], DESCRIPTIONS[f"{DOMAIN}.{service}"])
+    schema = vol.Schema(OCPP_SCHEMAS[service])
+    hub.services.register(DOMAIN, service, handle, schema, DESCRIPTIONS[f"{DOMAIN}.{service}"])
 
 
 def register_services(hub: Hub, system: CentralSystem) -> None:
