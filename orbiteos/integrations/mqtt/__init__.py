@@ -35,7 +35,11 @@ _LOGGER = logging.getLogger(__name__)
 DOMAIN = "mqtt"
 # Talks to a live broker: `orbiteos simulate` leaves it out.
 LIVE_ONLY = True
-SERVICES: dict[str, vol.Schema] = {"publish": PUBLISH_SCHEMA}
+# Domain -> the services this integration can provide (switch services when `switch:` entities exist).
+SERVICES: dict[str, dict[str, vol.Schema | None]] = {
+    "mqtt": {"publish": PUBLISH_SCHEMA},
+    "switch": {"turn_on": None, "turn_off": None, "toggle": None},
+}
 
 __all__ = [
     "CONFIG_SCHEMA",
