@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 import pytest
 
 from orbiteos import webhook
 from orbiteos.core import Hub
 from orbiteos.integrations.http.webhook_view import is_local
-from tests.integrations.http.conftest import Site
+from tests.integrations.http.conftest import Site, start_site
 
 
 def record_into(received: list[webhook.WebhookRequest]) -> webhook.WebhookHandler:
@@ -97,3 +98,34 @@ async def test_local_only_webhook_accepts_loopback(site: Site) -> None:
 )
 def test_local_network_addresses(address: str | None, local: bool) -> None:
     assert is_local(address) is local
+
+
+TARIFF_HOOK = """
+- id: tariff_hook
+  alias: Tariff from webhook
+  triggers:
+    - trigger: webhook
+      webhook_id: tariff-update-6f1c2e
+      allowed_methods: [POST]
+  actions:
+    - action: battery.set_power
+      target:
+        entity_id: battery.main
+      data:
+        power_kw: "{{ trigger.json.power_kw * (trigger.query.scale | float(1)) }}"
+"""
+
+
+async def test_webhook_trigger_runs_an_automation_with_json_and_query(tmp_path: Path) -> None:
+    site = await start_site(tmp_path, automations=TARIFF_HOOK)
+    try:
+        status, _ = await site.request(
+            "POST", "/api/webhook/tariff-update-6f1c2e?scale=2", role=None, json={"power_kw": 1.5}
+        )
+        assert status == 200
+        await site.hub.wait_idle()
+        assert site.hub.states.get("battery.main").state == "3.0"
+        assert (await site.request("PUT", "/api/webhook/tariff-update-6f1c2e", role=None, json={}))[0] == 405
+    finally:
+        await site.session.close()
+        await site.hub.stop()
