@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
-import uuid
+import random
 from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -48,11 +48,19 @@ def valid_entity_id(entity_id: str) -> bool:
     return bool(domain and dot and object_id) and entity_id == entity_id.lower() and " " not in entity_id
 
 
+_context_ids = random.Random()  # seeded from os.urandom; ids identify, they are not secrets
+
+
+def new_context_id() -> str:
+    """A random 128-bit id as 32 hex digits (same shape as uuid4().hex, about 5x cheaper)."""
+    return f"{_context_ids.getrandbits(128):032x}"
+
+
 @dataclass(frozen=True, slots=True)
 class Context:
     """Who or what caused a change; `parent_id` links an automation's calls to its trigger."""
 
-    id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    id: str = field(default_factory=new_context_id)
     user_id: str | None = None
     parent_id: str | None = None
 
