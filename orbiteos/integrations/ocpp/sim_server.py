@@ -19,6 +19,7 @@ from datetime import datetime
 from typing import Any
 
 import aiohttp
+from ocpp.exceptions import OCPPError
 from ocpp.routing import after, on
 from ocpp.v16 import ChargePoint, call, call_result
 from ocpp.v16.enums import Action
@@ -211,6 +212,8 @@ class SimulatedChargerClient:
                                   err.status)
                 except (aiohttp.ClientError, OSError, ConnectionClosed, TimeoutError) as err:
                     _LOGGER.warning("%s: connection to %s lost or failed: %r", self.charge_point_id, self.url, err)
+                except Exception:  # whatever went wrong, a real charger reconnects rather than dies
+                    _LOGGER.exception("%s: connection to %s failed", self.charge_point_id, self.url)
                 self.connected.clear()
                 await self.hub.clock.sleep(delay * random.uniform(0.5, 1.0))
                 delay = min(BACKOFF_MAX_S, delay * 2)
@@ -251,16 +254,23 @@ class SimulatedChargerClient:
         self._tasks.create_task(coro)
 
     async def _call(self, payload: Any) -> Any:
+        """The central system's answer; None (logged) when it answered with a CALLERROR."""
         if self._cp is None:
             raise ConnectionClosed("not connected")
-        async with asyncio.timeout(CALL_TIMEOUT_S):
-            return await self._cp.call(payload, suppress=False)
+        try:
+            async with asyncio.timeout(CALL_TIMEOUT_S):
+                return await self._cp.call(payload, suppress=False)
+        except OCPPError as err:
+            _LOGGER.warning("%s: %s refused: %s", self.charge_point_id, type(payload).__name__, err)
+            return None
 
     async def _boot(self) -> None:
         answer = await self._call(call.BootNotification(
             charge_point_vendor="OrbitEOS", charge_point_model="Simulated AC charger",
             charge_point_serial_number=self.charge_point_id, firmware_version="sim-1",
         ))
+        if answer is None:
+            raise ConnectionClosed("BootNotification refused")
         if answer.interval:
             self.heartbeat_interval = float(answer.interval)
         _LOGGER.info("%s: booted at %s (%s)", self.charge_point_id, self.url, answer.status)
@@ -355,6 +365,8 @@ class SimulatedChargerClient:
             connector_id=self.connector_id, id_tag=id_tag, meter_start=self._meter_wh(),
             timestamp=ocpp_time(self.hub.clock.now()),
         ))
+        if answer is None:
+            return
         if answer.id_tag_info.get("status") != "Accepted":
             _LOGGER.warning("%s: id tag %s not accepted (%s)", self.charge_point_id, id_tag, answer.id_tag_info)
             await self._call(call.StopTransaction(

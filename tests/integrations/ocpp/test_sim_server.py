@@ -119,3 +119,20 @@ async def test_serve_runs_a_client_per_simulated_charger(central: CentralFactory
         with contextlib.suppress(asyncio.CancelledError):
             await task
         await sim_hub.stop()
+
+
+async def test_refused_simulated_charger_keeps_retrying(central: CentralFactory,
+                                                        caplog: pytest.LogCaptureFixture) -> None:
+    hub, system, url = await central(charge_points=["someone-else"])
+    sim_hub = await _sim_hub(vehicle_present=False)
+    client = SimulatedChargerClient(sim_hub, "ev_charger.depot", url, "depot")
+    task = asyncio.create_task(client.run())
+    try:
+        await until(lambda: caplog.text.count("refused unknown charge point 'depot'") >= 2, "a second attempt")
+        assert not task.done()
+        assert "HTTP 404" in caplog.text
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        await sim_hub.stop()
