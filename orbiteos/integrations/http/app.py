@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import ssl
 from pathlib import Path
+from typing import Any
 
 from aiohttp import hdrs, web
 
@@ -62,7 +63,7 @@ async def ui_index(request: web.Request) -> web.StreamResponse:
 
 def build_app(hub: Hub, settings: appkeys.HttpSettings, tokens: TokenStore) -> web.Application:
     audit = AuditLog(hub)
-    middlewares = [error_middleware]
+    middlewares: list[Any] = [error_middleware]
     if settings.cors_allowed_origins:
         middlewares.append(cors_middleware(settings.cors_allowed_origins))
     middlewares.append(auth_middleware(tokens, audit))
@@ -102,13 +103,16 @@ class HttpServer:
 
     async def start(self) -> None:
         await self.runner.setup()
-        site = web.TCPSite(
-            self.runner, self.settings.server_host, self.settings.server_port, ssl_context=ssl_context(self.settings)
-        )
-        await site.start()
-        addresses = self.runner.addresses
-        self.port = int(addresses[0][1]) if addresses else self.settings.server_port
-        _LOGGER.info("http: listening on %s://%s:%s", self.scheme, self.settings.server_host, self.port)
+        context = ssl_context(self.settings)
+        hosts = self.settings.server_host
+        port = self.settings.server_port
+        for host in [hosts] if isinstance(hosts, str) else hosts:
+            site = web.TCPSite(self.runner, host, port, ssl_context=context)
+            await site.start()
+            if port == 0:  # the other addresses take the port the first one was given
+                port = int(self.runner.addresses[0][1])
+        self.port = port
+        _LOGGER.info("http: listening on %s://%s:%s", self.scheme, hosts, self.port)
 
     async def stop(self) -> None:
         await self.runner.cleanup()
@@ -116,6 +120,7 @@ class HttpServer:
 
     @property
     def url(self) -> str:
-        host = self.settings.server_host
-        host = "127.0.0.1" if host in ("0.0.0.0", "", None) or isinstance(host, list) else host
+        hosts = self.settings.server_host
+        host = hosts if isinstance(hosts, str) else (hosts[0] if hosts else "")
+        host = "127.0.0.1" if host in ("0.0.0.0", "") else f"[{host}]" if ":" in host else host
         return f"{self.scheme}://{host}:{self.port}"

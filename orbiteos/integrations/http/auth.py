@@ -206,13 +206,12 @@ def context_user(request: web.Request) -> str | None:
     return record.name if record is not None else None
 
 
-def required_role_of(request: web.Request) -> Role | None | bool:
-    """The role a matched route needs; None when public; False when the route is unknown."""
-    route = request.match_info.route
-    handler = getattr(route, "handler", None)
+def required_role_of(request: web.Request) -> tuple[bool, Role | None]:
+    """(marked, role): whether the matched view carries a mark, and the role it needs (None: public)."""
+    handler = getattr(request.match_info.route, "handler", None)
     if handler is None or not hasattr(handler, REQUIRED_ROLE):
-        return False
-    return getattr(handler, REQUIRED_ROLE)
+        return False, None
+    return True, getattr(handler, REQUIRED_ROLE)
 
 
 def has_role(record: TokenRecord, role: Role) -> bool:
@@ -232,10 +231,10 @@ def auth_middleware(store: TokenStore, audit: AuditLog) -> Callable[[web.Request
     async def check_token(request: web.Request, handler: Handler) -> web.StreamResponse:
         if request.method == "OPTIONS" or request.match_info.http_exception is not None:
             return await handler(request)
-        required = required_role_of(request)
-        if required is None or (required is False and not request.path.startswith("/api/")):
+        marked, required = required_role_of(request)
+        if (marked and required is None) or (not marked and not request.path.startswith("/api/")):
             return await handler(request)
-        role = Role.ADMIN if required is False else required
+        role = required if required is not None else Role.ADMIN
         token = bearer_token(request)
         if token is None:
             audit.auth_failed(request.remote, f"{request.method} {request.path}: no bearer token")

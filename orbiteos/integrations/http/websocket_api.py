@@ -35,7 +35,7 @@ from orbiteos.integrations.http.service_call import call_service, role_for_servi
 _LOGGER = logging.getLogger(__name__)
 routes = web.RouteTableDef()
 AUTH_TIMEOUT_S = 10.0
-OPEN_SOCKETS = web.AppKey("orbiteos_websockets", set)
+OPEN_SOCKETS: web.AppKey[set[web.WebSocketResponse]] = web.AppKey("orbiteos_websockets")
 
 ERR_INVALID_FORMAT = "invalid_format"
 ERR_UNKNOWN_COMMAND = "unknown_command"
@@ -364,5 +364,6 @@ async def _serve(conn: Connection) -> None:
 
 async def close_all(app: web.Application) -> None:
     """On shutdown: say goodbye to every open websocket."""
-    for ws in list(app[OPEN_SOCKETS]):
+    sockets: set[web.WebSocketResponse] = app[OPEN_SOCKETS]
+    for ws in tuple(sockets):
         await ws.close(code=WSCloseCode.GOING_AWAY, message=b"server shutting down")

@@ -108,3 +108,16 @@ async def test_stopping_the_hub_stops_the_server(tmp_path: Path) -> None:
         with pytest.raises(aiohttp.ClientConnectionError):
             async with session.get(url + "/api/"):
                 pass
+
+
+async def test_listens_on_every_configured_address(tmp_path: Path) -> None:
+    site = await start_site(tmp_path, server_host=["127.0.0.1", "127.0.0.2"])
+    try:
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as session:
+            for host in ("127.0.0.1", "127.0.0.2"):
+                url = f"http://{host}:{site.server.port}/api/"
+                async with session.get(url, headers=site.headers("viewer")) as response:
+                    assert response.status == 200, host
+    finally:
+        await site.session.close()
+        await site.hub.stop()
