@@ -20,6 +20,7 @@ from functools import lru_cache
 from typing import Any
 
 import jinja2
+from jinja2.runtime import new_context
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from orbiteos.core import STATE_UNAVAILABLE, STATE_UNKNOWN, Hub, State
@@ -316,6 +317,12 @@ class DomainStates:
         return 0 if self._hub is None else len(self._hub.states.entity_ids(self._domain))
 
 
+_RESERVED_NAMES = frozenset(
+    {"contextfunction", "evalcontextfunction", "environmentfunction", "jinja_pass_arg", "unsafe_callable",
+     "alters_data"}
+)
+
+
 class AllStates:
     """`states('sensor.x')`, `states.sensor.x`, and `states` as an iterable of every state."""
 
@@ -326,6 +333,8 @@ class AllStates:
     def __getattr__(self, name: str) -> Any:
         if name.startswith("_"):
             raise AttributeError(name)
+        if name in _RESERVED_NAMES:  # Jinja probes callables for these; they are not domains
+            return None
         if "." in name:
             self._tracker.entity(name)
             state = self._hub.states.get(name) if self._hub else None
@@ -506,6 +515,8 @@ class TemplateEnvironment(ImmutableSandboxedEnvironment):
         self.tests["is_state"] = self.globals["is_state"]
         self.tests["has_value"] = self.globals["has_value"]
         self._compiled: dict[str, jinja2.Template] = {}
+        # Jinja's defaults (range, dict, namespace ...) and ours, flattened once for fast renders.
+        self.flat_globals: dict[str, Any] = dict(self.globals)
 
     def compile_source(self, source: str) -> jinja2.Template:
         compiled = self._compiled.get(source)
@@ -537,7 +548,7 @@ def environment(hub: Hub | None) -> TemplateEnvironment:
 class Template:
     """A template string bound to a hub; compiled once, on first render or `ensure_valid()`."""
 
-    __slots__ = ("source", "hub", "is_static", "_compiled", "_static_value")
+    __slots__ = ("source", "hub", "is_static", "_compiled", "_static_value", "_env")
 
     def __init__(self, source: str, hub: Hub | None = None) -> None:
         if not isinstance(source, str):
@@ -547,6 +558,7 @@ class Template:
         self.is_static = not is_template_string(source)
         self._compiled: jinja2.Template | None = None
         self._static_value: Any = _SENTINEL
+        self._env: TemplateEnvironment | None = None
 
     def ensure_valid(self) -> None:
         """Compile now; raises TemplateError on a syntax error."""
@@ -561,8 +573,14 @@ class Template:
         if compiled is None:
             self.ensure_valid()
             compiled = self._compiled
+        env = environment(self.hub) if self._env is None else self._env
+        self._env = env
         try:
-            text = compiled.render(variables) if variables else compiled.render()  # type: ignore[union-attr]
+            # Jinja's own render() copies every global through a ChainMap on each call; one flat
+            # dict merge of the globals and the variables does the same job for a fraction of it.
+            scope = {**env.flat_globals, **variables} if variables else env.flat_globals
+            context = new_context(env, compiled.name, compiled.blocks, scope, True)  # type: ignore[union-attr]
+            text = env.concat(compiled.root_render_func(context))  # type: ignore[union-attr, attr-defined]
         except TemplateError:
             raise
         except Exception as err:
