@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import voluptuous as vol
 
@@ -118,4 +119,13 @@ async def async_setup(hub: Hub, config: dict[str, Any]) -> None:
     hub.data[DATA_KEY] = recorder
     recorder.start()
     hub.on_stop(recorder.stop)
-    _LOGGER.info("recorder: writing to %s", config.get("db_url", f"the embedded PostgreSQL in {storage}"))
+    where = _without_password(config["db_url"]) if "db_url" in config else f"the embedded PostgreSQL in {storage}"
+    _LOGGER.info("recorder: writing to %s", where)
+
+
+def _without_password(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return urlunsplit(parts._replace(netloc=netloc))

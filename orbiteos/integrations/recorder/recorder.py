@@ -36,7 +36,7 @@ class RecorderSettings:
     max_queue: int = 50_000
     batch_items: int = 10_000
     retry_max: float = 5.0
-    stop_timeout: float = 30.0
+    stop_timeout: float = 20.0  # under the runtime's 30 s stop limit, so the journal fallback gets its turn
     write_timeout: float = 60.0
     entity_filter: EntityFilter = field(default_factory=EntityFilter)
     price_entities: tuple[str, ...] = ()
@@ -160,8 +160,14 @@ class Recorder:
         return len(backlog.journal) > 0 or backlog.memory_items >= self.settings.batch_items
 
     async def _write(self, batch: Batch) -> None:
+        # While the server works through this batch, build the next one.
+        result, _ = await asyncio.gather(self.writer.write(batch), self.backlog.prebuild(), return_exceptions=True)
+        if isinstance(result, BaseException) and not isinstance(result, Exception):
+            raise result
         try:
-            written = await self.writer.write(batch)
+            if isinstance(result, Exception):
+                raise result
+            written = bool(result)
         except Exception as err:
             if is_data_error(err):
                 path = await self.backlog.journal.set_aside(batch, str(err))
@@ -255,8 +261,8 @@ class Recorder:
         if self._pool is not None:
             await self._pool.close()
             self._pool = None
+        _LOGGER.info("recorder stopped: %d rows in %d batches written", self.rows_written, self.batches_written)
         if self._on_close is not None:
             await self._on_close()
         if self.hub.data.get("recorder") is self:
             del self.hub.data["recorder"]
-        _LOGGER.info("recorder stopped: %d rows in %d batches written", self.rows_written, self.batches_written)

@@ -9,6 +9,7 @@ from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import Enum
+from types import MappingProxyType
 from typing import Any
 
 from orbiteos.core import EVENT_CALL_SERVICE, EVENT_STATE_CHANGED, Context, Event, State
@@ -34,6 +35,8 @@ COLUMNS: dict[str, tuple[str, ...]] = {
 
 Row = tuple[Any, ...]
 QueueItem = State | Event
+
+_PLAIN, _NATURE, _PRICE = "plain", "nature", "price"
 
 
 @dataclass
@@ -95,8 +98,10 @@ def to_json(value: Any) -> str | None:
     """jsonb text for COPY (asyncpg sends a str to a jsonb column as is)."""
     if value is None:
         return None
-    if not value and isinstance(value, Mapping):
-        return "{}"
+    if type(value) is MappingProxyType:  # State.attributes: the C encoder takes a dict only
+        if not value:
+            return "{}"
+        value = value.copy()
     try:
         text = _encode(value)
     except (ValueError, TypeError, RecursionError):
@@ -135,38 +140,66 @@ class RowBuilder:
     def __init__(self, first_seq: int, price_entities: Collection[str] = ()) -> None:
         self.next_seq = first_seq
         self._price_entities = frozenset(price_entities)
-        self._price_cache: dict[str, bool] = {}
+        self._kinds: dict[str, str] = {}
+        # Per entity, its last attributes and their JSON.
+        self._last_attributes: dict[str, tuple[Mapping[str, Any], str]] = {}
 
     def build(self, items: Iterable[QueueItem], into: Batch | None = None) -> Batch:
-        """Rows for `items`, numbered on from the last ones; added to `into` when given."""
+        """Rows for `items`, numbered on from the last ones; added to `into` when given.
+
+        The hot loop of the recorder: a state row costs one float() attempt and one JSON encode.
+        """
         seq = self.next_seq - 1
         tables: dict[str, list[Row]] = into.tables if into is not None else {}
         states = tables.setdefault("states", [])
-        number = energy.number
-        natures = energy.NATURES
+        append = states.append
+        kinds = self._kinds
+        last_attributes = self._last_attributes
+        encode = _encode
         for item in items:
             seq += 1
-            if type(item) is State:
-                state_text = item.state
-                value = number(state_text)
-                ctx = item.context
-                states.append((
-                    item.last_updated, seq, item.entity_id,
-                    state_text if "\x00" not in state_text else state_text.replace("\x00", ""),
-                    value, to_json(item.attributes), item.last_changed, ctx.id, ctx.user_id, ctx.parent_id,
-                ))
-                domain = item.entity_id.partition(".")[0]
-                if domain in natures:
-                    tables.setdefault("device_telemetry", []).append(energy.telemetry_row(item, value))
-                    flows = energy.flow_rows(item, value)
-                    if flows:
-                        tables.setdefault("energy_flows", []).extend(flows)
-                elif self._is_price(item):
-                    price = energy.price_row(item, value)
-                    if price is not None:
-                        tables.setdefault("energy_prices", []).append(price)
-            else:
+            if type(item) is not State:
                 self._event_rows(item, seq, tables)  # type: ignore[arg-type]
+                continue
+            state_text = item.state
+            try:
+                value: float | None = float(state_text)
+                if value - value != 0.0:  # nan, inf
+                    value = None
+            except ValueError:
+                value = None
+            attributes = item.attributes
+            entity_id = item.entity_id
+            last = last_attributes.get(entity_id)
+            if last is not None and last[0] == attributes:
+                attributes_json = last[1]  # most updates change the state, not the attributes
+            else:
+                try:
+                    attributes_json = encode(attributes.copy()) if attributes else "{}"
+                    if "\\u0000" in attributes_json:
+                        raise ValueError("NUL character")
+                except (ValueError, TypeError, RecursionError):
+                    attributes_json = to_json(attributes)
+                last_attributes[entity_id] = (attributes, attributes_json)
+            if "\x00" in state_text:
+                state_text = state_text.replace("\x00", "")
+            ctx = item.context
+            append((item.last_updated, seq, entity_id, state_text, value, attributes_json,
+                    item.last_changed, ctx.id, ctx.user_id, ctx.parent_id))
+            kind = kinds.get(entity_id)
+            if kind is None:
+                kind = kinds[entity_id] = self._kind(item)
+            if kind is _PLAIN:
+                continue
+            if kind is _NATURE:
+                tables.setdefault("device_telemetry", []).append(energy.telemetry_row(item, value))
+                flows = energy.flow_rows(item, value)
+                if flows:
+                    tables.setdefault("energy_flows", []).extend(flows)
+            else:
+                price = energy.price_row(item, value)
+                if price is not None:
+                    tables.setdefault("energy_prices", []).append(price)
         if not states:
             del tables["states"]
         if into is not None:
@@ -176,11 +209,13 @@ class RowBuilder:
         self.next_seq = seq + 1
         return into
 
-    def _is_price(self, state: State) -> bool:
-        known = self._price_cache.get(state.entity_id)
-        if known is None:
-            known = self._price_cache[state.entity_id] = energy.is_price_sensor(state, self._price_entities)
-        return known
+    def _kind(self, state: State) -> str:
+        """What else a state of this entity feeds besides `states` (decided once per entity)."""
+        if state.domain in energy.NATURES:
+            return _NATURE
+        if energy.is_price_sensor(state, self._price_entities):
+            return _PRICE
+        return _PLAIN
 
     def _event_rows(self, event: Event, seq: int, tables: dict[str, list[Row]]) -> None:
         ctx = event.context

@@ -20,7 +20,7 @@ _LOGGER = logging.getLogger(__name__)
 
 SCHEMA_FILE = Path(__file__).with_name("schema.sql")  # a link to the repository's schema.sql
 # Rows encoded between two yields to the event loop during a COPY.
-_COPY_CHUNK = 1000
+_COPY_CHUNK = 500
 
 
 def schema_sql() -> str:

@@ -18,7 +18,7 @@ from orbiteos.integrations.recorder.rows import Batch, QueueItem, RowBuilder
 _LOGGER = logging.getLogger(__name__)
 
 # Items converted between two yields to the event loop, so that the automation path is not held up.
-CHUNK = 1000
+CHUNK = 200
 
 
 class Backlog:
@@ -31,31 +31,38 @@ class Backlog:
         # The listeners' whole job: one deque append (thread-unsafe by design: one event loop).
         self.append = self.memory.append
         self.taken = 0  # items taken out of memory so far (into a batch or the journal)
-        self._inflight: Batch | None = None  # built from memory, not in the journal
+        # Batches built from memory and not in the journal, oldest first; the head is being written
+        # and the next one may be built meanwhile (while the server works on the head).
+        self._built: deque[Batch] = deque()
 
     @property
     def empty(self) -> bool:
-        return not self.memory and self._inflight is None and not len(self.journal)
+        return not self.memory and not self._built and not len(self.journal)
 
     @property
     def memory_items(self) -> int:
-        return len(self.memory) + (self._inflight.items if self._inflight is not None else 0)
+        return len(self.memory) + sum(b.items for b in self._built)
 
     async def next_batch(self) -> Batch | None:
-        """The oldest rows not yet committed: the batch in flight, the journal's head, or new rows."""
-        if self._inflight is not None:
-            return self._inflight
+        """The oldest rows not yet committed: a built batch, the journal's head, or new rows."""
+        if self._built:
+            return self._built[0]
         if len(self.journal):
             return await self.journal.read_head()
         if not self.memory:
             return None
-        self._inflight = await self._build(min(len(self.memory), self.batch_items))
-        return self._inflight
+        self._built.append(await self._build(min(len(self.memory), self.batch_items)))
+        return self._built[0]
+
+    async def prebuild(self) -> None:
+        """Build the batch after the one being written, when a full one is waiting in memory."""
+        if len(self._built) == 1 and not len(self.journal) and len(self.memory) >= self.batch_items:
+            self._built.append(await self._build(self.batch_items))
 
     def done(self, batch: Batch) -> None:
         """The batch is committed (or set aside): forget it."""
-        if batch is self._inflight:
-            self._inflight = None
+        if self._built and batch is self._built[0]:
+            self._built.popleft()
         else:
             self.journal.remove_head()
 
@@ -64,10 +71,11 @@ class Backlog:
         if not everything and self.memory_items <= self.max_memory:
             return 0
         moved = 0
-        if self._inflight is not None:
-            await self.journal.append(self._inflight)  # keeps its batch id: a replay is recognised
-            moved += self._inflight.items
-            self._inflight = None
+        while self._built:
+            batch = self._built[0]
+            await self.journal.append(batch)  # keeps its batch id: a replay is recognised
+            self._built.popleft()
+            moved += batch.items
         remaining = len(self.memory)  # what is there now; later rows wait for the next spill
         while remaining > 0:
             count = min(remaining, self.batch_items)

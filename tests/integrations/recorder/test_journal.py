@@ -1,0 +1,60 @@
+"""The on-disk journal: order, the batch id kept, and a damaged file set aside rather than fatal."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from orbiteos.core import Hub
+from orbiteos.integrations.recorder.queue.backlog import Backlog
+from orbiteos.integrations.recorder.queue.journal import Journal
+from orbiteos.integrations.recorder.rows import RowBuilder
+
+
+def _files(directory: Path, pattern: str) -> list[Path]:
+    return list(directory.glob(pattern))
+
+
+def _hub_with_states(count: int) -> tuple[Hub, list]:
+    hub = Hub()
+    states: list = []
+    hub.bus.listen("state_changed", lambda e: states.append(e.data["new_state"]))
+    for n in range(count):
+        hub.states.set("sensor.x", n)
+    return hub, states
+
+
+async def test_spilled_batches_replay_in_order_with_their_ids(tmp_path: Path):
+    _, states = _hub_with_states(25)
+    backlog = Backlog(RowBuilder(100), Journal(tmp_path), max_memory=10, batch_items=10)
+    for state in states[:15]:
+        backlog.append(state)
+    first = await backlog.next_batch()  # built from memory, "being written" when the database goes away
+    assert first is not None and first.items == 10
+    for state in states[15:]:
+        backlog.append(state)
+    assert await backlog.spill() == 25
+    assert not backlog.memory and len(backlog.journal) == 3
+
+    reopened = Journal(tmp_path)  # as after a restart
+    assert reopened.last_seq() == 124
+    replay = Backlog(RowBuilder(125), reopened, max_memory=10, batch_items=10)
+    seen = []
+    while (batch := await replay.next_batch()) is not None:
+        if not seen:
+            assert batch.batch_id == first.batch_id
+        seen.extend(row[3] for row in batch.tables["states"])
+        replay.done(batch)
+    assert seen == [str(n) for n in range(25)]
+    assert not _files(tmp_path, "*.batch")
+
+
+async def test_an_unreadable_segment_is_moved_aside_and_the_rest_replays(tmp_path: Path):
+    _, states = _hub_with_states(4)
+    journal = Journal(tmp_path)
+    builder = RowBuilder(1)
+    for pair in (states[:2], states[2:]):
+        await journal.append(builder.build(pair))
+    journal.head.write_bytes(b"not a pickle")  # type: ignore[union-attr]
+    batch = await journal.read_head()
+    assert batch is not None and [r[3] for r in batch.tables["states"]] == ["2", "3"]
+    assert len(_files(tmp_path, "*.unreadable")) == 1
