@@ -173,6 +173,8 @@ async def test_a_call_the_charger_never_answers_times_out_without_blocking_other
         silent.cp.silent_on.add("Reset")
         slow = asyncio.create_task(hub.services.call("ocpp", "reset", {"charge_point_id": "cp1"}))
         await silent.cp.wait_for("Reset")
+        # cp1's own messages are still handled while our call to it waits.
+        assert (await silent.cp.call(call.Heartbeat())).current_time
         # While cp1 keeps us waiting, cp2 is served.
         answer = await hub.services.call("ocpp", "reset", {"charge_point_id": "cp2", "type": "Hard"})
         assert answer == {"status": "Accepted"}

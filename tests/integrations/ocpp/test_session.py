@@ -112,3 +112,40 @@ async def test_data_transfer_and_firmware_status_are_handled(central: CentralFac
     assert seen[0].data["vendor_id"] == "acme"
     assert system.devices["cp1"].firmware_status == "Downloading"
     assert system.devices["cp1"].diagnostics_status == "Uploaded"
+
+
+async def test_connectors_get_their_own_entities_and_connector_zero_none(central: CentralFactory) -> None:
+    hub, system, url = await central(charge_points=[{"id": "Depot-CP2", "connectors": 2}])
+    assert hub.states.get("ev_charger.depot_cp2_2").state == "unavailable"
+    async with connect(url, "Depot-CP2") as c:
+        await c.cp.status(0, "Available")
+        await c.cp.status(2, "Charging")
+        await c.cp.status(3, "Available")  # more connectors than configured: it gets an entity too
+        assert hub.states.get("ev_charger.depot_cp2_2").attributes["status"] == "Charging"
+        assert hub.states.get("ev_charger.depot_cp2_1").attributes["status"] is None
+        assert hub.states.get("ev_charger.depot_cp2_3").attributes["connector_id"] == 3
+        assert "ev_charger.depot_cp2_0" not in hub.states
+        assert system.devices["Depot-CP2"].status == "Available"
+
+
+async def test_stop_of_an_unknown_transaction_is_still_announced(central: CentralFactory) -> None:
+    hub, system, url = await central()
+    sessions: list[Event] = []
+    hub.bus.listen("ocpp_session", sessions.append)
+    async with connect(url, "cp1") as c:
+        await c.cp.call(call.StopTransaction(meter_stop=900, timestamp="2026-01-01T13:00:00Z", transaction_id=77))
+    assert [(s.data["transaction_id"], s.data["start"], s.data["meter_stop_wh"]) for s in sessions] == [
+        (77, None, 900.0)]
+
+
+async def test_limit_falls_back_to_the_default_when_the_transaction_ends(central: CentralFactory) -> None:
+    hub, system, url = await central(charging_rate_unit="W")
+    async with connect(url, "cp1") as c:
+        await hub.services.call("ev_charger", "set_limit", {"entity_id": "ev_charger.cp1_1", "power_kw": 11})
+        started = await c.cp.call(call.StartTransaction(
+            connector_id=1, id_tag="orbiteos", meter_start=0, timestamp="2026-01-01T12:00:00Z"))
+        await hub.services.call("ev_charger", "set_limit", {"entity_id": "ev_charger.cp1_1", "power_kw": 4})
+        assert hub.states.get("ev_charger.cp1_1").attributes["limit_kw"] == 4.0
+        await c.cp.call(call.StopTransaction(meter_stop=10, timestamp="2026-01-01T12:30:00Z",
+                                             transaction_id=started.transaction_id))
+        assert hub.states.get("ev_charger.cp1_1").attributes["limit_kw"] == 11.0
