@@ -53,10 +53,28 @@ class ChargerCallError(OrbitEOSError):
     """The charge point refused a call, answered it with a CALLERROR, or answered nonsense."""
 
 
+class _RefusedFrameFilter(logging.Filter):
+    """The library logs a handler's OCPP error (a charger's bad value) with a traceback; one line is enough."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and isinstance(record.exc_info[1], OCPPError):
+            record.msg = f"{record.msg}: %s"
+            record.args = (*(record.args if isinstance(record.args, tuple) else ()), record.exc_info[1])
+            record.exc_info = None
+            record.exc_text = None
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+        return True
+
+
+_REFUSED_FRAME_FILTER = _RefusedFrameFilter()
+
+
 def quiet_frames_logger() -> None:
-    """Frames at WARNING unless the user configured the logger themselves."""
+    """Frames at WARNING unless the user configured the logger themselves; refused frames in one line."""
     if FRAMES_LOGGER.level == logging.NOTSET:
         FRAMES_LOGGER.setLevel(logging.WARNING)
+    if _REFUSED_FRAME_FILTER not in FRAMES_LOGGER.filters:
+        FRAMES_LOGGER.addFilter(_REFUSED_FRAME_FILTER)
 
 
 @dataclass(frozen=True)

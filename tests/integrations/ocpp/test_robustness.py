@@ -185,3 +185,21 @@ async def test_a_call_the_charger_never_answers_times_out_without_blocking_other
         # And cp1 can be called again afterwards.
         silent.cp.silent_on.clear()
         assert await hub.services.call("ocpp", "reset", {"charge_point_id": "cp1"}) == {"status": "Accepted"}
+
+
+async def test_a_refused_frame_is_logged_in_one_line_without_traceback(
+    central: CentralFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    hub, system, url = await central()
+    session, ws = await _raw(url, "cp1")
+    try:
+        async with asyncio.timeout(TIMEOUT):
+            await ws.send_str(METER_BAD_VALUE)
+            await ws.receive()
+    finally:
+        await ws.close()
+        await session.close()
+    records = [r for r in caplog.records if r.name == "orbiteos.integrations.ocpp.frames"]
+    assert records
+    assert all(r.exc_info is None and r.levelname == "WARNING" for r in records)
+    assert "expected a number, found 'lots'" in records[0].getMessage()
