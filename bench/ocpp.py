@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import socket
 import sys
 import time
@@ -92,6 +93,7 @@ async def _orbiteos_server(count: int, validate_in_thread: bool) -> tuple[str, C
 
 
 async def _drive(url: str, count: int, duration: float) -> dict[str, Any]:
+    load_before = os.getloadavg()[0]
     cpu_began, wall_began = time.process_time(), time.perf_counter()
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "bench._ocpp_load", "--url", url, "--charge-points", str(count),
@@ -102,6 +104,8 @@ async def _drive(url: str, count: int, duration: float) -> dict[str, Any]:
     result: dict[str, Any] = json.loads(out.decode().strip().splitlines()[-1])
     wall = time.perf_counter() - wall_began
     result["server_cpu_percent"] = round(100 * (time.process_time() - cpu_began) / wall, 1)
+    # The machine is shared: the 1-minute load average says how much else wanted the 2 cores.
+    result["load_average_1m"] = [round(load_before, 2), round(os.getloadavg()[0], 2)]
     return result
 
 
