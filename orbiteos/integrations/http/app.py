@@ -63,10 +63,11 @@ async def ui_index(request: web.Request) -> web.StreamResponse:
 
 def build_app(hub: Hub, settings: appkeys.HttpSettings, tokens: TokenStore) -> web.Application:
     audit = AuditLog(hub)
-    middlewares: list[Any] = [error_middleware]
+    # CORS outermost, so that error answers (made by error_middleware) carry its headers too.
+    middlewares: list[Any] = []
     if settings.cors_allowed_origins:
         middlewares.append(cors_middleware(settings.cors_allowed_origins))
-    middlewares.append(auth_middleware(tokens, audit))
+    middlewares += [error_middleware, auth_middleware(tokens, audit)]
     app = web.Application(middlewares=middlewares, client_max_size=settings.max_body_bytes)
     app[appkeys.HUB] = hub
     app[appkeys.SETTINGS] = settings

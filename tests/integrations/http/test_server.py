@@ -11,6 +11,7 @@ import aiohttp
 import pytest
 import voluptuous as vol
 
+from orbiteos import webhook
 from orbiteos.integrations.http import CONFIG_SCHEMA, settings_from_config
 from tests.integrations.http.conftest import start_site
 
@@ -47,6 +48,9 @@ async def test_body_over_the_limit_is_413(tmp_path: Path) -> None:
         assert status == 413
         assert "too large" in body["message"]
         assert (await site.request("POST", "/api/events/small", json={"x": 1}))[0] == 200
+        webhook.register(site.hub, "big-hook", lambda hub, wid, request: None)
+        status, body = await site.request("POST", "/api/webhook/big-hook", role=None, json={"x": "a" * 4096})
+        assert status == 413
     finally:
         await site.session.close()
         await site.hub.stop()
@@ -63,6 +67,11 @@ async def test_cors_only_for_configured_origins(tmp_path: Path) -> None:
                                                             **site.headers("viewer")}) as response:
             assert response.status == 200
             assert "Access-Control-Allow-Origin" not in response.headers
+        # Error answers carry the headers too, so a dashboard can read the message.
+        async with site.session.get("/api/states/meter.none", headers={"Origin": "https://dash.example",
+                                                                       **site.headers("viewer")}) as response:
+            assert response.status == 404
+            assert response.headers["Access-Control-Allow-Origin"] == "https://dash.example"
     finally:
         await site.session.close()
         await site.hub.stop()

@@ -50,3 +50,16 @@ def test_duplicate_name_and_bad_role_are_refused(tmp_path: Path, capsys: pytest.
 def test_missing_config_dir_is_an_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["token", "list", "-c", str(tmp_path / "nowhere")]) == 2
     assert "does not exist" in capsys.readouterr().err
+
+
+def test_damaged_token_file_keeps_the_known_tokens_and_says_where(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    store = TokenStore.for_config_dir(tmp_path)
+    token = store.create("ops", "admin")
+    path = tmp_path / ".storage" / "auth_tokens.json"
+    path.write_text("{ half a file")
+    assert store.lookup(token) is not None
+    assert any(str(path) in r.getMessage() and "unreadable" in r.getMessage() for r in caplog.records)
+    fresh = TokenStore.for_config_dir(tmp_path)
+    assert fresh.lookup(token) is None  # a new reader has nothing to keep: it refuses, it does not crash

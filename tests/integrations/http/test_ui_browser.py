@@ -165,3 +165,20 @@ async def test_viewer_sees_automations_but_cannot_change_them(
         assert await page.evaluate(f"document.querySelector('{ROW} [data-action=run]').disabled") is True
         assert await page.evaluate(f"document.querySelector('{ROW} [data-action=trace]').disabled") is False
         assert page.errors == []
+
+
+async def test_device_sparklines_with_the_recorder(chromium: Chromium, tmp_path: Path, postgres_url: str) -> None:
+    site = await start_site(tmp_path, recorder_url=postgres_url)
+    add_site_devices(site.hub)
+    try:
+        async with chromium.page() as page:
+            await sign_in(page, site, "viewer")
+            await page.wait_for("document.getElementById('history-note').textContent.startsWith('Sparklines')")
+            site.hub.states.set("meter.grid", "30.0", {"friendly_name": "Grid meter"})
+            await page.wait_for(
+                "!!document.querySelector('.device[data-entity-id=\"meter.grid\"] .spark polyline')"
+            )
+            assert page.errors == []
+    finally:
+        await site.session.close()
+        await site.hub.stop()

@@ -476,29 +476,62 @@ function describeTrigger(trigger) {
   return JSON.stringify(trigger);
 }
 
-const STEP_SKIP = new Set(["path", "timestamp"]);
+const STEP_SKIP = new Set(["path", "timestamp", "alias", "description", "result", "error"]);
+const show = (value) => (typeof value === "string" ? value : JSON.stringify(value));
+// {"battery.main": 64} -> "battery.main = 64": what a condition saw, per entity.
+const seenValue = (value) => (value && typeof value === "object" && !Array.isArray(value)
+  ? Object.entries(value).map(([key, v]) => `${key} = ${show(v)}`).join(", ") : show(value));
+
+// One sentence saying what the step saw and did; the raw record stays one click away.
+function stepSentence(step) {
+  if (step.enabled === false) return "disabled, skipped";
+  if (step.condition) {
+    const seen = [];
+    for (const key of ["value", "state", "rendered", "now", "id"]) {
+      if (step[key] !== undefined && step[key] !== null) seen.push(`saw ${seenValue(step[key])}`);
+    }
+    for (const key of ["above", "below", "wanted", "after", "before"]) {
+      if (step[key] !== undefined && step[key] !== null) seen.push(`${key} ${show(step[key])}`);
+    }
+    return `${step.condition} condition${seen.length ? `: ${seen.join(", ")}` : ""}`;
+  }
+  if (step.service) {
+    const target = step.target && step.target.entity_id ? ` on ${show(step.target.entity_id)}` : "";
+    const data = step.data && Object.keys(step.data).length ? ` with ${show(step.data)}` : "";
+    return `called ${step.service}${target}${data}`;
+  }
+  if (step.delay !== undefined) return `delay of ${step.delay} s${step.done === false ? " (interrupted)" : ""}`;
+  if (step.choice !== undefined) return `took ${step.choice === null ? "no branch" : `branch ${show(step.choice)}`}`;
+  if (step.wait !== undefined || step.timed_out !== undefined) return step.timed_out ? "wait timed out" : "wait completed";
+  if (step.iterations !== undefined) return `repeated ${step.iterations} time(s)`;
+  if (step.event !== undefined) return `fired event ${step.event}`;
+  if (step.variables !== undefined) return `set variables ${show(step.variables)}`;
+  if (step.stop !== undefined) return `stopped: ${step.stop}`;
+  return "";
+}
+
 function renderStep(step) {
   const verdict = typeof step.result === "boolean" ? step.result
     : step.result && typeof step.result === "object" && typeof step.result.result === "boolean"
       ? step.result.result : null;
   const kind = step.path.split("/")[0];
-  const headline = step.alias || step.description || step.service || step.condition || step.type || kind;
-  const rest = Object.fromEntries(Object.entries(step).filter(([key]) => !STEP_SKIP.has(key)
-    && !["alias", "description", "result", "error"].includes(key)));
+  const headline = step.alias || step.description || (step.condition ? "condition" : step.service ? "action" : kind);
+  const rest = Object.fromEntries(Object.entries(step).filter(([key]) => !STEP_SKIP.has(key)));
+  if (step.result !== undefined && typeof step.result !== "boolean") rest.result = step.result;
+  const sentence = stepSentence(step);
   return h("li", { class: `step ${verdict === true ? "pass" : verdict === false || step.error ? "fail" : ""}`,
     dataset: { path: step.path } },
   h("div", {}, h("span", { class: "what" }, headline),
     verdict !== null ? h("span", { class: `badge ${verdict ? "pass" : "fail"}` }, verdict ? "true" : "false") : null,
     h("span", { class: "path" }, ` ${step.path} · ${time(step.timestamp)}`)),
+  sentence ? h("div", { class: "sentence" }, sentence) : null,
   step.error ? h("div", { class: "error" }, step.error) : null,
-  Object.keys(rest).length ? h("pre", { class: "kv" }, formatDetails(rest)) : null,
-  step.result !== undefined && typeof step.result !== "boolean" ? h("pre", { class: "kv" }, `result: ${JSON.stringify(step.result)}`) : null);
+  Object.keys(rest).length ? h("details", {}, h("summary", { class: "muted small" }, "details"),
+    h("pre", { class: "kv" }, formatDetails(rest))) : null);
 }
 
 function formatDetails(details) {
-  return Object.entries(details)
-    .map(([key, value]) => `${key}: ${typeof value === "string" ? value : JSON.stringify(value)}`)
-    .join("\n");
+  return Object.entries(details).map(([key, value]) => `${key}: ${show(value)}`).join("\n");
 }
 
 // --- entities by domain -----------------------------------------------------------------
