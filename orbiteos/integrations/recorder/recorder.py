@@ -97,6 +97,7 @@ class Recorder:
         self._wake = asyncio.Event()
         self._progress = asyncio.Event()
         self._stopping = False
+        self._stop_requested = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._purge_task: asyncio.Task[None] | None = None
         self._pool: asyncpg.Pool | None = None
@@ -127,6 +128,12 @@ class Recorder:
 
     # --- the drain task ----------------------------------------------------
     async def _run(self) -> None:
+        try:
+            await self._drain()
+        finally:
+            self._progress.set()  # nobody waits on a drain that has ended
+
+    async def _drain(self) -> None:
         delay = 0.0
         while True:
             if self._stopping and self.backlog.empty:
@@ -142,7 +149,7 @@ class Recorder:
                         return
                     await self.backlog.spill()
                     delay = min(self.settings.retry_max, max(0.2, delay * 2))
-                    await self._sleep(delay * random.uniform(0.8, 1.2))
+                    await self._back_off(delay * random.uniform(0.8, 1.2))
                     continue
                 self.outage.back(self.backlog)
                 delay = 0.0
@@ -200,6 +207,18 @@ class Recorder:
         except TimeoutError:
             pass
 
+    async def _back_off(self, seconds: float) -> None:
+        """Wait before the next connection attempt (only a stop cuts it short), keeping memory bounded."""
+        loop = asyncio.get_running_loop()
+        end = loop.time() + seconds
+        while not self._stopping and (remaining := end - loop.time()) > 0:
+            try:
+                async with asyncio.timeout(min(0.5, remaining)):
+                    await self._stop_requested.wait()
+            except TimeoutError:
+                pass
+            await self.backlog.spill()
+
     async def _purge_loop(self) -> None:
         while True:
             if self.writer.url is not None and not self.writer.timescale:
@@ -229,7 +248,9 @@ class Recorder:
         """Return once everything recorded before this call is committed (wrap in asyncio.timeout)."""
         backlog = self.backlog
         target = backlog.taken + len(backlog.memory)
-        while backlog.taken < target or backlog.memory_items > len(backlog.memory) or len(backlog.journal):
+        while self._task is not None and not self._task.done() and (
+            backlog.taken < target or backlog.memory_items > len(backlog.memory) or len(backlog.journal)
+        ):
             self._progress.clear()
             self._wake.set()
             await self._progress.wait()
@@ -240,6 +261,7 @@ class Recorder:
             unsubscribe()
         self._unsubscribe = []
         self._stopping = True
+        self._stop_requested.set()
         self._wake.set()
         if self._purge_task is not None:
             self._purge_task.cancel()

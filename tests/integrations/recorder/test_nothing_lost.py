@@ -136,3 +136,30 @@ async def test_a_batch_written_again_after_a_lost_answer_is_skipped(postgres_url
         await writer.close()
         rows = await fetch(postgres_url, "SELECT count(*) AS n FROM states")
     assert rows[0]["n"] == 1  # hub.states.all() holds the latest state only
+
+
+async def test_rows_arriving_during_an_outage_do_not_hurry_the_reconnect_attempts(
+    recorder_hub: RecorderHub, postgres_server: TestPostgres
+):
+    async with asyncio.timeout(60), recorder_hub() as hub:
+        recorder = running_recorder(hub)
+        recorder.settings.batch_items = 10  # every few rows is "a full batch"
+        await recorder.flush()
+        attempts = 0
+        connect = recorder.writer.connect
+
+        async def counting_connect() -> None:
+            nonlocal attempts
+            attempts += 1
+            await connect()
+
+        recorder.writer.connect = counting_connect  # type: ignore[method-assign]
+        await asyncio.to_thread(postgres_server.stop, "fast")
+        try:
+            for n in range(200):  # 2 s of rows, each tick waking the drain task
+                hub.states.set("sensor.x", n)
+                await asyncio.sleep(0.01)
+        finally:
+            await asyncio.to_thread(postgres_server.start)
+    # Backing off from 0.2 s doubling to 5 s: a handful of attempts in 2 s, not one per row.
+    assert 1 <= attempts <= 10
