@@ -188,3 +188,16 @@ def test_automation_variables_are_not_visible_to_trigger_options() -> None:
 """
     s = run_scenario(yaml, body, initial={"switch.a": "off"})
     assert [c.offset for c in s.calls] == [50.0]
+
+
+def test_time_pattern_defaults_follow_home_assistant() -> None:
+    from orbiteos.automation.trigger import validate_trigger
+
+    def pattern(**given: str) -> tuple[str, str, str]:
+        config = validate_trigger({"platform": "time_pattern", **given})
+        return config["hours"], config["minutes"], config["seconds"]
+
+    assert pattern(hours="5") == ("5", "0", "0")
+    assert pattern(minutes="/15") == ("*", "/15", "0")
+    assert pattern(seconds="/10") == ("*", "*", "/10")
+    assert pattern(hours="/2", seconds="30") == ("/2", "0", "30")

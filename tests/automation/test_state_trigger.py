@@ -176,3 +176,20 @@ def test_trigger_variables_hold_home_assistant_keys() -> None:
     s = run_scenario(yaml, body, initial={"sensor.a": "1"})
     assert s.called()[0][2] == {"platform": "state", "entity": "sensor.a", "from": 1, "to": 2, "id": "my-id",
                                 "idx": 0, "description": "state of sensor.a"}
+
+
+def test_no_from_or_to_with_for_an_attribute_change_starts_a_second_timer_as_home_assistant() -> None:
+    async def body(s: Scenario) -> None:
+        s.set("sensor.p", "2")            # t=0: timer to t=10
+        await s.advance(4)
+        s.set("sensor.p", "2", {"a": 1})  # t=4: the first timer holds (same state), a second one to t=14
+        await s.advance(30)
+
+    yaml = """
+- id: t
+  mode: parallel
+  trigger: {platform: state, entity_id: sensor.p, for: 10}
+  action: {service: test.call}
+"""
+    s = run_scenario(yaml, body, initial={"sensor.p": "1"})
+    assert [c.offset for c in s.calls] == [10.0, 14.0]

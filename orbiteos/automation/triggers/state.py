@@ -78,7 +78,7 @@ async def async_attach(
     from_only = "from" in config and "to" not in config
     trigger_data = trigger_info["trigger_data"]
     variables = trigger_info["variables"]
-    pending: dict[str, Unsubscribe] = {}
+    pending: dict[str, list[Unsubscribe]] = {}
 
     def value_of(state: State | None) -> Any:
         if state is None:
@@ -129,22 +129,31 @@ async def async_attach(
             current = value_of(state)
             return current != old_value if from_only else current == new_value
 
-        previous = pending.pop(entity_id, None)
-        if previous is not None:
-            previous()
+        # As Home Assistant: a timer already running for this entity keeps running while its own
+        # check holds (with no from/to, an attribute change starts a second timer beside it).
+        timers = pending.setdefault(entity_id, [])
 
         def held() -> None:
-            pending.pop(entity_id, None)
+            timers.remove(cancel)
             fire(entity_id, old, new, period, event)
 
-        pending[entity_id] = track_same_state(hub, entity_id, period, held, still_same)
+        def still_same_or_forget(state: State | None) -> bool:
+            if still_same(state):
+                return True
+            if cancel in timers:
+                timers.remove(cancel)
+            return False
+
+        cancel = track_same_state(hub, entity_id, period, held, still_same_or_forget)
+        timers.append(cancel)
 
     unsubscribe = hub.states.listen(entity_ids, changed)
 
     def detach() -> None:
         unsubscribe()
-        for cancel in pending.values():
-            cancel()
+        for timers in pending.values():
+            for cancel in list(timers):
+                cancel()
         pending.clear()
 
     return detach

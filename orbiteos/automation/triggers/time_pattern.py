@@ -26,16 +26,16 @@ def _pattern(maximum: int) -> Any:
 
 
 def _defaults(value: dict[str, Any]) -> dict[str, Any]:
-    # As Home Assistant: unspecified smaller units default to 0, larger to '*'.
+    # As Home Assistant: a larger unit given defaults the next smaller one to 0; the rest match all.
     if not any(key in value for key in ("hours", "minutes", "seconds")):
         raise vol.Invalid("expected at least one of hours, minutes, seconds")
     value = dict(value)
-    if "seconds" not in value:
+    if "minutes" not in value and "hours" in value:
+        value["minutes"] = "0"
+    if "seconds" not in value and "minutes" in value:
         value["seconds"] = "0"
-        if "minutes" not in value:
-            value["minutes"] = "0"
-    value.setdefault("minutes", "*")
-    value.setdefault("hours", "*")
+    for key in ("hours", "minutes", "seconds"):
+        value.setdefault(key, "*")
     return value
 
 
