@@ -326,6 +326,11 @@ _RESERVED_NAMES = frozenset(
 class AllStates:
     """`states('sensor.x')`, `states.sensor.x`, and `states` as an iterable of every state."""
 
+    # What Jinja and its sandbox look up on every call; as class attributes they skip __getattr__.
+    jinja_pass_arg = None
+    unsafe_callable = False
+    alters_data = False
+
     def __init__(self, hub: Hub | None, tracker: _Tracker) -> None:
         self._hub = hub
         self._tracker = tracker
@@ -515,6 +520,8 @@ class TemplateEnvironment(ImmutableSandboxedEnvironment):
         self.tests["is_state"] = self.globals["is_state"]
         self.tests["has_value"] = self.globals["has_value"]
         self._compiled: dict[str, jinja2.Template] = {}
+        for helper in (*self.globals.values(), *self.filters.values(), *self.tests.values()):
+            _mark_plain_callable(helper)
         # Jinja's defaults (range, dict, namespace ...) and ours, flattened once for fast renders.
         self.flat_globals: dict[str, Any] = dict(self.globals)
 
@@ -527,6 +534,18 @@ class TemplateEnvironment(ImmutableSandboxedEnvironment):
                 raise TemplateError(f"template syntax error: {err.message} (line {err.lineno}) in {source!r}") from None
             self._compiled[source] = compiled
         return compiled
+
+
+def _mark_plain_callable(helper: Any) -> None:
+    """Answer Jinja's per-call probes (pass_arg, sandbox flags) without a failed attribute lookup."""
+    if not callable(helper) or hasattr(helper, "jinja_pass_arg"):
+        return
+    try:
+        helper.jinja_pass_arg = None
+        helper.unsafe_callable = False
+        helper.alters_data = False
+    except (AttributeError, TypeError):  # builtins and classes we do not own
+        pass
 
 
 _NO_HUB_ENV: TemplateEnvironment | None = None
