@@ -52,7 +52,7 @@ class KpiCollector:
         self.export_limit = math.inf
         self.totals = dict.fromkeys(
             ("import_kwh", "export_kwh", "cost_eur", "pv_kwh", "consumption_kwh", "battery_charged_kwh",
-             "battery_discharged_kwh", "ev_kwh", "seconds_over_limit", "unpriced_import_kwh"),
+             "battery_discharged_kwh", "ev_kwh", "ev_from_pv_kwh", "seconds_over_limit", "unpriced_import_kwh"),
             0.0,
         )
         self.ev_sessions = 0
@@ -106,7 +106,11 @@ class KpiCollector:
                 totals["battery_discharged_kwh"] += power * hours
             else:
                 totals["battery_charged_kwh"] -= power * hours
-        totals["ev_kwh"] += sum(self.ev_kw.values()) * hours
+        ev = sum(self.ev_kw.values())
+        totals["ev_kwh"] += ev * hours
+        # PV into the EV: what PV has left after the site's own load (grid + PV + battery - EV), up to the EV's power.
+        own_load = grid + pv + battery - ev
+        totals["ev_from_pv_kwh"] += min(ev, max(0.0, pv - own_load)) * hours
 
     def advance(self, ts: float) -> None:
         """Integrate the held values up to UTC timestamp `ts`, closing quarter hours on the way."""
@@ -187,6 +191,7 @@ class KpiCollector:
             "battery_throughput_kwh": round(throughput, 3),
             "battery_equivalent_full_cycles": round(throughput / (2.0 * capacity), 4) if capacity > 0 else None,
             "ev_energy_kwh": round(totals["ev_kwh"], 3),
+            "ev_from_pv_kwh": round(totals["ev_from_pv_kwh"], 3),
             "ev_sessions_departed": self.ev_sessions,
             "ev_energy_missing_kwh": round(self.ev_missing_kwh, 3),
             "seconds_over_grid_limit": round(totals["seconds_over_limit"], 1),
