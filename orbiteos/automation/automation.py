@@ -104,22 +104,27 @@ class Automation:
     async def turn_off(self, stop_actions: bool = True) -> None:
         self.enabled = False
         self.detach()
+        self.write_state()
         if stop_actions:
             await self.stop_runs()
-        self.write_state()
 
     async def stop_runs(self) -> None:
-        runs = list(self._runs)
-        for task in runs:
+        """Cancel every run; wait for them, except the calling run itself (it ends at its next await)."""
+        current = asyncio.current_task()
+        for task in self._runs:
             task.cancel()
-        if runs:
-            await asyncio.gather(*runs, return_exceptions=True)
+        others = [task for task in self._runs if task is not current]
+        if others:
+            await asyncio.wait(others)
 
     async def trigger(self, variables: Mapping[str, Any] | None = None, skip_condition: bool = True,
                       context: Context | None = None) -> None:
         """Run now (the `automation.trigger` service); returns when the run has ended."""
         run_variables = {"trigger": {"platform": None, "description": "manual trigger"}, **(variables or {})}
-        await self._handle(run_variables, context, skip_condition)
+        # The run gets its own task: a restart or turn_off cancels the run, never the caller.
+        task = self.hub.create_task(self._handle(run_variables, context, skip_condition),
+                                    name=f"automation:{self.automation_id}")
+        await asyncio.wait({task})
 
     # --- a trigger fired -------------------------------------------------------------------
     def _on_trigger(self, run_variables: dict[str, Any], context: Context | None) -> None:

@@ -216,3 +216,28 @@ def test_api_trigger_waits_for_the_run() -> None:
         return calls
 
     assert run_virtual(main, START) == ["api"]
+
+
+def test_turning_off_from_inside_its_own_run_cancels_the_run_not_the_caller() -> None:
+    async def body(s: Scenario) -> None:
+        await s.hub.services.call("automation", "trigger", {"entity_id": "automation.self_off"})
+        await s.advance(1)
+        s.hub.bus.fire("after")
+        await s.advance(1)
+
+    yaml = """
+- id: self_off
+  mode: restart
+  trigger: {platform: event, event_type: never}
+  action:
+    - service: test.call
+    - service: automation.turn_off
+      target: {entity_id: automation.self_off}
+    - service: test.other
+- id: still_running
+  trigger: {platform: event, event_type: after}
+  action: {service: test.other}
+"""
+    s = run_scenario(yaml, body)
+    assert s.services() == ["test.call", "test.other"]
+    assert s.traces("self_off")[0]["result"] == "cancelled"

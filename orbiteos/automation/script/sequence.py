@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
@@ -100,7 +101,11 @@ class Sequence:
         self.steps = steps
 
     async def run(self, run: Run, variables: dict[str, Any], prefix: str) -> None:
+        task = asyncio.current_task()
         for index, step in enumerate(self.steps):
+            if task is not None and task.cancelling():
+                # A step that never suspended (a sync service handler) may have asked to stop this run.
+                raise asyncio.CancelledError
             await step(run, variables, f"{prefix}/{index}")
 
     def __len__(self) -> int:
