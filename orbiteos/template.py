@@ -514,11 +514,9 @@ class TemplateEnvironment(ImmutableSandboxedEnvironment):
                      "timestamp_local", "timestamp_custom"):
             self.filters[name] = self.globals[name]
         self.filters.update(_PURE_FILTERS)
-        self.filters["min"] = self.filters.get("min", min)
-        self.filters["max"] = self.filters.get("max", max)
         self.tests.update(_PURE_TESTS)
-        self.tests["is_state"] = self.globals["is_state"]
-        self.tests["has_value"] = self.globals["has_value"]
+        self.tests["is_state"] = self.globals["is_state"]  # type: ignore[assignment]
+        self.tests["has_value"] = self.globals["has_value"]  # type: ignore[assignment]
         self._compiled: dict[str, jinja2.Template] = {}
         for helper in (*self.globals.values(), *self.filters.values(), *self.tests.values()):
             _mark_plain_callable(helper)

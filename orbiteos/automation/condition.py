@@ -40,7 +40,7 @@ _BUILTIN = {
     "time": "time",
     "trigger": "trigger",
 }
-CONDITION_BASE = {
+CONDITION_BASE: dict[Any, Any] = {
     vol.Required("condition"): str,
     vol.Optional("alias"): vol.Coerce(str),
     vol.Optional("enabled"): vol.Any(bool, str),
@@ -127,7 +127,7 @@ def all_pass(checks: list[Check], variables: Mapping[str, Any], trace: Trace | N
     return all(check(variables, trace, f"{prefix}/{index}") is not False for index, check in enumerate(checks))
 
 
-def _disabled(trace: Trace | None, path: str) -> None:
+def _disabled(trace: Trace | None, path: str) -> bool | None:
     if trace is not None:
         trace.step(path, result=None, enabled=False)
     return None

@@ -204,7 +204,7 @@ async def async_attach_triggers(
         platform = get_platform(config["platform"])
         try:
             unsubscribe = await platform.async_attach(
-                hub, config, _wrap_action(hub, action, config, name, trigger_variables), info
+                hub, dict(config), _wrap_action(hub, action, config, name, trigger_variables), info
             )
         except Exception as err:
             _LOGGER.error("%s: trigger %d (%s) failed to attach: %s", name, index, config["platform"], err)
@@ -235,7 +235,7 @@ def _enabled(value: Any, variables: Mapping[str, Any], hub: Hub) -> bool:
 
 
 # Keys every trigger accepts, for platform schemas to extend.
-TRIGGER_BASE = {
+TRIGGER_BASE: dict[Any, Any] = {
     vol.Required("platform"): str,
     vol.Optional("id"): vol.Coerce(str),
     vol.Optional("alias"): vol.Coerce(str),

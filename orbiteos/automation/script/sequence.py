@@ -34,7 +34,7 @@ STEP_KINDS: dict[str, str] = {
     "service": "service",
     "action": "service",
 }
-STEP_BASE = {
+STEP_BASE: dict[Any, Any] = {
     vol.Optional("alias"): vol.Coerce(str),
     vol.Optional("enabled"): vol.Any(bool, str),
     vol.Optional("continue_on_error"): bool,

@@ -19,7 +19,7 @@ from orbiteos.core import EVENT_STATE_CHANGED, Context, Event, Hub, Unsubscribe
 from orbiteos.errors import TemplateError
 from orbiteos.template import RenderInfo, Template, result_as_boolean
 
-_COMMON = {
+_COMMON: dict[Any, Any] = {
     **STEP_BASE,
     vol.Optional("timeout"): fields.period_or_template,
     vol.Optional("continue_on_timeout", default=True): bool,
