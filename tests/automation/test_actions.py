@@ -310,3 +310,15 @@ def test_template_error_aborts_the_run_at_that_step_and_the_next_trigger_works()
     ]
     first = s.traces("a")[0]
     assert first["result"] == "error" and "float got invalid input 'unavailable'" in first["error"]
+
+
+def test_wait_template_with_now_is_looked_at_every_minute() -> None:
+    async def body(s: Scenario) -> None:
+        await go(s, 3600)
+
+    actions = """
+    - wait_template: "{{ now().minute == 30 }}"
+    - service: test.call
+"""
+    s = run_scenario(on_go(actions), body)
+    assert [c.offset for c in s.calls] == [1800.0]

@@ -7,6 +7,7 @@ None on timeout) and `remaining` (seconds of the timeout left, or None without a
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime, timedelta
 from typing import Any
 
 import voluptuous as vol
@@ -15,6 +16,7 @@ from orbiteos.automation import fields
 from orbiteos.automation.script.run import Run, StopRun
 from orbiteos.automation.script.sequence import STEP_BASE, StepFunc
 from orbiteos.automation.trigger import async_attach_triggers, validate_triggers
+from orbiteos.automation.triggers.schedule import track_moments
 from orbiteos.core import EVENT_STATE_CHANGED, Context, Event, Hub, Unsubscribe
 from orbiteos.errors import TemplateError
 from orbiteos.template import RenderInfo, Template, result_as_boolean
@@ -51,6 +53,10 @@ async def _wait(hub: Hub, future: asyncio.Future[Any], timeout_s: float | None) 
     except TimeoutError:
         return future.done()
     return True
+
+
+def _next_minute(after: datetime) -> datetime:
+    return after.replace(second=0, microsecond=0) + timedelta(minutes=1)
 
 
 def _timeout(run: Run, config: dict[str, Any], variables: dict[str, Any], hub: Hub) -> float | None:
@@ -95,8 +101,10 @@ def _build_template(hub: Hub, config: dict[str, Any]) -> StepFunc:
                 watching.append(hub.bus.listen(EVENT_STATE_CHANGED, changed))
             elif render_info.entities:
                 watching.append(hub.states.listen(render_info.entities, changed))
+            if render_info.uses_time:  # `now()` in the template: look again at each whole minute
+                watching.append(track_moments(hub, _next_minute, lambda moment: changed(None)))
 
-        def changed(event: Event) -> None:
+        def changed(event: Event | None) -> None:
             if future.done():
                 return
             result, render_info = template.render_tracked(variables)
