@@ -107,6 +107,7 @@ class AutomationManager:
             self.automations.append(automation)
             self._by_entity[entity_id] = automation
         self.traces.load()
+        self.traces.forget(a.automation_id for a in self.automations)  # automations that are gone
         for automation in self.automations:
             if automation.enabled:
                 await automation.attach()
