@@ -54,7 +54,7 @@ async def serve(hub: Hub, args: argparse.Namespace) -> None:
     if getattr(args, "no_ocpp", False):
         return
     quiet_frames_logger()
-    entity_ids = sorted(hub.states.entity_ids("ev_charger"))
+    entity_ids = simulated_chargers(hub)
     ids = list(getattr(args, "ocpp_charge_point_id", None) or [])
     if not entity_ids:
         _LOGGER.warning("no simulated ev_charger entities: no OCPP charge point to run")
@@ -67,6 +67,14 @@ async def serve(hub: Hub, args: argparse.Namespace) -> None:
             )
             tasks.create_task(client.run(), name=f"ocpp-sim:{charge_point_id}")
         await asyncio.Event().wait()  # runs until cancelled, as the sim-devices contract says
+
+
+def simulated_chargers(hub: Hub) -> list[str]:
+    """The simulator's chargers: those in the state machine, and those its site lists (not yet written)."""
+    found = set(hub.states.entity_ids("ev_charger"))
+    site = hub.data.get("sim")
+    found.update(e for e in getattr(site, "entity_ids", ()) if e.startswith("ev_charger."))
+    return sorted(found)
 
 
 class SimulatedChargePoint(ChargePoint):
@@ -282,6 +290,9 @@ class SimulatedChargerClient:
         state = self._state()
         if state is not None:
             await self._on_status(state)
+        else:  # nothing simulated yet: an idle connector
+            self._last_status = "Available"
+            await self._report_status(self.connector_id, "Available")
 
     async def reboot(self, reason: str) -> None:
         """Reset: end the transaction as a real charger would, then drop the connection and boot again."""

@@ -136,3 +136,35 @@ async def test_refused_simulated_charger_keeps_retrying(central: CentralFactory,
         with contextlib.suppress(asyncio.CancelledError):
             await task
         await sim_hub.stop()
+
+
+async def test_simulated_charger_answers_the_ocpp_operations(central: CentralFactory) -> None:
+    hub, system, url = await central(charge_points=["depot"], accept_all=True)
+    sessions: list[Event] = []
+    hub.bus.listen("ocpp_session", sessions.append)
+    sim_hub = await _sim_hub()
+    async with _client(sim_hub, url) as client:
+        await until(lambda: client.transaction_id is not None, "a transaction")
+        config = await hub.services.call("ocpp", "get_configuration", {"charge_point_id": "depot",
+                                                                       "key": ["NumberOfConnectors", "Nope"]})
+        assert config["configuration_key"][0]["value"] == "1"
+        assert config["unknown_key"] == ["Nope"]
+        assert (await hub.services.call("ocpp", "change_configuration", {
+            "charge_point_id": "depot", "key": "MeterValueSampleInterval", "value": "0.2"})) == {"status": "Accepted"}
+        assert client.meter_interval == 0.2
+        assert (await hub.services.call("ocpp", "trigger_message", {
+            "entity_id": "ev_charger.depot_1", "requested_message": "StatusNotification"})) == {"status": "Accepted"}
+
+        # A default limit, then clearing it: the simulator goes back to the charger's maximum.
+        await hub.services.call("ev_charger", "set_limit", {"entity_id": "ev_charger.depot_1", "current_a": 8})
+        await until(lambda: abs(_power(sim_hub, "ev_charger.depot") - 8 * 230 * 3 / 1000) < 0.01, "8 A on 3 phases")
+        assert (await hub.services.call("ocpp", "clear_charging_profile", {"charge_point_id": "depot"})) == {
+            "status": "Accepted"}
+        await until(lambda: _power(sim_hub, "ev_charger.depot") > 21, "full power after clearing")
+
+        # A reset ends the transaction and the charger boots again.
+        assert (await hub.services.call("ocpp", "reset", {"charge_point_id": "depot"})) == {"status": "Accepted"}
+        await until(lambda: len(sessions) == 1, "the transaction to end with the reset")
+        assert sessions[0].data["reason"] == "SoftReset"
+        await until(lambda: client.transaction_id is not None and system.devices["depot"].connected,
+                    "a new transaction after the reboot")
