@@ -180,7 +180,7 @@ async def run(quick: bool) -> dict[str, Any]:
         builder_hub = Hub()
         builder_hub.bus.listen("state_changed", lambda e: states.append(e.data["new_state"]))
         _set_states(builder_hub, 0, rows)
-        bare_rows = RowBuilder(1).build(states).tables["states"]
+        bare_rows = RowBuilder(1).build(states).rows_of("states")
         bare, drained, changing, end_to_end = [], [], [], []
         for _ in range(rounds):
             bare.append(await _bare_copy(await _fresh_database(server), bare_rows))

@@ -26,6 +26,9 @@ from orbiteos.integrations.recorder.writer import Writer, is_data_error
 
 _LOGGER = logging.getLogger(__name__)
 
+# How often queued state changes are turned into rows while a commit interval runs.
+ABSORB_INTERVAL = 0.05
+
 
 @dataclass
 class RecorderSettings:
@@ -98,6 +101,7 @@ class Recorder:
         self._progress = asyncio.Event()
         self._stopping = False
         self._stop_requested = asyncio.Event()
+        self._flush_requested = False
         self._task: asyncio.Task[None] | None = None
         self._purge_task: asyncio.Task[None] | None = None
         self._pool: asyncpg.Pool | None = None
@@ -154,17 +158,12 @@ class Recorder:
                 self.outage.back(self.backlog)
                 delay = 0.0
             await self.backlog.spill()
-            if not self._stopping and not self._backlogged():
-                await self._sleep(self.settings.commit_interval)
+            if not self._stopping and not self.backlog.ready:
+                await self._gather(self.settings.commit_interval)
             batch = await self.backlog.next_batch()
             if batch is None:
                 continue
             await self._write(batch)
-
-    def _backlogged(self) -> bool:
-        """More than a commit's worth is waiting: write now rather than wait for the interval."""
-        backlog = self.backlog
-        return len(backlog.journal) > 0 or backlog.memory_items >= self.settings.batch_items
 
     async def _write(self, batch: Batch) -> None:
         # While the server works through this batch, build the next one.
@@ -196,16 +195,24 @@ class Recorder:
                          batch.batch_id, batch.first_seq, batch.last_seq)
         self._progress.set()
 
-    async def _sleep(self, seconds: float) -> None:
-        """Wait, but wake early for a full batch or a stop."""
-        self._wake.clear()
-        if self._stopping:
-            return
-        try:
-            async with asyncio.timeout(seconds):
-                await self._wake.wait()
-        except TimeoutError:
-            pass
+    async def _gather(self, seconds: float) -> None:
+        """Wait up to a commit interval for rows, turning them into rows as they come.
+
+        Ends early for a full batch or a stop.
+        """
+        loop = asyncio.get_running_loop()
+        end = loop.time() + seconds
+        while not self._stopping and not self.backlog.ready and (remaining := end - loop.time()) > 0:
+            if self._flush_requested:
+                self._flush_requested = False
+                return
+            self._wake.clear()
+            try:
+                async with asyncio.timeout(min(ABSORB_INTERVAL, remaining)):
+                    await self._wake.wait()
+            except TimeoutError:
+                pass
+            await self.backlog.absorb()
 
     async def _back_off(self, seconds: float) -> None:
         """Wait before the next connection attempt (only a stop cuts it short), keeping memory bounded."""
@@ -217,6 +224,7 @@ class Recorder:
                     await self._stop_requested.wait()
             except TimeoutError:
                 pass
+            await self.backlog.absorb()
             await self.backlog.spill()
 
     async def _purge_loop(self) -> None:
@@ -252,6 +260,7 @@ class Recorder:
             backlog.taken < target or backlog.memory_items > len(backlog.memory) or len(backlog.journal)
         ):
             self._progress.clear()
+            self._flush_requested = True
             self._wake.set()
             await self._progress.wait()
 

@@ -34,9 +34,17 @@ COLUMNS: dict[str, tuple[str, ...]] = {
 }
 
 Row = tuple[Any, ...]
+# A table's rows column by column: plain values in a few lists. A row tuple per row would be a
+# container the garbage collector tracks, and tens of thousands of them alive at a time make
+# it collect often; values in lists cost it nothing.
+Columns = list[list[Any]]
 QueueItem = State | Event
 
 _PLAIN, _NATURE, _PRICE = "plain", "nature", "price"
+
+
+def new_columns(table: str) -> Columns:
+    return [[] for _ in COLUMNS[table]]
 
 
 @dataclass
@@ -46,7 +54,7 @@ class Batch:
     batch_id: uuid.UUID
     first_seq: int
     last_seq: int
-    tables: dict[str, list[Row]] = field(default_factory=dict)
+    tables: dict[str, Columns] = field(default_factory=dict)
 
     @property
     def items(self) -> int:
@@ -54,7 +62,32 @@ class Batch:
 
     @property
     def rows(self) -> int:
-        return sum(len(r) for r in self.tables.values())
+        return sum(len(columns[0]) for columns in self.tables.values())
+
+    def add(self, table: str, row: Row) -> None:
+        columns = self.tables.get(table)
+        if columns is None:
+            columns = self.tables[table] = new_columns(table)
+        for column, value in zip(columns, row, strict=True):
+            column.append(value)
+
+    def rows_of(self, table: str) -> list[Row]:
+        """A table's rows as tuples (for tests and benchmarks)."""
+        columns = self.tables.get(table)
+        return list(zip(*columns, strict=True)) if columns else []
+
+    def extend(self, later: Batch) -> None:
+        """Append the rows of the batch that directly follows this one (keeping this one's id)."""
+        if later.first_seq != self.last_seq + 1:
+            raise ValueError(f"batch {later.first_seq}.. does not follow ..{self.last_seq}")
+        for table, columns in later.tables.items():
+            mine = self.tables.get(table)
+            if mine is None:
+                self.tables[table] = columns
+            else:
+                for column, more in zip(mine, columns, strict=True):
+                    column.extend(more)
+        self.last_seq = later.last_seq
 
 
 # ---------------------------------------------------------------- JSON for jsonb columns
@@ -147,19 +180,23 @@ class RowBuilder:
     def build(self, items: Iterable[QueueItem], into: Batch | None = None) -> Batch:
         """Rows for `items`, numbered on from the last ones; added to `into` when given.
 
-        The hot loop of the recorder: a state row costs one float() attempt and one JSON encode.
+        The hot loop of the recorder: a state row costs one float() attempt and, when the
+        attributes changed, one JSON encode.
         """
+        batch = into if into is not None else Batch(uuid.uuid4(), self.next_seq, self.next_seq - 1)
         seq = self.next_seq - 1
-        tables: dict[str, list[Row]] = into.tables if into is not None else {}
-        states = tables.setdefault("states", [])
-        append = states.append
+        states = batch.tables.get("states")
+        if states is None:
+            states = batch.tables["states"] = new_columns("states")
+        (a_time, a_seq, a_entity, a_state, a_value, a_attributes, a_changed,
+         a_context, a_user, a_parent) = (column.append for column in states)
         kinds = self._kinds
         last_attributes = self._last_attributes
         encode = _encode
         for item in items:
             seq += 1
             if type(item) is not State:
-                self._event_rows(item, seq, tables)  # type: ignore[arg-type]
+                self._event_rows(item, seq, batch)  # type: ignore[arg-type]
                 continue
             state_text = item.state
             try:
@@ -184,30 +221,34 @@ class RowBuilder:
             if "\x00" in state_text:
                 state_text = state_text.replace("\x00", "")
             ctx = item.context
-            append((item.last_updated, seq, entity_id, state_text, value, attributes_json,
-                    item.last_changed, ctx.id, ctx.user_id, ctx.parent_id))
+            a_time(item.last_updated)
+            a_seq(seq)
+            a_entity(entity_id)
+            a_state(state_text)
+            a_value(value)
+            a_attributes(attributes_json)
+            a_changed(item.last_changed)
+            a_context(ctx.id)
+            a_user(ctx.user_id)
+            a_parent(ctx.parent_id)
             kind = kinds.get(entity_id)
             if kind is None:
                 kind = kinds[entity_id] = self._kind(item)
             if kind is _PLAIN:
                 continue
             if kind is _NATURE:
-                tables.setdefault("device_telemetry", []).append(energy.telemetry_row(item, value))
-                flows = energy.flow_rows(item, value)
-                if flows:
-                    tables.setdefault("energy_flows", []).extend(flows)
+                batch.add("device_telemetry", energy.telemetry_row(item, value))
+                for flow in energy.flow_rows(item, value):
+                    batch.add("energy_flows", flow)
             else:
                 price = energy.price_row(item, value)
                 if price is not None:
-                    tables.setdefault("energy_prices", []).append(price)
-        if not states:
-            del tables["states"]
-        if into is not None:
-            into.last_seq = seq
-        else:
-            into = Batch(uuid.uuid4(), self.next_seq, seq, tables)
+                    batch.add("energy_prices", price)
+        if not states[0]:
+            del batch.tables["states"]
+        batch.last_seq = seq
         self.next_seq = seq + 1
-        return into
+        return batch
 
     def _kind(self, state: State) -> str:
         """What else a state of this entity feeds besides `states` (decided once per entity)."""
@@ -217,31 +258,31 @@ class RowBuilder:
             return _PRICE
         return _PLAIN
 
-    def _event_rows(self, event: Event, seq: int, tables: dict[str, list[Row]]) -> None:
+    def _event_rows(self, event: Event, seq: int, batch: Batch) -> None:
         ctx = event.context
         data = event.data
         kind = event.event_type
         if kind == EVENT_STATE_CHANGED:  # an entity removed: a states row with no state
-            tables.setdefault("states", []).append((
+            batch.add("states", (
                 event.time_fired, seq, text(data.get("entity_id")), None, None, None, None,
                 ctx.id, ctx.user_id, ctx.parent_id,
             ))
             return
         event_data: Mapping[str, Any] = data
         if kind == EVENT_CALL_SERVICE:
-            tables.setdefault("audit_log", []).append((
+            batch.add("audit_log", (
                 event.time_fired, seq, text(ctx.user_id), text(data.get("domain")), text(data.get("service")),
                 to_json(data.get("service_data")), bool(data.get("handled", True)), ctx.id, ctx.parent_id,
             ))
         elif kind == EVENT_GRID:
             grid_kind = data.get("kind") or data.get("type") or data.get("event") or "unknown"
-            tables.setdefault("grid_events", []).append((
+            batch.add("grid_events", (
                 event.time_fired, text(grid_kind), text(data.get("entity_id")), energy.number(data.get("value")),
                 to_json(data), ctx.id,
             ))
         elif kind == EVENT_AUTOMATION_RUN_FINISHED:
             started = _time(data.get("started"), event.time_fired)
-            tables.setdefault("automation_runs", []).append((
+            batch.add("automation_runs", (
                 started, seq, _time(data.get("finished"), event.time_fired),
                 text(data.get("automation_id") or data.get("entity_id") or "unknown"), text(data.get("entity_id")),
                 text(data.get("run_id")), text(data.get("result")), text(data.get("error")),
@@ -249,6 +290,6 @@ class RowBuilder:
             ))
             # The trace lives in automation_runs; the events row keeps the rest.
             event_data = {k: v for k, v in data.items() if k != "trace"}
-        tables.setdefault("events", []).append((
+        batch.add("events", (
             event.time_fired, seq, text(kind), to_json(event_data), ctx.id, ctx.user_id, ctx.parent_id,
         ))

@@ -9,18 +9,20 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import asyncpg
 
-from orbiteos.integrations.recorder.rows import COLUMNS, Batch, Row
+from orbiteos.integrations.recorder.queue.backlog import SLICE
+from orbiteos.integrations.recorder.rows import COLUMNS, Batch, Columns, Row
 
 _LOGGER = logging.getLogger(__name__)
 
 SCHEMA_FILE = Path(__file__).with_name("schema.sql")  # a link to the repository's schema.sql
-# Rows encoded between two yields to the event loop during a COPY.
-_COPY_CHUNK = 500
+# During a COPY the clock is read every _CHECK_EVERY rows.
+_CHECK_EVERY = 50
 
 
 def schema_sql() -> str:
@@ -41,12 +43,18 @@ async def apply_schema(conn: asyncpg.Connection, settings: dict[str, str] | None
     return bool(await conn.fetchval("SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'timescaledb')"))
 
 
-async def _chunked(rows: Sequence[Row]) -> AsyncIterator[Row]:
-    """The rows, with a yield to the event loop every so often: COPY encoding must not hog the loop."""
-    for start in range(0, len(rows), _COPY_CHUNK):
-        for row in rows[start:start + _COPY_CHUNK]:
-            yield row
-        await asyncio.sleep(0)
+async def _sliced(columns: Columns) -> AsyncIterator[Row]:
+    """The rows, yielding to the event loop every SLICE seconds: COPY encoding must not hog the loop.
+
+    Each row tuple lives only while asyncpg encodes it.
+    """
+    clock = time.perf_counter  # CPU budgeting, not domain time
+    slice_end = clock() + SLICE
+    for n, row in enumerate(zip(*columns, strict=True), 1):
+        yield row
+        if not n % _CHECK_EVERY and clock() > slice_end:
+            await asyncio.sleep(0)
+            slice_end = clock() + SLICE
 
 
 class Writer:
@@ -93,9 +101,9 @@ class Writer:
             )
             if receipt is None:
                 return False
-            for table, rows in batch.tables.items():
-                if rows:
-                    await conn.copy_records_to_table(table, records=_chunked(rows), columns=COLUMNS[table])
+            for table, columns in batch.tables.items():
+                if columns[0]:
+                    await conn.copy_records_to_table(table, records=_sliced(columns), columns=COLUMNS[table])
         return True
 
     async def close(self) -> None:

@@ -42,7 +42,7 @@ async def test_spilled_batches_replay_in_order_with_their_ids(tmp_path: Path):
     while (batch := await replay.next_batch()) is not None:
         if not seen:
             assert batch.batch_id == first.batch_id
-        seen.extend(row[3] for row in batch.tables["states"])
+        seen.extend(row[3] for row in batch.rows_of("states"))
         replay.done(batch)
     assert seen == [str(n) for n in range(25)]
     assert not _files(tmp_path, "*.batch")
@@ -56,5 +56,5 @@ async def test_an_unreadable_segment_is_moved_aside_and_the_rest_replays(tmp_pat
         await journal.append(builder.build(pair))
     journal.head.write_bytes(b"not a pickle")  # type: ignore[union-attr]
     batch = await journal.read_head()
-    assert batch is not None and [r[3] for r in batch.tables["states"]] == ["2", "3"]
+    assert batch is not None and [r[3] for r in batch.rows_of("states")] == ["2", "3"]
     assert len(_files(tmp_path, "*.unreadable")) == 1

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import deque
 from collections.abc import Iterable
 
@@ -17,8 +18,10 @@ from orbiteos.integrations.recorder.rows import Batch, QueueItem, RowBuilder
 
 _LOGGER = logging.getLogger(__name__)
 
-# Items converted between two yields to the event loop, so that the automation path is not held up.
-CHUNK = 200
+# Conversion runs in slices of at most about SLICE seconds of CPU between yields to the event loop,
+# so that the automation path is not held up; the clock is read every CHUNK items.
+SLICE = 0.001
+CHUNK = 25
 
 
 class Backlog:
@@ -31,33 +34,62 @@ class Backlog:
         # The listeners' whole job: one deque append (thread-unsafe by design: one event loop).
         self.append = self.memory.append
         self.taken = 0  # items taken out of memory so far (into a batch or the journal)
-        # Batches built from memory and not in the journal, oldest first; the head is being written
-        # and the next one may be built meanwhile (while the server works on the head).
+        # Rows built from memory and not in the journal, oldest first: sealed batches (the head is
+        # being written, the next may be built meanwhile), then the open batch that still takes rows.
+        # Items are turned into rows soon after they arrive rather than at write time: State objects
+        # kept for a whole commit interval reach the garbage collector's oldest generation and make
+        # its full collections long; row tuples of plain values are not tracked by it at all.
         self._built: deque[Batch] = deque()
+        self._open: Batch | None = None
 
     @property
     def empty(self) -> bool:
-        return not self.memory and not self._built and not len(self.journal)
+        return not self.memory and not self._built and self._open is None and not len(self.journal)
 
     @property
     def memory_items(self) -> int:
-        return len(self.memory) + sum(b.items for b in self._built)
+        """Items held in this process's memory, as state changes or as rows."""
+        open_items = self._open.items if self._open is not None else 0
+        return len(self.memory) + sum(b.items for b in self._built) + open_items
+
+    @property
+    def ready(self) -> bool:
+        """A full batch (or the journal) is waiting: write now rather than wait for the interval."""
+        return bool(len(self.journal) or self._built or self.memory_items >= self.batch_items)
 
     async def next_batch(self) -> Batch | None:
-        """The oldest rows not yet committed: a built batch, the journal's head, or new rows."""
-        if self._built:
-            return self._built[0]
+        """The oldest rows not yet committed: the journal's head, a sealed batch, or the rows built so far."""
         if len(self.journal):
             return await self.journal.read_head()
-        if not self.memory:
-            return None
-        self._built.append(await self._build(min(len(self.memory), self.batch_items)))
-        return self._built[0]
+        if not self._built:
+            await self._fill()
+            if self._open is not None:
+                self._built.append(self._open)
+                self._open = None
+        return self._built[0] if self._built else None
+
+    async def absorb(self) -> None:
+        """Turn what waits in memory into rows now (a full batch at most, sealed when full)."""
+        await self._fill()
 
     async def prebuild(self) -> None:
-        """Build the batch after the one being written, when a full one is waiting in memory."""
-        if len(self._built) == 1 and not len(self.journal) and len(self.memory) >= self.batch_items:
-            self._built.append(await self._build(self.batch_items))
+        """While the head batch is being written, build the next one."""
+        if len(self._built) == 1 and not len(self.journal):
+            await self._fill()
+
+    async def _fill(self) -> None:
+        open_items = self._open.items if self._open is not None else 0
+        count = min(len(self.memory), self.batch_items - open_items)
+        if count <= 0:
+            return
+        batch = await self._build(count)
+        if self._open is None:
+            self._open = batch
+        else:
+            self._open.extend(batch)
+        if self._open.items >= self.batch_items:
+            self._built.append(self._open)
+            self._open = None
 
     def done(self, batch: Batch) -> None:
         """The batch is committed (or set aside): forget it."""
@@ -71,6 +103,9 @@ class Backlog:
         if not everything and self.memory_items <= self.max_memory:
             return 0
         moved = 0
+        if self._open is not None:
+            self._built.append(self._open)
+            self._open = None
         while self._built:
             batch = self._built[0]
             await self.journal.append(batch)  # keeps its batch id: a replay is recognised
@@ -90,6 +125,8 @@ class Backlog:
         pop = self.memory.popleft
         popped: list[QueueItem] = []
         first_seq = self.builder.next_seq
+        clock = time.perf_counter  # CPU budgeting, not domain time
+        slice_end = clock() + SLICE
         try:
             while count > 0:
                 chunk = min(count, CHUNK)
@@ -97,8 +134,9 @@ class Backlog:
                 popped.extend(items)
                 count -= chunk
                 batch = self.builder.build(items, into=batch)
-                if count:
+                if count and clock() > slice_end:
                     await asyncio.sleep(0)
+                    slice_end = clock() + SLICE
         except BaseException:
             # Cancelled half-way (a stop that timed out): put the items back, in order.
             self.memory.extendleft(reversed(popped))
