@@ -501,6 +501,12 @@ _PURE_TESTS: dict[str, Any] = {
 }
 
 
+# Compiled Python code by template source, shared by every hub's environment (they are configured
+# alike), so that validating a configuration and setting it up compile each template once.
+_CODE_CACHE: dict[str, Any] = {}
+_CODE_CACHE_SIZE = 20_000
+
+
 class TemplateEnvironment(ImmutableSandboxedEnvironment):
     """One per hub: the helpers bound to it and a cache of compiled templates by source."""
 
@@ -526,10 +532,18 @@ class TemplateEnvironment(ImmutableSandboxedEnvironment):
     def compile_source(self, source: str) -> jinja2.Template:
         compiled = self._compiled.get(source)
         if compiled is None:
-            try:
-                compiled = self.from_string(source)
-            except jinja2.TemplateSyntaxError as err:
-                raise TemplateError(f"template syntax error: {err.message} (line {err.lineno}) in {source!r}") from None
+            code = _CODE_CACHE.get(source)
+            if code is None:
+                try:
+                    code = self.compile(source)
+                except jinja2.TemplateSyntaxError as err:
+                    raise TemplateError(
+                        f"template syntax error: {err.message} (line {err.lineno}) in {source!r}"
+                    ) from None
+                if len(_CODE_CACHE) >= _CODE_CACHE_SIZE:
+                    _CODE_CACHE.pop(next(iter(_CODE_CACHE)))
+                _CODE_CACHE[source] = code
+            compiled = self.template_class.from_code(self, code, self.make_globals(None))
             self._compiled[source] = compiled
         return compiled
 
