@@ -196,10 +196,13 @@ class EmbeddedServer:
         """Create and start the server when needed, create the database; return its URL."""
         cluster = self.cluster
         cluster.init()
-        if not cluster.is_running():
+        if cluster.is_running():
+            # Left running by a process that did not stop cleanly: the directory is ours, so adopt it.
+            _LOGGER.info("embedded PostgreSQL in %s is already running; using it", cluster.data_dir)
+        else:
             _LOGGER.info("starting embedded PostgreSQL in %s", cluster.data_dir)
             cluster.start()
-            self._started_here = True
+        self._started_here = True
         cluster.create_database(DATABASE)
         return self.dsn
 
@@ -207,7 +210,7 @@ class EmbeddedServer:
         return await asyncio.to_thread(self.ensure_running)
 
     async def async_stop(self) -> None:
-        """Stop the server if this process started it (a server someone else started stays up)."""
+        """Stop the server if this process started or adopted it."""
         if self._started_here:
             await asyncio.to_thread(self.cluster.stop)
             self._started_here = False

@@ -67,6 +67,8 @@ async def test_outage_under_load_loses_nothing_and_duplicates_nothing(
                                              "AS ordered FROM states) t")
 
     total = produced[0]
+    print(f"outage of {OUTAGE_SECONDS:.0f} s: {total} state changes, {during_outage} by the restart, "
+          f"{journaled} journal batches at the restart")
     assert during_outage > RATE * OUTAGE_SECONDS * 0.5  # the flow went on while the database was away
     assert journaled > 0  # memory was bounded: rows went to the journal
     assert dict(rows[0]) == {"n": total, "distinct_values": total, "distinct_seq": total, "lo": 0, "hi": total - 1}
