@@ -241,3 +241,27 @@ def test_turning_off_from_inside_its_own_run_cancels_the_run_not_the_caller() ->
     s = run_scenario(yaml, body)
     assert s.services() == ["test.call", "test.other"]
     assert s.traces("self_off")[0]["result"] == "cancelled"
+
+
+def test_same_alias_twice_gets_a_suffix_and_a_failing_trigger_leaves_the_others(caplog) -> None:  # noqa: ANN001
+    async def body(s: Scenario) -> None:
+        s.hub.bus.fire("go")
+        await s.advance(1)
+
+    yaml = """
+- alias: Charge
+  trigger:
+    - {platform: webhook, webhook_id: same}
+    - {platform: event, event_type: go}
+  action: {service: test.call, data: {n: 1}}
+- alias: Charge
+  trigger:
+    - {platform: webhook, webhook_id: same}
+    - {platform: event, event_type: go}
+  action: {service: test.call, data: {n: 2}}
+"""
+    s = run_scenario(yaml, body)
+    assert s.hub.states.get("automation.charge") is not None
+    assert s.hub.states.get("automation.charge_2") is not None
+    assert sorted(c.data["n"] for c in s.calls) == [1, 2]
+    assert "charge_2: trigger 0 (webhook) failed to attach: webhook id 'same' is already registered" in caplog.text
