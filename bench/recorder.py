@@ -23,6 +23,7 @@ Medians over the rounds; each round's bare and recorder figures are listed too.
 from __future__ import annotations
 
 import asyncio
+import os
 import statistics
 import tempfile
 import time
@@ -173,6 +174,7 @@ async def run(quick: bool) -> dict[str, Any]:
     rounds = 1 if quick else 3
     latency_seconds = 2.0 if quick else 5.0
     background_rates = (5_000,) if quick else (5_000, 20_000)
+    load_before = os.getloadavg()[0]  # a shared machine: say how busy it was
     server = TestPostgres()
     work = Path(tempfile.mkdtemp(prefix="orbiteos-bench-recorder-"))
     try:
@@ -202,7 +204,8 @@ async def run(quick: bool) -> dict[str, Any]:
     return {
         "parameters": {"rows": rows, "rounds": rounds, "batch_rows": BATCH, "sensors": SENSORS,
                        "latency_seconds": latency_seconds, "probe_interval_ms": 2,
-                       "indexes": "states (entity_id, time DESC) btree, (time) brin"},
+                       "indexes": "states (entity_id, time DESC) btree, (time) brin",
+                       "load_average_1m": [round(load_before, 2), round(os.getloadavg()[0], 2)]},
         "figures": {
             "bare_copy_rows_per_s": round(statistics.median(bare)),
             "recorder_rows_per_s": round(statistics.median(drained)),
