@@ -191,7 +191,10 @@ CREATE TABLE IF NOT EXISTS recorder_batches (
 );
 
 -- ---------------------------------------------------------------- rollups: 5 min, 1 h, 1 day
--- TimescaleDB: continuous aggregates. Plain PostgreSQL: views with the same names and columns.
+-- TimescaleDB: hypertables, policies and continuous aggregates. Plain PostgreSQL: views with the
+-- same names and columns. Each TimescaleDB step is guarded: if one fails (an older extension
+-- version, say), it is reported as a WARNING and the rest of the schema still stands; a rollup
+-- that cannot be a continuous aggregate becomes a plain view.
 
 DO $$
 DECLARE
@@ -201,9 +204,9 @@ DECLARE
     compress_at interval := COALESCE(NULLIF(current_setting('orbiteos.compress_after', true), ''), '7 days')::interval;
     t           record;
     r           record;
-    bucket      text;
-    body        text;
-    is_cagg     boolean;
+    hours       numeric;
+    plain_bin   text;
+    cagg_bin    text;
 BEGIN
     IF timescale THEN
         FOR t IN SELECT * FROM (VALUES
@@ -212,15 +215,19 @@ BEGIN
                 ('forecasts', 'entity_id'), ('energy_prices', 'entity_id'),
                 ('optimization_results', 'entity_id'), ('grid_events', 'kind')) AS v(name, segment_by)
         LOOP
-            PERFORM create_hypertable(t.name, 'time', if_not_exists => TRUE, migrate_data => TRUE);
-            IF NOT EXISTS (SELECT 1 FROM timescaledb_information.hypertables
-                           WHERE hypertable_name = t.name AND compression_enabled) THEN
-                EXECUTE format('ALTER TABLE %I SET (timescaledb.compress, timescaledb.compress_segmentby = %L, '
-                               'timescaledb.compress_orderby = %L)', t.name, t.segment_by, 'time DESC');
-            END IF;
-            PERFORM add_compression_policy(t.name, compress_at, if_not_exists => TRUE);
-            PERFORM remove_retention_policy(t.name, if_exists => TRUE);
-            PERFORM add_retention_policy(t.name, raw_keep);
+            BEGIN
+                PERFORM create_hypertable(t.name::regclass, 'time', if_not_exists => TRUE, migrate_data => TRUE);
+                IF NOT EXISTS (SELECT 1 FROM timescaledb_information.hypertables
+                               WHERE hypertable_name = t.name AND compression_enabled) THEN
+                    EXECUTE format('ALTER TABLE %I SET (timescaledb.compress, timescaledb.compress_segmentby = %L, '
+                                   'timescaledb.compress_orderby = %L)', t.name, t.segment_by, 'time DESC');
+                END IF;
+                PERFORM add_compression_policy(t.name::regclass, compress_at, if_not_exists => TRUE);
+                PERFORM remove_retention_policy(t.name::regclass, if_exists => TRUE);
+                PERFORM add_retention_policy(t.name::regclass, raw_keep);
+            EXCEPTION WHEN OTHERS THEN
+                RAISE WARNING 'orbiteos schema: TimescaleDB set-up of table % failed: %', t.name, SQLERRM;
+            END;
         END LOOP;
     END IF;
 
@@ -230,46 +237,49 @@ BEGIN
             ('1d', INTERVAL '1 day', INTERVAL '5 days', INTERVAL '1 day', INTERVAL '1 hour'))
             AS v(suffix, width, start_offset, end_offset, schedule)
     LOOP
-        IF timescale THEN
-            bucket := format('time_bucket(%L::interval, time)', r.width);
-        ELSE
-            bucket := format('date_bin(%L::interval, time, TIMESTAMPTZ %L)', r.width, '2000-01-01 00:00:00+00');
-        END IF;
+        hours := extract(epoch FROM r.width) / 3600.0;
+        plain_bin := format('date_bin(%L::interval, time, TIMESTAMPTZ %L)', r.width, '2000-01-01 00:00:00+00');
+        cagg_bin := format('time_bucket(%L::interval, time)', r.width);
         FOR t IN SELECT * FROM (VALUES
-                ('device_telemetry_' || r.suffix, format(
+                ('device_telemetry_' || r.suffix,
                     'SELECT %s AS bucket, device_id, nature, '
                     'avg(power_kw) AS power_kw_avg, min(power_kw) AS power_kw_min, max(power_kw) AS power_kw_max, '
-                    'avg(power_kw) * %s AS energy_kwh_estimate, '
+                    'avg(power_kw) * ' || hours || ' AS energy_kwh_estimate, '
                     'avg(soc) AS soc_avg, min(soc) AS soc_min, max(soc) AS soc_max, '
                     'max(import_kwh) AS import_kwh_max, max(export_kwh) AS export_kwh_max, '
                     'max(energy_kwh) AS energy_kwh_max, '
                     'min(frequency_hz) AS frequency_hz_min, max(frequency_hz) AS frequency_hz_max, '
                     'count(*) AS samples '
-                    'FROM device_telemetry GROUP BY 1, device_id, nature',
-                    bucket, extract(epoch FROM r.width) / 3600.0)),
-                ('energy_flows_' || r.suffix, format(
+                    'FROM device_telemetry GROUP BY 1, device_id, nature'),
+                ('energy_flows_' || r.suffix,
                     'SELECT %s AS bucket, entity_id, flow, '
                     'avg(power_kw) AS power_kw_avg, max(power_kw) AS power_kw_max, '
-                    'avg(power_kw) * %s AS energy_kwh_estimate, count(*) AS samples '
-                    'FROM energy_flows GROUP BY 1, entity_id, flow',
-                    bucket, extract(epoch FROM r.width) / 3600.0))) AS v(name, query)
+                    'avg(power_kw) * ' || hours || ' AS energy_kwh_estimate, count(*) AS samples '
+                    'FROM energy_flows GROUP BY 1, entity_id, flow')) AS v(name, query)
         LOOP
             IF timescale THEN
-                is_cagg := EXISTS (SELECT 1 FROM timescaledb_information.continuous_aggregates
-                                   WHERE view_name = t.name);
-                IF NOT is_cagg THEN
-                    -- A plain view from a run before TimescaleDB was installed.
-                    EXECUTE format('DROP VIEW IF EXISTS %I', t.name);
-                    EXECUTE format('CREATE MATERIALIZED VIEW %I WITH (timescaledb.continuous) AS %s WITH NO DATA',
-                                   t.name, t.query);
+                BEGIN
+                    IF NOT EXISTS (SELECT 1 FROM timescaledb_information.continuous_aggregates
+                                   WHERE view_name = t.name) THEN
+                        -- Replaces a plain view from a run before TimescaleDB was installed.
+                        EXECUTE format('DROP VIEW IF EXISTS %I', t.name);
+                        EXECUTE format('CREATE MATERIALIZED VIEW %I WITH (timescaledb.continuous) AS %s WITH NO DATA',
+                                       t.name, format(t.query, cagg_bin));
+                    END IF;
+                    PERFORM add_continuous_aggregate_policy(t.name::regclass, start_offset => r.start_offset,
+                        end_offset => r.end_offset, schedule_interval => r.schedule, if_not_exists => TRUE);
+                    PERFORM remove_retention_policy(t.name::regclass, if_exists => TRUE);
+                    PERFORM add_retention_policy(t.name::regclass, agg_keep);
+                    CONTINUE;
+                EXCEPTION WHEN OTHERS THEN
+                    RAISE WARNING 'orbiteos schema: continuous aggregate % failed (%); using a plain view',
+                        t.name, SQLERRM;
+                END;
+                IF EXISTS (SELECT 1 FROM timescaledb_information.continuous_aggregates WHERE view_name = t.name) THEN
+                    CONTINUE;  -- a continuous aggregate from an earlier run whose policies failed now: keep it
                 END IF;
-                PERFORM add_continuous_aggregate_policy(t.name, start_offset => r.start_offset,
-                    end_offset => r.end_offset, schedule_interval => r.schedule, if_not_exists => TRUE);
-                PERFORM remove_retention_policy(t.name, if_exists => TRUE);
-                PERFORM add_retention_policy(t.name, agg_keep);
-            ELSE
-                EXECUTE format('CREATE OR REPLACE VIEW %I AS %s', t.name, t.query);
             END IF;
+            EXECUTE format('CREATE OR REPLACE VIEW %I AS %s', t.name, format(t.query, plain_bin));
         END LOOP;
     END LOOP;
 END
