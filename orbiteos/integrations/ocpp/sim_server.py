@@ -126,7 +126,16 @@ class SimulatedChargePoint(ChargePoint):
 
     @on(Action.change_availability)
     def on_change_availability(self, connector_id: int, type: str, **kwargs: Any) -> Any:
-        return call_result.ChangeAvailability(status="Accepted")
+        if connector_id not in (0, self.client.connector_id):
+            return call_result.ChangeAvailability(status="Rejected")
+        # Going out of service waits for the running transaction (OCPP: Scheduled).
+        busy = type == "Inoperative" and self.client.transaction_id is not None
+        return call_result.ChangeAvailability(status="Scheduled" if busy else "Accepted")
+
+    @after(Action.change_availability)
+    def after_change_availability(self, connector_id: int, type: str, **kwargs: Any) -> None:
+        if connector_id in (0, self.client.connector_id):
+            self.client.spawn(self.client.set_operative(type == "Operative"))
 
     @on(Action.unlock_connector)
     def on_unlock_connector(self, connector_id: int, **kwargs: Any) -> Any:
@@ -176,6 +185,7 @@ class SimulatedChargerClient:
         self.heartbeat_interval = 300.0
         self.connector_id = 1
         self.transaction_id: int | None = None
+        self.operative = True
         self.connected = asyncio.Event()
         self._remote_id_tag: str | None = None
         # Charging profiles by purpose: (limit_kw or None for "no limit", time received).
@@ -358,11 +368,24 @@ class SimulatedChargerClient:
         while True:
             await self._on_status(await self._changes.get())
 
+    async def set_operative(self, operative: bool) -> None:
+        """ChangeAvailability: an inoperative connector reports Unavailable and starts no transaction."""
+        self.operative = operative
+        if operative:
+            await self._sim_service("start")
+        elif self.transaction_id is None:
+            await self._sim_service("stop")
+        state = self._state()
+        if state is not None:
+            await self._on_status(state)
+
     async def _on_status(self, state: State) -> None:
         """Report a status change; a vehicle arriving starts a transaction, one leaving stops it."""
         status = str(state.attributes.get("status", "Available"))
         present = status in VEHICLE_PRESENT
-        if present and self.transaction_id is None and state.attributes.get("enabled", True):
+        if not self.operative and self.transaction_id is None:
+            status = "Unavailable"
+        if present and self.transaction_id is None and self.operative and state.attributes.get("enabled", True):
             await self._start_transaction(self._remote_id_tag or self.id_tag)
         if not present and self.transaction_id is not None:
             await self._stop_transaction("EVDisconnected")
@@ -406,6 +429,8 @@ class SimulatedChargerClient:
             raise
         _LOGGER.info("%s: transaction %s stopped (%s)", self.charge_point_id, transaction_id, reason)
         await self._apply_limit()
+        if not self.operative:  # a scheduled ChangeAvailability(Inoperative) takes effect now
+            await self.set_operative(False)
 
     def _meter_wh(self) -> int:
         return int(round(float(self._attr("energy_kwh", 0.0)) * 1000.0))

@@ -162,9 +162,30 @@ async def test_simulated_charger_answers_the_ocpp_operations(central: CentralFac
             "status": "Accepted"}
         await until(lambda: _power(sim_hub, "ev_charger.depot") > 21, "full power after clearing")
 
+        # Out of service: scheduled until the transaction ends, then Unavailable until back in service.
+        assert (await hub.services.call("ocpp", "change_availability", {
+            "charge_point_id": "depot", "type": "Inoperative"})) == {"status": "Scheduled"}
+        assert client.transaction_id is not None
+        await hub.services.call("ocpp", "change_availability", {"charge_point_id": "depot", "type": "Operative"})
+
         # A reset ends the transaction and the charger boots again.
         assert (await hub.services.call("ocpp", "reset", {"charge_point_id": "depot"})) == {"status": "Accepted"}
         await until(lambda: len(sessions) == 1, "the transaction to end with the reset")
         assert sessions[0].data["reason"] == "SoftReset"
         await until(lambda: client.transaction_id is not None and system.devices["depot"].connected,
                     "a new transaction after the reboot")
+
+
+async def test_simulated_charger_out_of_service_reports_unavailable(central: CentralFactory) -> None:
+    hub, system, url = await central(charge_points=["depot"], accept_all=True)
+    sim_hub = await _sim_hub(vehicle_present=False)
+    async with _client(sim_hub, url):
+        await until(lambda: hub.states.get("ev_charger.depot_1").attributes.get("status") == "Available", "Available")
+        assert (await hub.services.call("ocpp", "change_availability", {
+            "entity_id": "ev_charger.depot_1", "type": "Inoperative"})) == {"status": "Accepted"}
+        await until(lambda: hub.states.get("ev_charger.depot_1").attributes.get("status") == "Unavailable",
+                    "Unavailable")
+        await hub.services.call("ocpp", "change_availability", {"entity_id": "ev_charger.depot_1",
+                                                                "type": "Operative"})
+        await until(lambda: hub.states.get("ev_charger.depot_1").attributes.get("status") == "Available",
+                    "Available again")
