@@ -7,6 +7,7 @@ take the entities they own and hand the rest to whatever handled the service bef
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import asdict
@@ -23,7 +24,7 @@ from ocpp.v16.enums import (
 )
 
 from orbiteos import validation as cv
-from orbiteos.core import Hub, ServiceCall
+from orbiteos.core import EVENT_SERVICE_REGISTERED, Event, Hub, ServiceCall
 from orbiteos.errors import DeviceUnavailable, ServiceValidationError
 from orbiteos.integrations.ocpp.central_system import CentralSystem
 from orbiteos.integrations.ocpp.charge_point import CentralSystemChargePoint, ChargerCallError
@@ -175,6 +176,10 @@ ConnectorAction = Callable[[ChargePointDevice, int, dict[str, Any]], Awaitable[N
 
 
 def _ev_service(hub: Hub, system: CentralSystem, service: str, schema: Validator, action: ConnectorAction) -> None:
+    """Register `ev_charger.<service>` for OCPP entities, passing other entities to the other provider.
+
+    The other provider may register before or after us: if it registers later, we wrap it again.
+    """
     previous = hub.services.get(EV_DOMAIN, service) if hub.services.has_service(EV_DOMAIN, service) else None
 
     async def handle(service_call: ServiceCall) -> None:
@@ -196,14 +201,31 @@ def _ev_service(hub: Hub, system: CentralSystem, service: str, schema: Validator
             if previous.schema is not None:
                 data = _validated(previous.schema, data, f"{EV_DOMAIN}.{service}")
             result = previous.handler(ServiceCall(EV_DOMAIN, service, MappingProxyType(data), service_call.context))
-            if asyncio.iscoroutine(result) or isinstance(result, asyncio.Future):
+            if inspect.isawaitable(result):
                 jobs.append(result)
         # One slow or failing charger must not hold up or cancel the others.
         for outcome in await asyncio.gather(*jobs, return_exceptions=True):
             if isinstance(outcome, BaseException):
                 raise outcome
 
-    hub.services.register(EV_DOMAIN, service, handle, _ANY_TARGET, DESCRIPTIONS[f"{EV_DOMAIN}.{service}"])
+    handle.chains_previous = True  # type: ignore[attr-defined]  # a wrapper like this one: never re-wrap it
+
+    def register() -> None:
+        hub.services.register(EV_DOMAIN, service, handle, _ANY_TARGET, DESCRIPTIONS[f"{EV_DOMAIN}.{service}"])
+
+    def on_registered(event: Event) -> None:
+        nonlocal previous
+        if event.data.get("domain") != EV_DOMAIN or event.data.get("service") != service:
+            return
+        current = hub.services.get(EV_DOMAIN, service)
+        if current.handler is handle or getattr(current.handler, "chains_previous", False):
+            return
+        previous = current
+        _LOGGER.info("%s.%s registered by another integration: OCPP chargers stay with OCPP", EV_DOMAIN, service)
+        register()
+
+    register()
+    hub.bus.listen(EVENT_SERVICE_REGISTERED, on_registered)
 
 
 def _resolve(system: CentralSystem, data: Mapping[str, Any], service: str) -> tuple[ChargePointDevice, int | None]:

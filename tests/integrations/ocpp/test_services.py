@@ -151,3 +151,16 @@ async def test_unknown_ev_charger_is_a_validation_error(central: CentralFactory)
     hub, system, url = await central()
     with pytest.raises(ServiceValidationError, match="no charger behind ev_charger.ghost"):
         await hub.services.call("ev_charger", "start", {"entity_id": "ev_charger.ghost"})
+
+
+async def test_ev_charger_services_registered_later_by_another_integration_keep_ocpp_working(
+    central: CentralFactory,
+) -> None:
+    hub, system, url = await central(charging_rate_unit="W")
+    handled: list[ServiceCall] = []
+    hub.services.register("ev_charger", "set_limit", handled.append)  # e.g. the simulator, set up after us
+    async with connect(url, "cp1") as c:
+        await hub.services.call("ev_charger", "set_limit",
+                                {"entity_id": ["ev_charger.cp1_1", "ev_charger.simulated"], "power_kw": 3})
+        assert (await c.cp.wait_for("SetChargingProfile"))["connector_id"] == 1
+    assert [c.data["entity_id"] for c in handled] == [["ev_charger.simulated"]]
