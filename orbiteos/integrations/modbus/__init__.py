@@ -78,6 +78,7 @@ async def async_setup(hub: Hub, config: list[dict[str, Any]]) -> None:
             poller = DevicePoller(hub, endpoint, unit, entities)
             data.pollers[(endpoint.name, unit)] = poller
             hub.create_task(poller.run(), name=f"modbus:{endpoint.name}:{unit}")
+            hub.on_stop(poller.stop)
             _LOGGER.info("%s: polling %d entities in %d blocks", poller.label, len(entities),
                          sum(len(g.blocks) for g in poller.groups))
     _register_services(hub, data)

@@ -178,6 +178,7 @@ class ModbusClient:
         except OSError as err:
             self.close()
             raise ModbusConnectionError(f"{self.host}:{self.port}: {err}") from None
+        _raise_swallowed_cancel()
         if self.message_wait > 0:
             await asyncio.sleep(self.message_wait)
         if reply is None:
@@ -186,3 +187,14 @@ class ModbusClient:
             code = getattr(reply, "exception_code", 0)
             raise ModbusExceptionResponse(function, address, int(code))
         return reply
+
+
+def _raise_swallowed_cancel() -> None:
+    """Re-raise a cancellation that pymodbus' `asyncio.wait_for` swallowed.
+
+    On Python 3.11, `wait_for` returns the result and drops the CancelledError when the reply and the
+    cancellation arrive together; the task still counts the request, so honour it here.
+    """
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError

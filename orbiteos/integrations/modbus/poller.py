@@ -98,6 +98,7 @@ class DevicePoller:
         self.backoff = Backoff(cap=endpoint.retry_max)
         self._wake = asyncio.Event()
         self._down_reason: str | None = None
+        self._stopping = False
 
     @staticmethod
     def _plan(entities: Sequence[PolledEntity], max_gap: int) -> list[PollGroup]:
@@ -115,11 +116,13 @@ class DevicePoller:
         for entity in self.entities:
             entity.mark_unavailable("not read yet", quiet=True)
         try:
-            while True:
+            while not self._stopping:
                 try:
                     await self._connect()
                     await self._poll_forever()
                 except ModbusError as err:
+                    if self._stopping:
+                        return
                     if isinstance(err, ModbusReplyError):
                         self.stats.bad_replies += 1
                     self._went_down(str(err))
@@ -150,8 +153,14 @@ class DevicePoller:
         for entity in self.entities:
             entity.mark_unavailable(reason, quiet=True)
 
+    def stop(self) -> None:
+        """Ask the task to end (the hub cancels it too); closing the connection ends a pending read."""
+        self._stopping = True
+        self.client.close()
+        self._wake.set()
+
     async def _poll_forever(self) -> None:
-        while True:
+        while not self._stopping:
             now = self.hub.clock.monotonic()
             due = min(self.groups, key=lambda g: g.next_due) if self.groups else None
             if due is None:

@@ -206,9 +206,10 @@ class DeviceServer:
         self._unsubscribe: Callable[[], None] | None = None
 
     async def start(self) -> None:
-        state = self.hub.states.get(self.entity_id)
-        if state is None:
-            raise ValueError(f"no entity {self.entity_id} to serve")
+        # Until the entity has a state, the device answers "server device failure".
+        state = self.hub.states.get(self.entity_id) or State(
+            self.entity_id, STATE_UNAVAILABLE, last_updated=self.hub.clock.now()
+        )
         self.image = self.image_of(state, self.device_id)
         base, size = min(self.image), len(self.image)
         device = SimDevice(
@@ -270,7 +271,11 @@ class DeviceServer:
 
 
 def _first_entity(hub: Hub, domain: str) -> str | None:
+    """The first `domain.*` entity with a state, else the first such device the simulator declares."""
     ids = sorted(hub.states.entity_ids(domain))
+    if not ids:
+        declared = getattr(hub.data.get("sim"), "entity_ids", None) or []
+        ids = sorted(e for e in declared if e.startswith(domain + "."))
     return ids[0] if ids else None
 
 

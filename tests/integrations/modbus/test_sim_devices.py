@@ -10,23 +10,34 @@ import socket
 import subprocess
 import sys
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from orbiteos.config import load_config
-from orbiteos.core import Hub
+from orbiteos.core import Hub, SiteConfig
 from orbiteos.errors import ServiceValidationError
 from orbiteos.integrations import modbus
 from orbiteos.integrations.modbus.sim_server import DeviceServer, battery_image, battery_write, pv_image, pv_write
 from tests.integrations.modbus.conftest import SetupModbus, wait_state
 
 ROOT = Path(__file__).resolve().parents[3]
+
+
+def noon_longitude() -> float:
+    """A longitude where the sun is high right now, so the simulated PV produces whenever the test runs."""
+    now = datetime.now(UTC)
+    return round(((12.0 - now.hour - now.minute / 60.0) * 15.0 + 180.0) % 360.0 - 180.0, 2)
+
+
 SIM_YAML = """\
 orbiteos:
   name: sim-devices test
   time_zone: UTC
+  latitude: 0
+  longitude: {longitude}
 sim:
   seed: 7
   step: 0.2
@@ -50,7 +61,7 @@ def free_port() -> int:
 
 @pytest.fixture
 def sim_devices(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], int, int]]:
-    (tmp_path / "configuration.yaml").write_text(SIM_YAML)
+    (tmp_path / "configuration.yaml").write_text(SIM_YAML.format(longitude=noon_longitude()))
     pv_port, battery_port = free_port(), free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "orbiteos.cli", "sim-devices", "-c", str(tmp_path), "--no-mqtt", "--no-ocpp",
@@ -115,7 +126,7 @@ async def test_the_real_simulator_behind_the_in_process_servers(setup_modbus: Se
     """The same servers on the simulator itself, in this process (no subprocess, no stand-in)."""
     from orbiteos.integrations import sim
 
-    device_hub = Hub()
+    device_hub = Hub(config=SiteConfig(latitude=0.0, longitude=noon_longitude()))
     await sim.async_setup(device_hub, {"step": 0.1, "pv": [{"name": "roof", "peak_power_kw": 8}],
                                        "battery": [{"name": "main", "capacity_kwh": 10, "max_charge_kw": 3,
                                                     "max_discharge_kw": 3}]})

@@ -174,3 +174,20 @@ async def test_writes_outside_the_control_registers_are_illegal_addresses(
         with pytest.raises(ModbusExceptionResponse, match="exception 2"):
             await client.write_registers(40084, [1])  # W is read-only
     assert site.calls == []
+
+
+async def test_an_unavailable_simulated_device_answers_device_failure(
+    served: tuple[StandInSite, DeviceServer, DeviceServer], setup_modbus: SetupModbus
+) -> None:
+    from orbiteos.integrations.modbus.client import ModbusClient, ModbusExceptionResponse
+
+    site, pv, battery = served
+    hub = await setup_modbus(client_config(pv, battery))
+    await wait_state(hub, "battery.store", "-2.5")
+    site.hub.states.set("battery.store", "unavailable", {})
+    await wait_state(hub, "battery.store", "unavailable")
+    async with ModbusClient("127.0.0.1", battery.port) as client:
+        with pytest.raises(ModbusExceptionResponse, match="exception 4"):
+            await client.read_registers("holding", 0, 20)
+    site.hub.states.set("battery.store", "1.5", BATTERY_ATTRS)
+    await wait_state(hub, "battery.store", "1.5")
