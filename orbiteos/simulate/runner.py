@@ -73,7 +73,9 @@ async def _run(
     progress: ProgressCallback | None,
     sample_s: float | None,
 ) -> SimulationResult:
-    hub = Hub(clock, loaded.site)
+    # No config_dir on the hub: a simulation must not save traces or other storage into the
+    # live site's directory. Integrations find relative files through hub.data[DATA_CONFIG].
+    hub = Hub(clock, replace(loaded.site, config_dir=None))
     hub.data[DATA_CONFIG] = loaded
     hub.services.dry_run_unknown = True
     blocks, skipped = runnable_blocks(loaded, automations)

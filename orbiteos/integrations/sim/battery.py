@@ -80,6 +80,7 @@ class Battery:
         self.discharged_kwh = 0.0  # AC energy out
         self.cycles = 0.0
         self.faded_kwh = 0.0  # stored energy lost to capacity fade
+        self.quiet = False  # a battery always has news (its temperature, at least)
 
     @property
     def usable_capacity_kwh(self) -> float:
@@ -156,17 +157,17 @@ class Battery:
 
     def attributes(self) -> dict[str, Any]:
         return {
-            "soc": round(self.soc, 2),
-            "soh": round(self.soh, 3),
+            "soc": round(self.soc * 1e2) / 1e2,
+            "soh": round(self.soh * 1e3) / 1e3,
             "capacity_kwh": self.capacity_kwh,
             "max_charge_kw": self.max_charge_kw,
             "max_discharge_kw": self.max_discharge_kw,
-            "setpoint_kw": None if self.setpoint_kw is None else round(self.setpoint_kw, 3),
+            "setpoint_kw": None if self.setpoint_kw is None else round(self.setpoint_kw * 1e3) / 1e3,
             "mode": "auto" if self.setpoint_kw is None else "manual",
-            "cycles": round(self.cycles, 4),
-            "temperature_c": round(self.temperature_c, 1),
-            "charged_kwh": round(self.charged_kwh, 3),
-            "discharged_kwh": round(self.discharged_kwh, 3),
+            "cycles": round(self.cycles * 1e4) / 1e4,
+            "temperature_c": round(self.temperature_c * 1e1) / 1e1,
+            "charged_kwh": round(self.charged_kwh * 1e3) / 1e3,
+            "discharged_kwh": round(self.discharged_kwh * 1e3) / 1e3,
             "soc_min": self.soc_min,
             "soc_max": self.soc_max,
             "unit_of_measurement": "kW",

@@ -131,6 +131,8 @@ class EVCharger:
         self._status_until = 0.0
         self._planned: list[Visit] = []
         self._planned_day: int | None = None
+        # Available with nobody plugged in for a whole step: nothing new to write.
+        self.quiet = False
 
     # --- control ---------------------------------------------------------
     @property
@@ -183,6 +185,7 @@ class EVCharger:
     # --- physics -----------------------------------------------------------
     def step(self, local: float, day: int, dt: float) -> float:
         """One step at site-local epoch seconds `local`; returns the AC power drawn, kW."""
+        self.quiet = False
         if day != self._planned_day:
             self._plan(day)
         visit = self.visit
@@ -194,6 +197,7 @@ class EVCharger:
                 return self._draw(0.0)
             visit = self._next_visit(local)
             if visit is None:
+                self.quiet = self.status == AVAILABLE and self.power_kw == 0.0
                 self.status = AVAILABLE
                 return self._draw(0.0)
             self.visit = visit
@@ -236,19 +240,19 @@ class EVCharger:
         current = self.power_kw * 1000.0 / (self.voltage * self.phases)
         attrs: dict[str, Any] = {
             "status": self.status,
-            "limit_kw": round(self.limit_kw, 3),
+            "limit_kw": round(self.limit_kw * 1e3) / 1e3,
             "max_power_kw": self.max_power_kw,
             "phases": self.phases,
-            "current_a": round(current, 1),
-            "session_kwh": round(visit.delivered_kwh if visit else 0.0, 3),
-            "energy_kwh": round(self.energy_kwh, 3),
+            "current_a": round(current * 1e1) / 1e1,
+            "session_kwh": round(visit.delivered_kwh if visit else 0.0 * 1e3) / 1e3,
+            "energy_kwh": round(self.energy_kwh * 1e3) / 1e3,
             "connector_id": self.connector_id,
             "enabled": self.enabled,
             "unit_of_measurement": "kW",
         }
         if visit is not None:
-            attrs["vehicle_soc"] = round(visit.soc, 2)
+            attrs["vehicle_soc"] = round(visit.soc * 1e2) / 1e2
             attrs["vehicle_target_soc"] = visit.target_soc
             attrs["vehicle_capacity_kwh"] = visit.capacity_kwh
-            attrs["energy_missing_kwh"] = round(visit.missing_kwh, 3)
+            attrs["energy_missing_kwh"] = round(visit.missing_kwh * 1e3) / 1e3
         return attrs

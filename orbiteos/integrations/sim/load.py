@@ -94,7 +94,7 @@ class SiteLoad:
 
     def attributes(self) -> dict[str, Any]:
         return {
-            "energy_kwh": round(self.energy_kwh, 3),
+            "energy_kwh": round(self.energy_kwh * 1e3) / 1e3,
             "unit_of_measurement": "kW",
             "device_class": "power",
         }

@@ -62,6 +62,8 @@ class PVArray:
         self.temperature_c = 0.0
         self.dc_voltage = 0.0
         self.dc_current = 0.0
+        # Asleep through a whole step (night): nothing new to write, as a sleeping inverter says nothing.
+        self.quiet = False
 
     def set_limit(self, power_kw: float | None = None, percent: float | None = None) -> None:
         """Curtail to `power_kw`, or to `percent` of the inverter rating; never above the rating."""
@@ -77,9 +79,11 @@ class PVArray:
         cell_c = weather.ambient_c + poa * (self.noct_c - 20.0) / 800.0
         self.temperature_c = cell_c
         if poa < _START_W_M2:
+            self.quiet = self.power_kw == 0.0 and self.dc_voltage == 0.0
             self.available_kw = self.power_kw = 0.0
             self.dc_voltage = self.dc_current = 0.0
             return 0.0
+        self.quiet = False
         dc_kw = self.peak_kw * poa / 1000.0 * (1.0 + self.temp_coefficient * (cell_c - 25.0)) * (1.0 - self.losses)
         standby_kw = self.inverter_kw * _STANDBY_FRACTION
         available = min(self.inverter_kw, max(0.0, dc_kw * self.efficiency - standby_kw))
@@ -98,14 +102,14 @@ class PVArray:
 
     def attributes(self) -> dict[str, Any]:
         return {
-            "energy_kwh": round(self.energy_kwh, 3),
+            "energy_kwh": round(self.energy_kwh * 1e3) / 1e3,
             "peak_power_kw": self.peak_kw,
             "inverter_kw": self.inverter_kw,
-            "limit_kw": round(self.limit_kw, 3),
-            "available_kw": round(self.available_kw, 3),
-            "dc_voltage": round(self.dc_voltage, 1),
-            "dc_current": round(self.dc_current, 2),
-            "irradiance_w_m2": round(self.irradiance_w_m2, 1),
-            "temperature_c": round(self.temperature_c, 1),
+            "limit_kw": round(self.limit_kw * 1e3) / 1e3,
+            "available_kw": round(self.available_kw * 1e3) / 1e3,
+            "dc_voltage": round(self.dc_voltage * 1e1) / 1e1,
+            "dc_current": round(self.dc_current * 1e2) / 1e2,
+            "irradiance_w_m2": round(self.irradiance_w_m2 * 1e1) / 1e1,
+            "temperature_c": round(self.temperature_c * 1e1) / 1e1,
             "unit_of_measurement": "kW",
         }

@@ -7,6 +7,7 @@ import asyncio
 import logging
 import random
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from orbiteos.core import Context, Hub
@@ -20,6 +21,7 @@ from orbiteos.integrations.sim.pv import PVArray
 from orbiteos.integrations.sim.schedule import SiteTime
 from orbiteos.integrations.sim.tariff import Tariff
 from orbiteos.integrations.sim.weather import Weather
+from orbiteos.runtime import DATA_CONFIG
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -30,9 +32,16 @@ _EUR_PER_KWH = {"unit_of_measurement": "EUR/kWh"}
 _CELSIUS = {"unit_of_measurement": "°C"}
 
 
+def _config_dir(hub: Hub) -> Path | None:
+    """Where relative file names point: the loaded configuration's directory (a simulation's hub
+    has none of its own, so that nothing it does is saved into the live site's storage)."""
+    loaded = hub.data.get(DATA_CONFIG)
+    return getattr(loaded, "config_dir", None) or hub.config.config_dir
+
+
 def _kw(value: float) -> str:
     """kW as a state string, to the watt; never '-0.0'."""
-    return str(round(value, 3) + 0.0)
+    return str(round(value * 1e3) / 1e3 + 0.0)
 
 
 class SimulatedSite:
@@ -54,7 +63,7 @@ class SimulatedSite:
         self.load_entity = f"sensor.{slugify(self.load.name)}"
         self.meter = GridMeter(config["meter"], self._rng("meter"))
         self.meter_entity = f"meter.{slugify(self.meter.name)}"
-        self.tariff = Tariff(config["tariff"], site.config_dir, site.tzinfo)
+        self.tariff = Tariff(config["tariff"], _config_dir(hub), site.tzinfo)
         self.price_entity = f"sensor.{slugify(self.tariff.name)}"
         self.export_price_entity = f"sensor.{slugify(self.tariff.export_name)}"
         self.grid = GridSignals(config["grid"])
@@ -132,15 +141,16 @@ class SimulatedSite:
         set_state = self.hub.states.set
         # Devices move every step: straight to the state machine (which skips unchanged writes).
         for entity_id, device in (*self.pv.items(), *self.batteries.items(), *self.chargers.items()):
-            set_state(entity_id, _kw(device.power_kw), device.attributes(), context=context)
+            if not device.quiet:
+                set_state(entity_id, _kw(device.power_kw), device.attributes(), context=context)
         set_state(self.meter_entity, _kw(self.meter.power_kw), self.meter.attributes(), context=context)
         set_state(self.load_entity, _kw(self.load.power_kw), self.load.attributes(), context=context)
         write = self._write
-        write(self.price_entity, round(self.tariff.price, 5), _EUR_PER_KWH, context)
-        write(self.export_price_entity, round(self.tariff.export_price, 5), _EUR_PER_KWH, context)
+        write(self.price_entity, round(self.tariff.price * 1e5) / 1e5, _EUR_PER_KWH, context)
+        write(self.export_price_entity, round(self.tariff.export_price * 1e5) / 1e5, _EUR_PER_KWH, context)
         write("sensor.grid_import_limit", _kw(self.grid.import_limit_kw), _KW, context)
         write("sensor.grid_export_limit", _kw(self.grid.export_limit_kw), _KW, context)
-        write("sensor.outdoor_temperature", round(self.weather.ambient_c, 1) + 0.0, _CELSIUS, context)
+        write("sensor.outdoor_temperature", round(self.weather.ambient_c * 1e1) / 1e1 + 0.0, _CELSIUS, context)
 
     # --- running -----------------------------------------------------------------
     def start(self) -> None:
