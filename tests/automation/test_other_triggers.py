@@ -201,3 +201,21 @@ def test_time_pattern_defaults_follow_home_assistant() -> None:
     assert pattern(minutes="/15") == ("*", "/15", "0")
     assert pattern(seconds="/10") == ("*", "*", "/10")
     assert pattern(hours="/2", seconds="30") == ("/2", "0", "30")
+
+
+def test_event_data_matches_by_equality_and_nested_mappings_by_containment() -> None:
+    # Checked against Home Assistant 2024.3.3: "1" does not match 1; 1.0 does; nested extra keys are fine.
+    async def body(s: Scenario) -> None:
+        for n, data in enumerate(({"zone": "1", "nested": {"a": "b"}}, {"zone": 1, "nested": {"a": "b", "c": 1}},
+                                  {"zone": 1.0, "nested": {"a": "b"}}, {"zone": 1}), start=1):
+            s.hub.bus.fire("go", {**data, "n": n})
+        await s.advance(1)
+
+    yaml = """
+- id: e
+  mode: parallel
+  trigger: {platform: event, event_type: go, event_data: {zone: 1, nested: {a: b}}}
+  action: {service: test.call, data: {n: "{{ trigger.event.data.n }}"}}
+"""
+    s = run_scenario(yaml, body)
+    assert [c.data["n"] for c in s.calls] == [2, 3]

@@ -30,10 +30,8 @@ def contains(data: Any, wanted: Any) -> bool:
         if not isinstance(data, Mapping):
             return False
         return all(key in data and contains(data[key], value) for key, value in wanted.items())
-    if data == wanted:
-        return True
-    # YAML gives numbers where events often carry strings, and back: compare as Home Assistant's schema does.
-    return isinstance(wanted, int | float | str) and isinstance(data, int | float | str) and str(data) == str(wanted)
+    # Plain equality, as Home Assistant's schema: 1 matches 1.0 but not "1".
+    return bool(data == wanted)
 
 
 async def async_attach(
