@@ -48,15 +48,21 @@ class CentralSystem:
         self.devices: dict[str, ChargePointDevice] = {
             cp.charge_point_id: ChargePointDevice(hub, cp) for cp in charge_points
         }
+        self._by_entity: dict[str, tuple[ChargePointDevice, int]] = {}
         self._runner: web.AppRunner | None = None
         self._sockets: set[web.WebSocketResponse] = set()
 
     def device_of_entity(self, entity_id: str) -> tuple[ChargePointDevice, int] | None:
-        for device in self.devices.values():
-            for connector_id, entity in device.entities.items():
-                if entity.entity_id == entity_id:
-                    return device, connector_id
-        return None
+        """The charge point and connector behind an `ev_charger.*` entity of this central system."""
+        found = self._by_entity.get(entity_id)
+        if found is None:  # connectors appear when chargers first name them: refresh the index
+            self._by_entity = {
+                entity.entity_id: (device, connector_id)
+                for device in self.devices.values()
+                for connector_id, entity in device.entities.items()
+            }
+            found = self._by_entity.get(entity_id)
+        return found
 
     async def start(self) -> None:
         app = web.Application()
