@@ -322,3 +322,33 @@ def test_wait_template_with_now_is_looked_at_every_minute() -> None:
 """
     s = run_scenario(on_go(actions), body)
     assert [c.offset for c in s.calls] == [1800.0]
+
+
+def test_variables_are_scoped_to_their_sequence_and_data_renders_native_types() -> None:
+    # Same service calls as Home Assistant 2024.3.3 gives for this automation.
+    async def body(s: Scenario) -> None:
+        await go(s, 1)
+
+    actions = """
+    - variables: {x: 1}
+    - if: "{{ true }}"
+      then:
+        - variables: {x: 2}
+        - service: test.call
+          data: {inner: "{{ x }}"}
+    - service: test.call
+      data: {x: "{{ x }}", static: "5", rendered: "{{ '5' }}", lst: "{{ [1, '2'] }}", s: "{{ 'x' }} y"}
+    - repeat:
+        count: 2
+        sequence:
+          - variables: {x: "{{ x + 10 }}"}
+          - service: test.call
+            data: {loop: "{{ x }}", idx: "{{ repeat.index }}"}
+    - service: test.call
+      data: {after: "{{ x }}"}
+"""
+    s = run_scenario(on_go(actions), body)
+    assert [c.data for c in s.calls] == [
+        {"inner": 2}, {"x": 1, "static": "5", "rendered": 5, "lst": [1, "2"], "s": "x y"},
+        {"loop": 11, "idx": 1}, {"loop": 11, "idx": 2}, {"after": 1},
+    ]
