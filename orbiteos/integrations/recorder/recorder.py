@@ -167,23 +167,16 @@ class Recorder:
 
     async def _write(self, batch: Batch) -> None:
         # While the server works through this batch, build the next one.
-        result, _ = await asyncio.gather(self.writer.write(batch), self.backlog.prebuild(), return_exceptions=True)
-        if isinstance(result, BaseException) and not isinstance(result, Exception):
-            raise result
-        try:
-            if isinstance(result, Exception):
-                raise result
-            written = bool(result)
-        except Exception as err:
-            if is_data_error(err):
-                path = await self.backlog.journal.set_aside(batch, str(err))
-                _LOGGER.error("recorder: database refused a batch of %d rows (%s); kept in %s",
-                              batch.rows, err, path)
-                self.backlog.done(batch)
-                self._progress.set()
-            else:
-                self.writer.drop()
-                self.outage.lost(err)
+        written, built = await asyncio.gather(
+            self.writer.write(batch), self.backlog.prebuild(), return_exceptions=True
+        )
+        for outcome in (written, built):
+            if isinstance(outcome, BaseException) and not isinstance(outcome, Exception):
+                raise outcome  # cancelled: the stop's fallback journals what is left
+        if isinstance(built, Exception):
+            _LOGGER.error("recorder: building rows failed: %r", built, exc_info=built)
+        if isinstance(written, Exception):
+            await self._write_failed(batch, written)
             return
         self.backlog.done(batch)
         if written:
@@ -193,6 +186,16 @@ class Recorder:
             self.batches_skipped += 1
             _LOGGER.info("recorder: batch %s (seq %d-%d) was already written; skipped",
                          batch.batch_id, batch.first_seq, batch.last_seq)
+        self._progress.set()
+
+    async def _write_failed(self, batch: Batch, err: Exception) -> None:
+        if not is_data_error(err):
+            self.writer.drop()
+            self.outage.lost(err)  # the batch stays first in line
+            return
+        path = await self.backlog.journal.set_aside(batch, str(err))
+        _LOGGER.error("recorder: the database refused a batch of %d rows (%s); kept in %s", batch.rows, err, path)
+        self.backlog.done(batch)
         self._progress.set()
 
     async def _gather(self, seconds: float) -> None:

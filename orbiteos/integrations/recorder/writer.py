@@ -30,7 +30,10 @@ def schema_sql() -> str:
 
 
 def is_data_error(err: BaseException) -> bool:
-    """The database refused the rows themselves (bad value, constraint): retrying will not help."""
+    """The rows themselves were refused (a value asyncpg cannot encode, or the server's data or
+    constraint error): retrying will not help."""
+    if isinstance(err, TypeError | ValueError | OverflowError):  # asyncpg could not encode a value
+        return True
     sqlstate = getattr(err, "sqlstate", None) or ""
     return isinstance(err, asyncpg.PostgresError) and sqlstate[:2] in ("22", "23")
 

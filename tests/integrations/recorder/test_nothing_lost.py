@@ -12,6 +12,7 @@ import pytest
 
 from orbiteos.core import Hub, SiteConfig
 from orbiteos.integrations import recorder as recorder_integration
+from orbiteos.integrations.recorder.queue.journal import Journal
 from orbiteos.integrations.recorder.rows import RowBuilder
 from orbiteos.integrations.recorder.writer import Writer
 from tests.integrations.recorder.conftest import RecorderHub, fetch, running_recorder
@@ -165,3 +166,26 @@ async def test_rows_arriving_during_an_outage_do_not_hurry_the_reconnect_attempt
             await asyncio.to_thread(postgres_server.start)
     # Backing off from 0.2 s doubling to 5 s: a handful of attempts in 2 s, not one per row.
     assert 1 <= attempts <= 10
+
+
+async def test_a_batch_the_database_refuses_is_set_aside_and_the_rest_goes_on(postgres_url: str, tmp_path: Path):
+    journal_dir = tmp_path / ".storage" / "recorder-journal"
+    hub = Hub(config=SiteConfig(config_dir=tmp_path))
+    hub.states.set("sensor.bad", 1)
+    poisoned = RowBuilder(1).build(hub.states.all())
+    poisoned.tables["states"][4][0] = "not a number"  # the `value` column
+    await Journal(journal_dir).append(poisoned)
+    async with asyncio.timeout(30):
+        await recorder_integration.async_setup(hub, {"db_url": postgres_url, "commit_interval": 0.05})
+        await hub.start()
+        hub.states.set("sensor.good", 2)
+        await running_recorder(hub).flush()
+        await hub.stop()
+        rows = await fetch(postgres_url, "SELECT entity_id FROM states")
+    assert [r["entity_id"] for r in rows] == ["sensor.good"]
+    assert len(_files(journal_dir, "rejected-*.pickle")) == 1
+    assert not _files(journal_dir, "*.batch")
+
+
+def _files(directory: Path, pattern: str) -> list[Path]:
+    return list(directory.glob(pattern))
