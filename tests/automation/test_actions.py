@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from orbiteos.core import ServiceCall
+from orbiteos.errors import DeviceUnavailable
 from tests.automation.scenario import Scenario, run_scenario
 
 
@@ -262,20 +264,32 @@ def test_parallel_and_sequence() -> None:
     ]
 
 
-def test_continue_on_error_and_enabled() -> None:
+def test_continue_on_error_covers_device_errors_but_not_mistakes() -> None:
+    # As Home Assistant 2024.3.3: a missing service or a template error stops the run even with
+    # continue_on_error; a failure of the device behind the service does not.
     async def body(s: Scenario) -> None:
-        await go(s, 1)
+        def unreachable(call: ServiceCall) -> None:
+            raise DeviceUnavailable("battery.main does not answer")
+
+        s.hub.services.register("battery", "auto", unreachable)
+        await go(s, 1, {"missing": False})
+        await go(s, 1, {"missing": True})
 
     actions = """
-    - service: nothing.here
+    - service: battery.auto
       continue_on_error: true
     - service: test.call
       enabled: false
+    - service: "{{ 'nothing.here' if trigger.event.data.missing else 'test.other' }}"
+      continue_on_error: true
     - service: test.other
 """
     s = run_scenario(on_go(actions), body)
-    assert s.services() == ["test.other"]
-    assert s.traces("a")[0]["result"] == "finished"
+    assert s.services() == ["test.other", "test.other"]
+    first, second = s.traces("a")
+    assert first["result"] == "finished"
+    assert any(step.get("continued") and "does not answer" in step["error"] for step in first["steps"])
+    assert second["result"] == "error" and "nothing.here not found" in second["error"]
 
 
 def test_missing_service_at_run_time_is_an_error_in_the_trace_not_a_crash() -> None:

@@ -12,8 +12,11 @@ import voluptuous as vol
 from orbiteos.automation.fields import hint_unknown_keys
 from orbiteos.automation.script.run import Run, StopRun
 from orbiteos.core import Hub
-from orbiteos.errors import OrbitEOSError
+from orbiteos.errors import OrbitEOSError, ServiceNotFound, ServiceValidationError, TemplateError
 from orbiteos.template import Template, render_bool
+
+# Errors that `continue_on_error` does not cover, as in Home Assistant.
+_NOT_CONTINUABLE = (TemplateError, ServiceNotFound, ServiceValidationError)
 
 StepFunc = Callable[[Run, dict[str, Any], str], Awaitable[None]]
 
@@ -136,6 +139,8 @@ def compile_step(hub: Hub, config: dict[str, Any]) -> StepFunc:
             await body(run, variables, path)
         except StopRun:
             raise
+        except _NOT_CONTINUABLE:
+            raise  # a mistake in the automation, not a run-time failure (Home Assistant's rule)
         except OrbitEOSError as err:
             run.step(path, error=str(err), continued=True)
             run.logger.warning("%s: %s failed, continuing (continue_on_error): %s", run.name, path, err)
