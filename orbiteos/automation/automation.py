@@ -155,6 +155,9 @@ class Automation:
             self._finish(trace, "error", str(err))
             return
 
+        # As Home Assistant: a run the mode refuses is not "triggered" (no event, no last_triggered).
+        if not self._admit(trace):
+            return
         self.last_triggered = hub.clock.now()
         description = trigger.get("description") if isinstance(trigger, Mapping) else None
         hub.bus.fire(
@@ -162,9 +165,7 @@ class Automation:
             {"name": self.alias, "entity_id": self.entity_id, "source": description},
             context=context,
         )
-        if not self._admit(trace):
-            self.write_state()
-            return
+        variables["context"] = context
         if self.mode == "queued":
             await self._run_queued(variables, trace, context)
             return

@@ -79,3 +79,12 @@ def test_current_attribute_counts_runs() -> None:
 
     run_scenario(with_mode("mode: parallel"), body)
     assert seen == [2, 0]
+
+
+def test_a_refused_run_fires_no_automation_triggered_event() -> None:
+    # As Home Assistant 2024.3.3: only runs the mode lets start (or queue) are "triggered".
+    s = run_scenario(with_mode("mode: queued\n  max: 2"), three_triggers)
+    triggered = [e for e in s.events if e.event_type == "automation_triggered"]
+    assert len(triggered) == 2
+    s = run_scenario(with_mode("mode: single"), three_triggers)
+    assert len([e for e in s.events if e.event_type == "automation_triggered"]) == 1
