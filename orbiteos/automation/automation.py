@@ -138,7 +138,9 @@ class Automation:
         trigger = run_variables.get("trigger")
         trace = Trace(hub, self.automation_id, self.entity_id, trigger, context)
         self._traces.add(trace)
-        variables: dict[str, Any] = {"this": hub.states.get(self.entity_id), **run_variables}
+        own_state = hub.states.get(self.entity_id)
+        # `this` is the state as a mapping, as Home Assistant gives it (timestamps as ISO strings).
+        variables: dict[str, Any] = {"this": own_state.as_dict() if own_state else None, **run_variables}
         try:
             # As Home Assistant: rendered in order, each seeing the ones before it; the trigger's
             # run variables win over automation variables of the same name.
