@@ -7,6 +7,9 @@ central system runs in this process, twice in the same run on fresh ports:
 - `bare`: the `ocpp` library's ChargePoint over aiohttp with minimal handlers (the baseline);
 - `orbiteos`: the `ocpp:` integration on a Hub, every MeterValues written to an ev_charger entity.
 
+Besides the latency at the charge points, each server reports its own time per frame (receipt to
+answer sent), its event-loop lag (how late a 10 ms timer fires), its CPU and the load average.
+
 The interval is the real 10 s (not compressed): each charge point sends 0.2 calls/s, so N charge
 points make 0.2 N calls/s. Target: 1,000 charge points with p99 < 100 ms.
 
@@ -19,12 +22,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import socket
 import sys
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
 import ocpp.messages
@@ -35,6 +39,7 @@ from ocpp.v16.enums import Action
 
 from orbiteos.core import Hub
 from orbiteos.integrations.ocpp import async_setup
+from orbiteos.integrations.ocpp.charge_point import CentralSystemChargePoint
 from orbiteos.integrations.ocpp.transport import SUBPROTOCOL, ConnectionClosed, WebSocketConnection
 
 NAME = "ocpp"
@@ -92,17 +97,60 @@ async def _orbiteos_server(count: int, validate_in_thread: bool) -> tuple[str, C
     return f"ws://127.0.0.1:{hub.data['ocpp'].port}/ocpp", hub.stop, hub
 
 
-async def _drive(url: str, count: int, duration: float) -> dict[str, Any]:
+def _percentile_ms(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return round(1000 * ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))], 2) if ordered else 0.0
+
+
+@contextlib.contextmanager
+def _timed_frames(cls: type[ChargePoint], samples: list[float]) -> Iterator[None]:
+    """Instrument the server: how long each incoming frame takes from receipt to the answer sent."""
+    original = cls.route_message
+
+    async def timed(self: ChargePoint, raw_msg: str) -> None:
+        began = time.perf_counter()
+        await original(self, raw_msg)
+        samples.append(time.perf_counter() - began)
+
+    cls.route_message = timed  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        cls.route_message = original  # type: ignore[method-assign]
+
+
+async def _loop_lag(samples: list[float], period: float = 0.01) -> None:
+    """How late a 10 ms timer fires: the server process waiting for a CPU, or a blocked loop."""
+    loop = asyncio.get_running_loop()
+    while True:
+        due = loop.time() + period
+        await asyncio.sleep(period)
+        samples.append(max(0.0, loop.time() - due))
+
+
+async def _drive(url: str, count: int, duration: float, cls: type[ChargePoint]) -> dict[str, Any]:
     load_before = os.getloadavg()[0]
+    handling: list[float] = []
+    lag: list[float] = []
     cpu_began, wall_began = time.process_time(), time.perf_counter()
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bench._ocpp_load", "--url", url, "--charge-points", str(count),
-        "--interval", str(INTERVAL_S), "--duration", str(duration),
-        stdout=asyncio.subprocess.PIPE,
-    )
-    out, _ = await proc.communicate()
+    lag_task = asyncio.create_task(_loop_lag(lag))
+    try:
+        with _timed_frames(cls, handling):
+            proc = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "bench._ocpp_load", "--url", url, "--charge-points", str(count),
+                "--interval", str(INTERVAL_S), "--duration", str(duration),
+                stdout=asyncio.subprocess.PIPE,
+            )
+            out, _ = await proc.communicate()
+    finally:
+        lag_task.cancel()
+        await asyncio.gather(lag_task, return_exceptions=True)
     result: dict[str, Any] = json.loads(out.decode().strip().splitlines()[-1])
     wall = time.perf_counter() - wall_began
+    result["server_frame_p50_ms"] = _percentile_ms(handling, 0.50)
+    result["server_frame_p99_ms"] = _percentile_ms(handling, 0.99)
+    result["server_loop_lag_p99_ms"] = _percentile_ms(lag, 0.99)
+    result["server_loop_lag_max_ms"] = round(1000 * max(lag), 1) if lag else 0.0
     result["server_cpu_percent"] = round(100 * (time.process_time() - cpu_began) / wall, 1)
     # The machine is shared: the 1-minute load average says how much else wanted the 2 cores.
     result["load_average_1m"] = [round(load_before, 2), round(os.getloadavg()[0], 2)]
@@ -113,7 +161,7 @@ async def _measure_bare(count: int, duration: float, validate_in_thread: bool) -
     ocpp.messages.ASYNC_VALIDATION = validate_in_thread
     url, stop = await _bare_server()
     try:
-        return await _drive(url, count, duration)
+        return await _drive(url, count, duration, BareChargePoint)
     finally:
         await stop()
 
@@ -128,7 +176,7 @@ async def _measure_orbiteos(count: int, duration: float, validate_in_thread: boo
 
     hub.bus.listen("state_changed", count_write)
     try:
-        result = await _drive(url, count, duration)
+        result = await _drive(url, count, duration, CentralSystemChargePoint)
         result["state_writes"] = writes
         return result
     finally:
