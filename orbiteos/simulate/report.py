@@ -89,15 +89,38 @@ class ReportCollector:
             except ValueError:
                 moment = event.time_fired
         automation = data.get("entity_id") or data.get("automation_id") or self.automation_of(event.context)
+        trace = data.get("trace")
+        trigger = data.get("trigger") or (trace.get("trigger") if isinstance(trace, Mapping) else None)
         self.automation_runs.append(
             {
                 "automation": automation,
                 "offset": self._offset(moment),
-                "trigger": jsonable(data.get("trigger")),
+                "trigger": _trigger_summary(trigger),
                 "result": jsonable(data.get("result")),
                 "error": jsonable(data.get("error")),
             }
         )
+
+
+_TRIGGER_KEYS = ("platform", "id", "idx", "alias", "description", "entity_id", "event_type", "for")
+
+
+def _trigger_summary(trigger: Any) -> Any:
+    """What fired, without the whole states it carries: platform, id, description, entity, and
+    the from/to state values."""
+    if not isinstance(trigger, Mapping):
+        return jsonable(trigger)
+    summary = {key: jsonable(trigger[key]) for key in _TRIGGER_KEYS if trigger.get(key) is not None}
+    for key in ("from_state", "to_state"):
+        state = trigger.get(key)
+        if isinstance(state, State):
+            summary[key] = state.state
+        elif isinstance(state, Mapping) and "state" in state:
+            summary[key] = state["state"]
+    event = trigger.get("event")
+    if isinstance(event, Event):
+        summary["event_type"] = event.event_type
+    return summary
 
 
 def build_report(
