@@ -85,7 +85,9 @@ class Automation:
     async def attach(self) -> None:
         if self._detach is not None:
             return
-        variables = render_complex(self._trigger_variables, {}, self.hub) if self._trigger_variables else {}
+        variables: dict[str, Any] = {}
+        for name, value in self._trigger_variables.items():  # in order, each seeing the ones before
+            variables[name] = render_complex(value, variables, self.hub)
         self._detach = await async_attach_triggers(
             self.hub, self.config["triggers"], self._on_trigger, self.automation_id, variables, validated=True
         )

@@ -366,3 +366,21 @@ def test_variables_are_scoped_to_their_sequence_and_data_renders_native_types() 
         {"inner": 2}, {"x": 1, "static": "5", "rendered": 5, "lst": [1, "2"], "s": "x y"},
         {"loop": 11, "idx": 1}, {"loop": 11, "idx": 2}, {"after": 1},
     ]
+
+
+def test_automation_variables_render_in_order_and_do_not_override_run_variables() -> None:
+    async def body(s: Scenario) -> None:
+        await go(s, 1)
+        await s.hub.services.call("automation", "trigger", {"entity_id": "automation.a", "variables": {"b": 100}})
+        await s.advance(1)
+
+    yaml = """
+- id: a
+  trigger: {platform: event, event_type: go}
+  variables:
+    a: 2
+    b: "{{ a * 10 }}"
+  action: {service: test.call, data: {b: "{{ b }}"}}
+"""
+    s = run_scenario(yaml, body)
+    assert [c.data["b"] for c in s.calls] == [20, 100]
