@@ -23,7 +23,7 @@ from orbiteos.integrations.modbus.client import (
     ModbusReplyError,
 )
 from orbiteos.integrations.modbus.entities import PolledEntity
-from orbiteos.integrations.modbus.planner import BIT_TABLES, Block, plan_blocks
+from orbiteos.integrations.modbus.planner import BIT_TABLES, Block, Span, plan_blocks
 
 _LOGGER = logging.getLogger(__name__)
 ILLEGAL_DATA_ADDRESS = 2
@@ -55,6 +55,17 @@ class PollGroup:
     entities: list[PolledEntity]
     blocks: list[Block] = field(default_factory=list)
     next_due: float = 0.0
+    # Each entity with the blocks its registers are in; the registers each block read last time.
+    members: list[tuple[PolledEntity, frozenset[int]]] = field(default_factory=list)
+    last: dict[Block, list[Any]] = field(default_factory=dict)
+
+    def bind(self) -> None:
+        """Work out which blocks each entity reads (after planning or re-planning)."""
+        self.members = [
+            (entity, frozenset(i for i, b in enumerate(self.blocks) if any(_overlaps(s, b) for s in entity.spans())))
+            for entity in self.entities
+        ]
+        self.last = {b: v for b, v in self.last.items() if b in self.blocks}
 
 
 @dataclass
@@ -108,7 +119,9 @@ class DevicePoller:
         groups = []
         for interval, members in sorted(by_interval.items()):
             spans = [span for entity in members for span in entity.spans()]
-            groups.append(PollGroup(interval, members, plan_blocks(spans, max_gap=max_gap)))
+            group = PollGroup(interval, members, plan_blocks(spans, max_gap=max_gap))
+            group.bind()
+            groups.append(group)
         return groups
 
     # --- the task --------------------------------------------------------
@@ -183,29 +196,45 @@ class DevicePoller:
             pass
 
     async def _poll(self, group: PollGroup) -> None:
-        images: dict[str, dict[int, Any]] = {}
-        failed: set[str] = set()
-        for block in list(group.blocks):
+        changed: set[int] = set()
+        failed: set[int] = set()
+        blocks = list(group.blocks)
+        for index, block in enumerate(blocks):
             try:
                 values = await self._read(block)
             except ModbusExceptionResponse as err:
                 self.stats.exception_responses += 1
                 if err.code == ILLEGAL_DATA_ADDRESS and self._split_gaps(group, block):
-                    continue
-                failed.add(f"{block.table}:{block.address}")
+                    return  # re-planned: read again at once
+                failed.add(index)
+                group.last.pop(block, None)
                 self._block_failed(group, block, str(err))
                 continue
-            image = images.setdefault(block.table, {})
-            for offset, value in enumerate(values):
-                image[block.address + offset] = value
+            if group.last.get(block) != values:
+                group.last[block] = values
+                changed.add(index)
         self.stats.polls += 1
         if self._down_reason is not None:
             _LOGGER.info("%s: reading again", self.label)
             self._down_reason = None
             self.backoff.reset()
-        for entity in group.entities:
-            if not failed or not _touches_failed(entity, group, failed):
-                entity.update(images)
+        # Only entities whose registers changed, or that are not available yet, need decoding.
+        if not changed and not failed:
+            due = [entity for entity in group.entities if not entity.available]
+        else:
+            due = [
+                entity for entity, indexes in group.members
+                if failed.isdisjoint(indexes) and (not entity.available or not changed.isdisjoint(indexes))
+            ]
+        if not due:
+            return
+        images: dict[str, dict[int, Any]] = {}
+        for block, values in group.last.items():
+            image = images.setdefault(block.table, {})
+            for offset, value in enumerate(values):
+                image[block.address + offset] = value
+        for entity in due:
+            entity.update(images)
 
     async def _read(self, block: Block) -> list[Any]:
         if block.table in BIT_TABLES:
@@ -226,12 +255,15 @@ class DevicePoller:
                      block.address, block.end - 1, len(exact))
         index = group.blocks.index(block)
         group.blocks[index : index + 1] = exact
+        group.last.clear()  # every block counts as changed at the next poll
+        group.bind()
         group.next_due = self.hub.clock.monotonic()
         return True
 
     def _block_failed(self, group: PollGroup, block: Block, reason: str) -> None:
-        for entity in group.entities:
-            if any(s.table == block.table and s.address < block.end and block.address < s.end for s in entity.spans()):
+        index = group.blocks.index(block)
+        for entity, indexes in group.members:
+            if index in indexes:
                 entity.mark_unavailable(reason)
 
     # --- writes (services) -------------------------------------------------
@@ -264,10 +296,5 @@ class DevicePoller:
         _LOGGER.debug("%s: wrote %s at %d: %s", self.label, kind, address, list(values))
 
 
-def _touches_failed(entity: PolledEntity, group: PollGroup, failed: set[str]) -> bool:
-    for block in group.blocks:
-        if f"{block.table}:{block.address}" not in failed:
-            continue
-        if any(s.table == block.table and s.address < block.end and block.address < s.end for s in entity.spans()):
-            return True
-    return False
+def _overlaps(span: Span, block: Block) -> bool:
+    return span.table == block.table and span.address < block.end and block.address < span.end
