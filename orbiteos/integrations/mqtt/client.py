@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import random
 import ssl
 from collections.abc import Awaitable, Callable
@@ -158,8 +159,9 @@ class MqttClient:
         client = self._client
         if client is not None and self._connected.is_set():
             try:
-                await client.subscribe(topic_filter, qos=qos)
-            except aiomqtt.MqttError as err:
+                async with asyncio.timeout(self.settings.timeout_s):
+                    await client.subscribe(topic_filter, qos=qos)
+            except (aiomqtt.MqttError, TimeoutError) as err:
                 # The reconnect will subscribe again.
                 _LOGGER.warning("subscribing to %s on %s failed: %s", topic_filter, self.settings.address, err)
 
@@ -180,8 +182,9 @@ class MqttClient:
         if client is None or topic_filter in self._subscriptions:
             return
         try:
-            await client.unsubscribe(topic_filter)
-        except aiomqtt.MqttError as err:
+            async with asyncio.timeout(self.settings.timeout_s):
+                await client.unsubscribe(topic_filter)
+        except (aiomqtt.MqttError, TimeoutError) as err:
             _LOGGER.debug("unsubscribing from %s failed: %s", topic_filter, err)
 
     @property
@@ -194,9 +197,11 @@ class MqttClient:
         if client is None or not self._connected.is_set():
             raise MqttNotConnected(f"not connected to the MQTT broker {self.settings.address}")
         try:
-            await client.publish(topic, payload, qos=qos, retain=retain)
-        except aiomqtt.MqttError as err:
-            raise MqttNotConnected(f"publishing to {topic} on {self.settings.address} failed: {err}") from err
+            async with asyncio.timeout(self.settings.timeout_s):
+                await client.publish(topic, payload, qos=qos, retain=retain)
+        except (aiomqtt.MqttError, TimeoutError) as err:
+            reason = err if isinstance(err, aiomqtt.MqttError) else "no acknowledgement in time"
+            raise MqttNotConnected(f"publishing to {topic} on {self.settings.address} failed: {reason}") from err
 
     # --- the connection ----------------------------------------------------------------
     async def run(self) -> None:
@@ -223,30 +228,42 @@ class MqttClient:
                 task.cancel()
 
     async def _connect_and_serve(self) -> None:
+        # aiomqtt's own timeouts go through Python 3.11's asyncio.wait_for, which can lose a
+        # cancellation that arrives as the awaited call completes (the hub's stop would then wait
+        # forever). So the client is made with no timeout of its own and every wait here is bounded
+        # by asyncio.timeout instead, which does not lose cancellations.
+        timeout_s = self.settings.timeout_s
         client = self._make_client()
-        async with client:
-            self._client = client
-            try:
-                self.stats.connects += 1
+        async with asyncio.timeout(timeout_s):
+            await client.__aenter__()
+        self._client = client
+        try:
+            self.stats.connects += 1
+            async with asyncio.timeout(timeout_s):
                 if self._subscriptions:
                     await client.subscribe([(t, s.qos) for t, s in self._subscriptions.items()])
                 if self.settings.birth is not None:
                     birth = self.settings.birth
                     await client.publish(birth.topic, birth.payload, qos=birth.qos, retain=birth.retain)
-                _LOGGER.info("connected to MQTT broker %s", self.settings.address)
-                self._set_connected(True)
-                # Messages go to the dispatch queue; this loop only ends when the connection drops.
-                async for _ in client.messages:
-                    pass
-            finally:
-                self._client = None
-                if self._connected.is_set():
-                    self.stats.disconnects += 1
-                    if self._closing:
-                        _LOGGER.info("disconnecting from MQTT broker %s", self.settings.address)
-                    else:
-                        _LOGGER.warning("disconnected from MQTT broker %s", self.settings.address)
-                self._set_connected(False)
+            _LOGGER.info("connected to MQTT broker %s", self.settings.address)
+            self._set_connected(True)
+            # Messages go to the dispatch queue; this loop only ends when the connection drops.
+            async for _ in client.messages:
+                pass
+        finally:
+            self._client = None
+            if self._connected.is_set():
+                self.stats.disconnects += 1
+                if self._closing:
+                    _LOGGER.info("disconnecting from MQTT broker %s", self.settings.address)
+                else:
+                    _LOGGER.warning("disconnected from MQTT broker %s", self.settings.address)
+            self._set_connected(False)
+            try:
+                async with asyncio.timeout(timeout_s):
+                    await client.__aexit__(None, None, None)
+            except (aiomqtt.MqttError, TimeoutError) as err:
+                _LOGGER.debug("closing the connection to %s: %s", self.settings.address, err)
 
     def _set_connected(self, connected: bool) -> None:
         if connected == self._connected.is_set():
@@ -283,7 +300,7 @@ class MqttClient:
             protocol=PROTOCOLS[s.protocol],
             will=will,
             keepalive=s.keepalive,
-            timeout=s.timeout_s,
+            timeout=math.inf,  # bounded by asyncio.timeout around each call instead
             tls_context=tls_context,
             queue_type=_dispatch_queue(self._deliver),
             logger=_LOGGER,

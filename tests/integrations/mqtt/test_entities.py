@@ -60,8 +60,7 @@ async def test_json_attributes_template_picks_a_sub_object(setup_mqtt: SetupMqtt
                      "json_attributes_template": "{{ value_json.details | tojson }}"}]}
     )
     await publisher.publish("inv/state", json.dumps({"status": "ok", "details": {"temp_c": 41.5, "fan": "on"}}))
-    state = await wait_for_state(hub, "sensor.inverter", lambda s: "temp_c" in s.attributes)
-    assert state.state == "ok"
+    state = await wait_for_state(hub, "sensor.inverter", lambda s: "temp_c" in s.attributes and s.state == "ok")
     assert state.attributes["fan"] == "on"
 
 
