@@ -150,7 +150,7 @@ class Automation:
                 if name not in run_variables:
                     variables[name] = render_complex(value, variables, hub)
             if not skip_condition and self._conditions and not all_pass(
-                self._conditions, variables, trace, "condition"
+                self._conditions, variables, trace, "condition", self.automation_id
             ):
                 self._finish(trace, "failed_conditions")
                 return

@@ -4,13 +4,16 @@ A platform is a module in `orbiteos.automation.conditions` with `CONDITION_SCHEM
 `build(hub, config) -> Check`. `and`/`or`/`not` nest other conditions; a bare template string is
 the template shorthand; `and:`/`or:`/`not:` as keys are shorthands too. A disabled condition
 (`enabled: false`) checks as None, which passes in a list of conditions (Home Assistant's rule).
-A condition that cannot judge (a non-numeric state for numeric_state) is False and says why in
-the trace; a template error propagates as `TemplateError` so the run aborts with it.
+A condition that cannot judge (a template error, a non-numeric state for numeric_state, an unknown
+entity) raises `ConditionError` and says why in the trace; in a list (`all_pass`) that counts as
+false, with a warning, as in Home Assistant. Inside `and`/`or`/`not` it decides only when nothing
+else does.
 """
 
 from __future__ import annotations
 
 import importlib
+import logging
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
@@ -20,6 +23,8 @@ from orbiteos.automation.fields import hint_unknown_keys
 from orbiteos.automation.trace import Trace
 from orbiteos.core import Hub
 from orbiteos.template import is_template_string
+
+_LOGGER = logging.getLogger("orbiteos.automation")
 
 Check = Callable[[Mapping[str, Any], Trace | None, str], bool | None]
 
@@ -62,6 +67,11 @@ def normalize(config: Any) -> Any:
         if not is_template_string(config):
             raise vol.Invalid(f"expected a condition (a mapping or a template string), found {config!r}")
         return {"condition": "template", "value_template": config}
+    if isinstance(config, Mapping) and isinstance(config.get("condition"), str) and is_template_string(
+        config["condition"]
+    ):  # `condition: "{{ ... }}"`, Home Assistant's template shorthand in a mapping
+        rest = {k: v for k, v in config.items() if k != "condition"}
+        return {"condition": "template", "value_template": config["condition"], **rest}
     if isinstance(config, Mapping) and "condition" not in config:
         shorthand = [key for key in _SHORTHANDS if key in config]
         if len(shorthand) == 1:
@@ -122,9 +132,31 @@ def compile_conditions(hub: Hub, configs: list[dict[str, Any]]) -> list[Check]:
     return [compile_condition(hub, config) for config in configs]
 
 
-def all_pass(checks: list[Check], variables: Mapping[str, Any], trace: Trace | None, prefix: str) -> bool:
-    """True unless some check says False (disabled ones say None)."""
-    return all(check(variables, trace, f"{prefix}/{index}") is not False for index, check in enumerate(checks))
+class ConditionError(Exception):
+    """A condition could not be judged (a template error, a non-numeric state, an unknown entity)."""
+
+
+def all_pass(
+    checks: list[Check], variables: Mapping[str, Any], trace: Trace | None, prefix: str, name: str = ""
+) -> bool:
+    """True unless some check says False (disabled ones say None).
+
+    A condition that cannot be judged counts as false, with a warning, after the others have had
+    their say (Home Assistant's rule).
+    """
+    errors: list[str] = []
+    for index, check in enumerate(checks):
+        try:
+            if check(variables, trace, f"{prefix}/{index}") is False:
+                return False
+        except ConditionError as err:
+            errors.append(f"{prefix}/{index}: {err}")
+    if errors:
+        _LOGGER.warning("%s: a condition could not be judged, taken as false: %s", name or prefix, "; ".join(errors))
+        if trace is not None:
+            trace.step(prefix, result=False, error="; ".join(errors))
+        return False
+    return True
 
 
 def _disabled(trace: Trace | None, path: str) -> bool | None:

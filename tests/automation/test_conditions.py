@@ -123,7 +123,7 @@ def test_trigger_condition_and_disabled_condition() -> None:
     assert [c.data["id"] for c in s.calls] == ["b"]
 
 
-def test_template_error_in_a_condition_aborts_that_run_only() -> None:
+def test_template_error_in_a_condition_counts_as_false_for_that_run_only() -> None:
     async def body(s: Scenario) -> None:
         go(s, 1)
         await s.advance(1)
@@ -135,4 +135,42 @@ def test_template_error_in_a_condition_aborts_that_run_only() -> None:
                      initial={"sensor.p": "unavailable"})
     assert [c.data["n"] for c in s.calls] == [2]
     first = s.traces("c")[0]
-    assert first["result"] == "error" and "float got invalid input 'unavailable'" in first["error"]
+    assert first["result"] == "failed_conditions"
+    assert "float got invalid input 'unavailable'" in first["steps"][0]["error"]
+
+
+def test_conditions_that_cannot_be_judged_follow_home_assistant() -> None:
+    # Same service calls as Home Assistant 2024.3.3: an error in choose/if conditions is "not
+    # matched", a condition step with an error stops the run.
+    async def body(s: Scenario) -> None:
+        go(s, 1)
+        await s.advance(1)
+
+    yaml = """
+- id: c
+  trigger: {platform: event, event_type: go}
+  action:
+    - choose:
+        - conditions: "{{ states('sensor.nope') | float > 1 }}"
+          sequence: {service: test.call, data: {b: first}}
+      default: {service: test.call, data: {b: default}}
+    - if: "{{ states('sensor.nope') | float > 1 }}"
+      then: {service: test.call, data: {b: then}}
+      else: {service: test.call, data: {b: else}}
+    - if:
+        - or:
+            - "{{ states('sensor.nope') | float > 1 }}"
+            - "{{ true }}"
+      then: {service: test.call, data: {b: or_true}}
+    - if:
+        - not:
+            - condition: numeric_state
+              entity_id: sensor.nope
+              above: 1
+      then: {service: test.call, data: {b: not_of_error}}
+    - condition: "{{ states('sensor.nope') | float > 1 }}"
+    - service: test.call
+      data: {b: after}
+"""
+    s = run_scenario(yaml, body)
+    assert [c.data["b"] for c in s.calls] == ["default", "else", "or_true"]

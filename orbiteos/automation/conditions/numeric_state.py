@@ -9,7 +9,7 @@ import voluptuous as vol
 
 from orbiteos import validation as cv
 from orbiteos.automation import fields
-from orbiteos.automation.condition import CONDITION_BASE, Check
+from orbiteos.automation.condition import CONDITION_BASE, Check, ConditionError
 from orbiteos.automation.numeric import NumericError, NumericTest
 from orbiteos.automation.trace import Trace
 from orbiteos.core import Hub
@@ -42,16 +42,21 @@ def build(hub: Hub, config: dict[str, Any]) -> Check:
         for entity_id in entity_ids:
             state = hub.states.get(entity_id)
             try:
-                seen[entity_id] = test.value(state, variables) if state is not None else None
+                if state is None:
+                    raise NumericError(f"unknown entity {entity_id}")
+                seen[entity_id] = test.value(state, variables)
                 ok = test.matches(state, variables)
             except NumericError as err:
-                ok, error = False, f"{entity_id}: {err}"
+                error = f"{entity_id}: {err}"
+                break
             if not ok:
                 result = False
                 break
         if trace is not None:
-            trace.step(path, condition="numeric_state", result=result, value=seen, above=test.above,
-                       below=test.below, **({"error": error} if error else {}))
+            trace.step(path, condition="numeric_state", result=None if error else result, value=seen,
+                       above=test.above, below=test.below, **({"error": error} if error else {}))
+        if error:
+            raise ConditionError(error)
         return result
 
     return check

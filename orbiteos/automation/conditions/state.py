@@ -9,9 +9,10 @@ import voluptuous as vol
 
 from orbiteos import validation as cv
 from orbiteos.automation import fields
-from orbiteos.automation.condition import CONDITION_BASE, Check
+from orbiteos.automation.condition import CONDITION_BASE, Check, ConditionError
 from orbiteos.automation.trace import Trace
 from orbiteos.core import Hub
+from orbiteos.errors import TemplateError
 
 
 def _schema(value: Any) -> Any:
@@ -43,7 +44,7 @@ def build(hub: Hub, config: dict[str, Any]) -> Check:
     def one(entity_id: str, variables: Mapping[str, Any]) -> tuple[bool, Any]:
         state = hub.states.get(entity_id)
         if state is None:
-            return False, None
+            raise ConditionError(f"unknown entity {entity_id}")
         value = state.state if attribute is None else state.attributes.get(attribute)
         if attribute is not None and attribute not in state.attributes:
             return False, None
@@ -51,18 +52,37 @@ def build(hub: Hub, config: dict[str, Any]) -> Check:
             return False, value
         if for_config is None:
             return True, value
-        period = fields.render_period(for_config, variables, hub)
+        try:
+            period = fields.render_period(for_config, variables, hub)
+        except TemplateError as err:
+            raise ConditionError(str(err)) from None
         since = state.last_changed if attribute is None else state.last_updated
         return hub.clock.now() - since >= period, value
 
     def check(variables: Mapping[str, Any], trace: Trace | None, path: str) -> bool:
+        # Home Assistant's rules: `all` stops at the first False, `any` at the first True; an
+        # entity that cannot be judged makes the condition unjudgeable when nothing else decided.
         seen: dict[str, Any] = {}
-        results = []
+        errors: list[str] = []
+        result: bool | None = None
         for entity_id in entity_ids:
-            ok, value = one(entity_id, variables)
-            seen[entity_id] = value
-            results.append(ok)
-        result = any(results) if any_match else all(results)
+            try:
+                ok, seen[entity_id] = one(entity_id, variables)
+            except ConditionError as err:
+                errors.append(str(err))
+                continue
+            if ok and any_match:
+                result = True
+                break
+            if not ok and not any_match:
+                result = False
+                break
+        if result is None and errors:
+            if trace is not None:
+                trace.step(path, condition="state", result=None, state=seen, wanted=wanted, error="; ".join(errors))
+            raise ConditionError("; ".join(errors))
+        if result is None:
+            result = not any_match
         if trace is not None:
             trace.step(path, condition="state", result=result, state=seen, wanted=wanted)
         return result

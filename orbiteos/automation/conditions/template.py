@@ -8,9 +8,10 @@ from typing import Any
 import voluptuous as vol
 
 from orbiteos.automation import fields
-from orbiteos.automation.condition import CONDITION_BASE, Check
+from orbiteos.automation.condition import CONDITION_BASE, Check, ConditionError
 from orbiteos.automation.trace import Trace
 from orbiteos.core import Hub
+from orbiteos.errors import TemplateError
 from orbiteos.template import Template, result_as_boolean
 
 CONDITION_SCHEMA = vol.Schema(
@@ -27,7 +28,12 @@ def build(hub: Hub, config: dict[str, Any]) -> Check:
     template.ensure_valid()
 
     def check(variables: Mapping[str, Any], trace: Trace | None, path: str) -> bool:
-        rendered = template.render(variables)
+        try:
+            rendered = template.render(variables)
+        except TemplateError as err:
+            if trace is not None:
+                trace.step(path, condition="template", result=None, error=str(err))
+            raise ConditionError(str(err)) from None
         result = result_as_boolean(rendered)
         if trace is not None:
             trace.step(path, condition="template", result=result, rendered=rendered)

@@ -12,7 +12,7 @@ from typing import Any
 import voluptuous as vol
 
 from orbiteos import validation as cv
-from orbiteos.automation.condition import CONDITION_BASE, Check
+from orbiteos.automation.condition import CONDITION_BASE, Check, ConditionError
 from orbiteos.automation.trace import Trace
 from orbiteos.core import Hub
 
@@ -41,7 +41,9 @@ CONDITION_SCHEMA = vol.All(
 
 def _entity_time(hub: Hub, entity_id: str) -> time | None:
     state = hub.states.get(entity_id)
-    if state is None or state.state in ("unknown", "unavailable"):
+    if state is None:
+        raise ConditionError(f"unknown entity {entity_id}")
+    if state.state in ("unknown", "unavailable"):
         return None
     attrs = state.attributes
     if "hour" in attrs and attrs.get("has_date") is not True:

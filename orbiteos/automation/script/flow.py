@@ -87,7 +87,12 @@ def _condition(hub: Hub, config: dict[str, Any]) -> StepFunc:
     check = conditions.compile_condition(hub, plain)
 
     async def condition_step(run: Run, variables: dict[str, Any], path: str) -> None:
-        if check(variables, run.trace, path) is False:
+        try:
+            passed = check(variables, run.trace, path) is not False
+        except conditions.ConditionError as err:
+            run.logger.warning("%s: %s: condition could not be judged, taken as false: %s", run.name, path, err)
+            passed = False
+        if not passed:
             raise StopRun("aborted", message=f"{path}: condition is false")
 
     return condition_step
@@ -103,7 +108,7 @@ def _choose(hub: Hub, config: dict[str, Any]) -> StepFunc:
     async def choose(run: Run, variables: dict[str, Any], path: str) -> None:
         record = run.step(path, choice=None)
         for index, (checks, sequence) in enumerate(options):
-            if conditions.all_pass(checks, variables, run.trace, f"{path}/choose/{index}/conditions"):
+            if conditions.all_pass(checks, variables, run.trace, f"{path}/choose/{index}/conditions", run.name):
                 if record is not None:
                     record["choice"] = index
                 await sequence.run(run, dict(variables), f"{path}/choose/{index}/sequence")
@@ -122,7 +127,7 @@ def _if(hub: Hub, config: dict[str, Any]) -> StepFunc:
     otherwise = compile_sequence(hub, config["else"]) if config.get("else") else None
 
     async def if_step(run: Run, variables: dict[str, Any], path: str) -> None:
-        result = conditions.all_pass(checks, variables, run.trace, f"{path}/if")
+        result = conditions.all_pass(checks, variables, run.trace, f"{path}/if", run.name)
         run.step(path, choice="then" if result else "else")
         if result:
             await then.run(run, dict(variables), f"{path}/then")

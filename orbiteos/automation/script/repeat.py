@@ -80,13 +80,13 @@ def build(hub: Hub, kind: str, config: dict[str, Any]) -> StepFunc:
                 repeat_vars = {"index": index, "first": index == 1}
                 scope = {**variables, "repeat": repeat_vars}
                 if while_checks is not None and not conditions.all_pass(
-                    while_checks, scope, run.trace, f"{path}/repeat/while"
+                    while_checks, scope, run.trace, f"{path}/repeat/while", run.name
                 ):
                     break
                 await iteration(run, variables, path, repeat_vars)
                 done = index
                 if until_checks is not None and conditions.all_pass(
-                    until_checks, scope, run.trace, f"{path}/repeat/until"
+                    until_checks, scope, run.trace, f"{path}/repeat/until", run.name
                 ):
                     break
         if record is not None:
