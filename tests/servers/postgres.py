@@ -8,6 +8,7 @@ Fixtures:
 from __future__ import annotations
 
 import itertools
+import os
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -18,6 +19,8 @@ import pytest
 from orbiteos.integrations.recorder.embedded import EmbeddedPostgresError, PostgresCluster, free_port
 
 _database_numbers = itertools.count(1)
+_PREFIX = "orbiteos-pg-"
+_OWNER = "owner.pid"  # the process whose session this server belongs to
 
 
 class TestPostgres:
@@ -26,9 +29,11 @@ class TestPostgres:
     __test__ = False  # not a test class, despite the name
 
     def __init__(self) -> None:
+        _remove_orphans()
         # pytest's tmp_path lives under a 0700 directory the postgres user cannot enter.
-        self.root = Path(tempfile.mkdtemp(prefix="orbiteos-pg-"))
+        self.root = Path(tempfile.mkdtemp(prefix=_PREFIX))
         self.root.chmod(0o755)
+        (self.root / _OWNER).write_text(str(os.getpid()))
         self.cluster = PostgresCluster(
             data_dir=self.root / "data", socket_dir=self.root / "socket", port=free_port(), listen="127.0.0.1"
         )
@@ -59,6 +64,25 @@ class TestPostgres:
             self.cluster.stop("immediate")
         finally:
             shutil.rmtree(self.root, ignore_errors=True)
+
+
+def _remove_orphans() -> None:
+    """Stop and delete servers of earlier sessions whose process is gone (killed before teardown)."""
+    for owner_file in Path(tempfile.gettempdir()).glob(f"{_PREFIX}*/{_OWNER}"):
+        try:
+            owner = int(owner_file.read_text())
+            os.kill(owner, 0)
+            continue  # its session is still running
+        except ProcessLookupError:
+            pass
+        except (OSError, ValueError):
+            continue
+        root = owner_file.parent
+        try:
+            PostgresCluster(data_dir=root / "data", socket_dir=root / "socket").stop("immediate")
+        except EmbeddedPostgresError:
+            pass
+        shutil.rmtree(root, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
