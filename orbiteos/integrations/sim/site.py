@@ -136,12 +136,13 @@ class SimulatedSite:
         if device is not None:
             self.hub.states.set(entity_id, _kw(device.power_kw), device.attributes(), context=context)
 
-    def write_states(self, context: Context | None = None) -> None:
+    def write_states(self, context: Context | None = None, everything: bool = False) -> None:
+        """Write the entities; quiet devices (asleep, idle) only when `everything` is asked for."""
         context = context or Context()
         set_state = self.hub.states.set
         # Devices move every step: straight to the state machine (which skips unchanged writes).
         for entity_id, device in (*self.pv.items(), *self.batteries.items(), *self.chargers.items()):
-            if not device.quiet:
+            if everything or not device.quiet:
                 set_state(entity_id, _kw(device.power_kw), device.attributes(), context=context)
         set_state(self.meter_entity, _kw(self.meter.power_kw), self.meter.attributes(), context=context)
         set_state(self.load_entity, _kw(self.load.power_kw), self.load.attributes(), context=context)
@@ -156,7 +157,7 @@ class SimulatedSite:
     def start(self) -> None:
         """Write the first states now and step the physics on the hub's clock from here on."""
         self.step(self.hub.clock.now().timestamp(), 0.0)
-        self.write_states()
+        self.write_states(everything=True)
         self._task = self.hub.create_task(self._run(), name="sim")
 
     async def _run(self) -> None:

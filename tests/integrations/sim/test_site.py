@@ -214,3 +214,12 @@ def test_a_live_hub_steps_in_real_time() -> None:
 
     first, second = asyncio.run(main())
     assert second > first
+
+
+def test_every_device_has_a_state_from_the_start_even_asleep_at_night() -> None:
+    async def scenario(hub: Hub, clock: VirtualClock) -> dict[str, str]:
+        return {s.entity_id: s.state for s in hub.states.all()}
+
+    site, states = run_site(SITE, 30, scenario, start=START.replace(hour=23))
+    assert set(site.entity_ids) <= set(states)
+    assert states["pv.roof"] == "0.0" and states["ev_charger.bay"] == "0.0"
