@@ -17,6 +17,7 @@ import voluptuous as vol
 
 from orbiteos import validation as cv
 from orbiteos.core import Hub
+from orbiteos.entity import slugify
 from orbiteos.integrations.ocpp.central_system import CentralSystem
 from orbiteos.integrations.ocpp.charge_point import SystemSettings, quiet_frames_logger
 from orbiteos.integrations.ocpp.device import UNIT_AMPS, UNIT_AUTO, UNIT_WATTS, ChargePointSettings
@@ -43,11 +44,14 @@ def _charge_point(value: Any) -> dict[str, Any]:
 
 
 def _unique_ids(value: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    seen: set[str] = set()
+    """Ids must differ, and so must the entity ids they give (`CP-1` and `cp_1` both give ev_charger.cp_1_*)."""
+    seen: dict[str, str] = {}
     for i, cp in enumerate(value):
-        if cp["id"] in seen:
-            raise vol.Invalid(f"charge point id {cp['id']!r} appears twice", path=[i, "id"])
-        seen.add(cp["id"])
+        slug = slugify(cp["id"])
+        if slug in seen:
+            same = "appears twice" if seen[slug] == cp["id"] else f"gives the same entity ids as {seen[slug]!r}"
+            raise vol.Invalid(f"charge point id {cp['id']!r} {same} (ev_charger.{slug}_*)", path=[i, "id"])
+        seen[slug] = cp["id"]
     return value
 
 

@@ -57,6 +57,7 @@ def _load(tmp_path: Path, ocpp_block: str) -> list[str]:
         ("  port: 9000\n", 2, "charge_points"),
         ("  charge_points:\n    - id: a/b\n", 3, "without '/'"),
         ("  charge_points:\n    - a\n    - a\n", 4, "appears twice"),
+        ("  charge_points:\n    - CP-1\n    - cp_1\n", 4, "gives the same entity ids as 'CP-1'"),
         ("  charge_points: [a]\n  charging_rate_unit: kW\n", 3, "expected one of auto, W, A"),
         ("  charge_points: [a]\n  id_tags: [ABCDEFGHIJKLMNOPQRSTUVWXYZ]\n", 3, "1 to 20 characters"),
         ("  charge_points: [a]\n  port: 99999\n", 3, "port"),
