@@ -77,9 +77,12 @@ class ProgressBar:
         self.label = label
         self.began = time.monotonic()
         self.shown = False
+        self.done = False
         self._last_draw = 0.0
 
     def __call__(self, fraction: float) -> None:
+        if self.done:
+            return
         now = time.monotonic()
         if now - self.began < 1.0 and not self.shown:
             return
@@ -92,6 +95,7 @@ class ProgressBar:
         self.stream.write(f"\r{self.label} [{'#' * filled}{'.' * (width - filled)}] {fraction * 100:5.1f}% "
                           f"{now - self.began:5.1f}s")
         if fraction >= 1.0:
+            self.done = True
             self.stream.write("\n")
         self.stream.flush()
 

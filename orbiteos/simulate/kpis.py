@@ -185,8 +185,9 @@ class KpiCollector:
             "pv_kwh": round(pv, 3),
             "consumption_kwh": round(consumption, 3),
             "self_consumption_pct": round(100.0 * (pv - export) / pv, 2) if pv > 0 else None,
+            # Import beyond the consumption (a battery charged from the grid) covers nothing: floor at 0.
             "self_sufficiency_pct": (
-                round(100.0 * (consumption - imported) / consumption, 2) if consumption > 0 else None
+                round(max(0.0, 100.0 * (consumption - imported) / consumption), 2) if consumption > 0 else None
             ),
             "battery_throughput_kwh": round(throughput, 3),
             "battery_equivalent_full_cycles": round(throughput / (2.0 * capacity), 4) if capacity > 0 else None,

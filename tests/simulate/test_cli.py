@@ -100,3 +100,20 @@ def test_a_bad_replay_line_stops_with_its_place(tmp_path: Path, capsys: pytest.C
     replay.write_text("time,entity_id,state,attributes\n0,sensor.a,1,\nlater,sensor.a,2,\n", encoding="utf-8")
     assert cli_main(["simulate", "-c", str(config), "--duration", "1m", "--replay", str(replay), "-q"]) == 1
     assert f"{replay}:3: time: expected seconds" in capsys.readouterr().err
+
+
+def test_the_progress_bar_draws_once_it_has_taken_a_second_and_ends_once() -> None:
+    import io
+
+    from orbiteos.cli.simulate import ProgressBar
+
+    stream = io.StringIO()
+    bar = ProgressBar(stream, "simulating")
+    bar(0.5)
+    assert stream.getvalue() == ""  # quick runs show nothing
+    bar.began -= 2.0
+    bar(0.5)
+    bar(1.0)
+    bar(1.0)
+    text = stream.getvalue()
+    assert "50.0%" in text and text.count("100.0%") == 1 and text.endswith("\n")

@@ -99,3 +99,9 @@ def test_a_run_shorter_than_a_quarter_still_has_a_peak() -> None:
     figures = _run([(0, "meter.grid", "30", {})], 300)
     # The quarter is billed whole, as the operator does: 5 minutes at 30 kW average 10 kW.
     assert figures["peak_15min_import_kw"] == pytest.approx(10)
+
+
+def test_self_sufficiency_is_never_negative_when_the_battery_charges_from_the_grid() -> None:
+    figures = _run([(0, "meter.grid", "30", {}), (0, "battery.main", "-20", {"capacity_kwh": 50})], 3600)
+    assert figures["consumption_kwh"] == pytest.approx(10)
+    assert figures["self_sufficiency_pct"] == 0
