@@ -3,7 +3,7 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -117,3 +117,20 @@ def test_the_progress_bar_draws_once_it_has_taken_a_second_and_ends_once() -> No
     bar(1.0)
     text = stream.getvalue()
     assert "50.0%" in text and text.count("100.0%") == 1 and text.endswith("\n")
+
+
+def test_the_same_run_gives_the_same_report_apart_from_context_ids(tmp_path: Path) -> None:
+    from orbiteos.config import load_config
+    from orbiteos.simulate import simulate
+
+    loaded = load_config(demo_copy(tmp_path))
+    start = datetime.fromisoformat("2026-11-24T08:00:00+01:00")
+
+    def report() -> dict[str, Any]:
+        result = simulate(loaded, start, timedelta(minutes=20)).report
+        for call in result["service_calls"]:
+            call.pop("context")
+        return result
+
+    first = report()
+    assert first["service_calls"] and first == report()
