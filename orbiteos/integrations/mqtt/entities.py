@@ -13,7 +13,7 @@ from orbiteos.errors import DeviceUnavailable
 from orbiteos.integrations.mqtt.availability import Availability
 from orbiteos.integrations.mqtt.client import MqttMessage, MqttNotConnected
 from orbiteos.integrations.mqtt.connection import MqttConnection
-from orbiteos.integrations.mqtt.payload import json_object, render_value
+from orbiteos.integrations.mqtt.payload import json_object, parse_json, render_value
 from orbiteos.template import Template
 
 _LOGGER = logging.getLogger(__name__)
@@ -109,13 +109,14 @@ class MqttEntity(Entity):
             rendered = render_value(self._attributes_template, message, self.entity_id, "json_attributes_template")
             if rendered is None:
                 return
-            if not isinstance(rendered, dict):
+            document = parse_json(rendered)
+            if not isinstance(document, dict):
                 _LOGGER.warning(
                     "%s: json_attributes_template must give a JSON object, gave %r for topic %s; ignored",
-                    self.entity_id, rendered, message.topic,
+                    self.entity_id, rendered[:200], message.topic,
                 )
                 return
-            parsed: dict[str, Any] | None = rendered
+            parsed: dict[str, Any] | None = document
         else:
             parsed = json_object(message, self.entity_id, "json_attributes_topic")
         if parsed is None:
@@ -177,7 +178,7 @@ class MqttBinarySensor(MqttEntity):
         value = self._value(self._value_template, message)
         if value is None:
             return
-        text = _as_payload(value)
+        text = str(value)
         if text == self._payload_on:
             self.native_state = "on"
         elif text == self._payload_off:
@@ -212,7 +213,7 @@ class MqttSwitch(MqttEntity):
         value = self._value(self._value_template, message)
         if value is None:
             return
-        text = _as_payload(value)
+        text = str(value)
         if text == self._state_on:
             self.native_state = "on"
         elif text == self._state_off:
@@ -266,10 +267,3 @@ def _is_number(value: Any) -> bool:
     except (TypeError, ValueError):
         return False
     return True
-
-
-def _as_payload(value: Any) -> str:
-    """A rendered value back to payload text (templates render `ON` as 'ON', `1` as 1)."""
-    if isinstance(value, bool):
-        return "True" if value else "False"
-    return str(value)

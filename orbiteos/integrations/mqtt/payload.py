@@ -33,17 +33,21 @@ def template_variables(template: Template, message: MqttMessage) -> dict[str, An
     return variables
 
 
-def render_value(template: Template, message: MqttMessage, owner: str, option: str) -> Any:
-    """Render `template` on a message; on failure log the topic and the payload and return None."""
+def render_value(template: Template, message: MqttMessage, owner: str, option: str) -> str | None:
+    """Render `template` on a message to text; on failure log the topic and the payload and return None.
+
+    Text, not native types: Home Assistant's MQTT value templates render with
+    `async_render_with_possible_json_value`, which returns the rendered string.
+    """
     try:
-        result = template.render(template_variables(template, message))
+        result = template.render_str(template_variables(template, message))
     except TemplateError as err:
         _LOGGER.warning(
             "%s: %s failed on the payload %r from topic %s: %s; message ignored",
             owner, option, message.payload[:200], message.topic, err,
         )
         return None
-    if result is None or result == "":
+    if result == "":
         _LOGGER.warning(
             "%s: %s gave nothing for the payload %r from topic %s; message ignored",
             owner, option, message.payload[:200], message.topic,
