@@ -28,6 +28,7 @@ from orbiteos.integrations.mqtt.entity_services import register_entity_service
 from orbiteos.integrations.mqtt.meter import MqttMeter
 from orbiteos.integrations.mqtt.schema import CONFIG_SCHEMA, PUBLISH_SCHEMA
 from orbiteos.integrations.mqtt.statestream import StateStream
+from orbiteos.integrations.mqtt.topic import valid_subscribe_topic
 from orbiteos.template import Template
 
 _LOGGER = logging.getLogger(__name__)
@@ -89,7 +90,16 @@ def get_connection(hub: Hub) -> MqttConnection:
 
 
 async def async_subscribe(hub: Hub, topic: str, callback: MessageCallback, qos: int = 0) -> Unsubscribe:
-    """Call `callback(message)` for every message on `topic` (wildcards allowed); returns the unsubscribe."""
+    """Call `callback(message)` for every message on `topic` (wildcards allowed); returns the unsubscribe.
+
+    Raises ValueError for a malformed topic filter or QoS.
+    """
+    try:
+        valid_subscribe_topic(topic)
+    except vol.Invalid as err:
+        raise ValueError(str(err)) from None
+    if qos not in (0, 1, 2):
+        raise ValueError(f"expected QoS 0, 1 or 2, found {qos!r}")
     return await get_connection(hub).subscribe(topic, callback, qos)
 
 

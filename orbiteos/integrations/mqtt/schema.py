@@ -273,16 +273,14 @@ CONFIG_SCHEMA = vol.All(
     _unique_entity_ids,
 )
 
-PUBLISH_SCHEMA = vol.All(
-    vol.Schema(
-        {
-            vol.Required("topic"): valid_publish_topic,
-            vol.Exclusive("payload", "payload"): object,
-            vol.Exclusive("payload_template", "payload"): _template_source,
-            vol.Optional("qos", default=0): qos,
-            vol.Optional("retain", default=False): cv.boolean,
-        }
-    ),
+PUBLISH_SCHEMA = vol.Schema(
+    {
+        vol.Required("topic"): valid_publish_topic,
+        vol.Exclusive("payload", "payload"): object,
+        vol.Exclusive("payload_template", "payload"): _template_source,
+        vol.Optional("qos", default=0): qos,
+        vol.Optional("retain", default=False): cv.boolean,
+    }
 )
 
 __all__ = ["CONFIG_SCHEMA", "DEFAULT_FIELDS", "PUBLISH_SCHEMA", "STATESTREAM_SCHEMA"]

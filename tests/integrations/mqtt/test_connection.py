@@ -144,3 +144,11 @@ def test_subscribe_without_mqtt_set_up_says_what_is_missing() -> None:
 
     with pytest.raises(ConfigError, match="add an 'mqtt:' block"):
         mqtt.get_connection(Hub())
+
+
+async def test_subscribe_refuses_a_malformed_topic_filter(setup_mqtt: SetupMqtt) -> None:
+    hub = await setup_mqtt()
+    with pytest.raises(ValueError, match="'#' must be the whole last level"):
+        await mqtt.async_subscribe(hub, "a/#/b", lambda m: None)
+    with pytest.raises(ValueError, match="QoS"):
+        await mqtt.async_subscribe(hub, "a", lambda m: None, qos=3)
