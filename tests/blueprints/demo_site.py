@@ -45,7 +45,7 @@ def simulate_compare(config: Path, start: str, duration: str, replay: Path | Non
     assert cli_main(argv) == 0
     result: dict[str, Any] = json.loads(report.read_text(encoding="utf-8"))
     assert not result["failed_integrations"], result["failed_integrations"]
-    errors = [run["error"] for run in result["automation_runs"] if run["error"]]
+    errors = [run["error"] for run in result["automation_runs"] if run["result"] == "error"]
     assert not errors, errors[:3]
     return result
 
