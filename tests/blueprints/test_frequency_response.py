@@ -112,7 +112,9 @@ def test_sensor_source_throttles_fires_grid_events_and_pauses_other_automations(
     ]
     grid_events = [e.data for e in s.events if e.event_type == "grid_event"]
     assert [(e["type"], e["phase"]) for e in grid_events] == [("under_frequency", "start"), ("under_frequency", "end")]
-    assert grid_events[0]["frequency_hz"] == 49.75
+    assert grid_events[0]["frequency_hz"] == grid_events[0]["value"] == 49.75
+    assert grid_events[0]["entity_id"] == grid_events[1]["entity_id"] == "sensor.grid_frequency"
+    assert grid_events[1]["frequency_hz"] == 49.95
     assert grid_events[0]["threshold_hz"] == 49.8
     assert grid_events[1]["recovered"] is True
     assert grid_events[1]["duration_s"] == 16.0
