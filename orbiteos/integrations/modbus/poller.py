@@ -18,6 +18,7 @@ from orbiteos.core import Hub
 from orbiteos.errors import DeviceUnavailable, ServiceValidationError
 from orbiteos.integrations.modbus.client import (
     ModbusClient,
+    ModbusConnectionError,
     ModbusError,
     ModbusExceptionResponse,
     ModbusReplyError,
@@ -174,6 +175,9 @@ class DevicePoller:
 
     async def _poll_forever(self) -> None:
         while not self._stopping:
+            if not self.client.connected:
+                # The device closed the connection (seen even by a device whose entities read nothing).
+                raise ModbusConnectionError(f"{self.endpoint.host}:{self.endpoint.port}: connection closed")
             now = self.hub.clock.monotonic()
             due = min(self.groups, key=lambda g: g.next_due) if self.groups else None
             if due is None:

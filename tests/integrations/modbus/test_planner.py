@@ -33,3 +33,17 @@ def test_tables_are_planned_separately_and_bits_allow_2000() -> None:
 def test_a_single_value_larger_than_a_request_is_refused() -> None:
     with pytest.raises(ValueError, match="exceeds the 125"):
         plan_blocks([Span("holding", 0, 130)])
+
+
+def test_reconnect_backoff_doubles_to_its_cap_with_jitter() -> None:
+    import random
+
+    from orbiteos.integrations.modbus.poller import Backoff
+
+    backoff = Backoff(base=0.5, cap=4.0, rng=random.Random(1))
+    delays = [backoff.next() for _ in range(8)]
+    ceilings = [0.5, 1.0, 2.0, 4.0, 4.0, 4.0, 4.0, 4.0]
+    assert all(c / 2 <= d <= c for d, c in zip(delays, ceilings, strict=True))
+    assert len(set(delays)) == len(delays)  # jittered, not lock-step
+    backoff.reset()
+    assert backoff.next() <= 0.5

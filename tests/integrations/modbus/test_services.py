@@ -101,3 +101,18 @@ async def test_a_domain_service_is_shared_with_the_integration_that_registered_i
     await hub.services.call("battery", "set_power", {"entity_id": ["battery.store", "battery.sim"], "power_kw": 2})
     assert other_calls == [["battery.sim"]]
     assert await modbus_device.get("holding", 17, 2) == [0, 2000]
+
+
+async def test_an_optimistic_switch_notices_a_closed_connection_and_reconnects(
+    modbus_device: ModbusTestDevice, setup_modbus: SetupModbus
+) -> None:
+    # The switch reads nothing, so only the connection tells whether the device is there.
+    hub = await setup_modbus([plant(modbus_device, switches=[{"name": "Relay", "address": 2, "write_type": "coil",
+                                                              "scan_interval": 0.05}])])
+    await wait_state(hub, "switch.relay", "off")
+    await modbus_device.stop()
+    await wait_state(hub, "switch.relay", "unavailable")
+    await modbus_device.start()
+    await wait_state(hub, "switch.relay", "off")
+    await hub.services.call("switch", "turn_on", {"entity_id": "switch.relay"})
+    assert await modbus_device.get("coil", 2) == [True]
