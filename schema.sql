@@ -36,7 +36,7 @@ CREATE TABLE IF NOT EXISTS states (
     state             text,                        -- NULL when the entity was removed
     value             double precision,
     attributes        jsonb,
-    last_changed      timestamptz,
+    last_changed      timestamptz,                 -- NULL when it is `time` (the state changed in this row)
     context_id        text,
     context_user_id   text,
     context_parent_id text

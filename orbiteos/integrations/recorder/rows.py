@@ -227,7 +227,8 @@ class RowBuilder:
             a_state(state_text)
             a_value(value)
             a_attributes(attributes_json)
-            a_changed(item.last_changed)
+            changed = item.last_changed
+            a_changed(None if changed is item.last_updated else changed)  # NULL: changed with this row
             a_context(ctx.id)
             a_user(ctx.user_id)
             a_parent(ctx.parent_id)

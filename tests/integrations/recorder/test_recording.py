@@ -32,8 +32,19 @@ async def test_every_state_change_is_recorded_with_its_attributes(recorder_hub: 
     assert json.loads(rows[2]["attributes"]) == {"nested": {"a": [1, 2]}}
     assert (rows[1]["context_id"], rows[1]["context_user_id"], rows[1]["context_parent_id"]) == (
         context.id, "installer", "parent-1")
-    assert rows[0]["time"].tzinfo is not None and rows[0]["last_changed"] == rows[0]["time"]
+    assert rows[0]["time"].tzinfo is not None and rows[0]["last_changed"] is None  # changed in this very row
     assert len({r["seq"] for r in rows}) == 4
+
+
+async def test_an_attribute_only_update_keeps_when_the_state_last_changed(recorder_hub: RecorderHub, postgres_url: str):
+    async with asyncio.timeout(30), recorder_hub() as hub:
+        first = hub.states.set("battery.main", -5.0, {"soc": 50})
+        await asyncio.sleep(0.01)
+        hub.states.set("battery.main", -5.0, {"soc": 49})
+        await running_recorder(hub).flush()
+        rows = await fetch(postgres_url, "SELECT time, last_changed FROM states ORDER BY seq")
+    assert rows[0]["last_changed"] is None
+    assert rows[1]["last_changed"] == first.last_updated and rows[1]["time"] > first.last_updated
 
 
 async def test_values_postgresql_refuses_are_cleaned_not_lost(recorder_hub: RecorderHub, postgres_url: str):
