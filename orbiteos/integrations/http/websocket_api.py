@@ -30,6 +30,7 @@ from orbiteos.errors import ServiceNotFound, ServiceValidationError
 from orbiteos.integrations.http import appkeys
 from orbiteos.integrations.http.auth import Role, TokenRecord, has_role, public
 from orbiteos.integrations.http.errors import ApiError, describe_invalid, domain_error, dumps
+from orbiteos.integrations.http.rest import RESERVED_EVENTS
 from orbiteos.integrations.http.service_call import call_service, role_for_service
 
 _LOGGER = logging.getLogger(__name__)
@@ -263,8 +264,6 @@ async def cmd_call_service(conn: Connection, msg: dict[str, Any]) -> None:
 
 async def cmd_fire_event(conn: Connection, msg: dict[str, Any]) -> None:
     conn.require(Role.ADMIN, "fire_event")
-    from orbiteos.integrations.http.rest import RESERVED_EVENTS
-
     if msg["event_type"] in RESERVED_EVENTS:
         raise CommandError(ERR_INVALID_FORMAT, f"event type {msg['event_type']} is fired by the engine itself")
     context = Context(user_id=conn.token.name)
