@@ -8,6 +8,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from orbiteos.core import ServiceCall
+from tests.automation.scenario import Scenario, run_scenario
 from tests.blueprints.demo_site import calls, demo_copy, offset_of, simulate_compare
 
 AUTOMATION = """
@@ -74,3 +76,62 @@ def test_export_limit_is_followed_with_pv_curtailment(tmp_path: Path) -> None:
     curtailed = [c["data"]["power_kw"] for c in calls(report, "pv.set_limit")]
     assert curtailed and min(curtailed) < 40
     assert kpis["grid_export_kwh"] < without["grid_export_kwh"]
+
+
+RULES = """
+- id: congestion_response
+  use_blueprint:
+    path: orbiteos/congestion_response.yaml
+    input:
+      grid_meter: meter.grid
+      import_limit_sensor: sensor.import_limit
+      safe_import_limit_kw: 30
+      ev_chargers: [ev_charger.bay]
+      battery: battery.main
+      control_interval: "/10"
+"""
+
+
+def test_ev_first_then_battery_safe_limit_when_lost_and_given_back_battery_first() -> None:
+    async def body(s: Scenario) -> None:
+        def stand_in(call: ServiceCall) -> None:
+            # Stand-in charger and battery (fakes, named as such): record the call, take the setpoint.
+            s.record(call)
+            entity_id = call.data["entity_id"][0]
+            state = s.hub.states.get(entity_id)
+            assert state is not None
+            key = "limit_kw" if call.domain == "ev_charger" else "setpoint_kw"
+            s.set(entity_id, state.state, {**state.attributes, key: call.data.get("power_kw")})
+
+        for domain, service in (("ev_charger", "set_limit"), ("battery", "set_power"), ("battery", "auto")):
+            s.hub.services.register(domain, service, stand_in)
+
+        def measure(grid_kw: float, ev_kw: float, battery_kw: float) -> None:
+            ev = s.hub.states.get("ev_charger.bay")
+            bat = s.hub.states.get("battery.main")
+            s.set("ev_charger.bay", str(ev_kw), dict(ev.attributes) if ev else {"limit_kw": 22, "max_power_kw": 22})
+            s.set("battery.main", str(battery_kw), dict(bat.attributes) if bat else {
+                "soc": 50, "setpoint_kw": None, "max_discharge_kw": 50, "max_charge_kw": 50})
+            s.set("meter.grid", str(grid_kw))
+
+        s.set("sensor.import_limit", "50")
+        measure(60, 20, 0)  # 11 kW over the aim (50 - 1): the EV gives 11 kW
+        await s.advance(10)
+        measure(45, 9, 0)
+        s.set("sensor.import_limit", "unavailable")  # the safe 30 kW: EV to 0, the battery the rest
+        await s.advance(10)
+        measure(36, 0, 7)
+        s.set("sensor.import_limit", "50")  # back, 13 kW of room: the battery's discharge goes first
+        await s.advance(5)
+        measure(43, 0, 0)  # the battery back on its own: 6 kW of room, now for the EV
+        await s.advance(10)
+
+    s = run_scenario(RULES, body, initial={})
+    made = [(t, name, data.get("power_kw")) for t, name, data in s.called()]
+    assert made == [
+        (0.0, "ev_charger.set_limit", 9.0),
+        (10.0, "ev_charger.set_limit", 0),
+        (10.0, "battery.set_power", 7.0),
+        (20.0, "battery.auto", None),
+        (30.0, "ev_charger.set_limit", 6.0),
+    ]
