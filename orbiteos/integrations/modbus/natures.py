@@ -40,7 +40,7 @@ NATURES: dict[str, NatureSpec] = {
         "battery",
         ("power", "soc", "soh", "capacity_kwh", "max_charge_kw", "max_discharge_kw", "setpoint_kw", "cycles",
          "temperature_c", "mode"),
-        ("mode",),
+        (),
         ("set_power", "mode"),
     ),
     "pv": NatureSpec(
@@ -76,6 +76,7 @@ class NatureEntity(PolledEntity):
         self.registers: dict[str, ValueSpec] = {k: value_spec(v) for k, v in registers.items()}
         self.controls: dict[str, ValueSpec] = {k: value_spec(v) for k, v in controls.items()}
         self.constants = {k: float(config[k]) for k in CONSTANTS if k in config}
+        self.unit_of_measurement = "kW"
         self.values: dict[str, Any] = {}
         self.last_images: dict[str, dict[int, Any]] = {}
 
@@ -120,8 +121,13 @@ class ModbusBattery(NatureEntity):
         super().__init__(hub, "battery", config)
 
     def derived(self, values: dict[str, Any]) -> dict[str, Any]:
-        if values.get("mode") == MODE_AUTO and "setpoint_kw" in values:
-            values = {**values, "setpoint_kw": None}
+        """`mode` as the simulator shows it (auto / manual); no setpoint while in auto."""
+        if "mode" not in values:
+            return values
+        auto = values["mode"] == MODE_AUTO
+        values = {**values, "mode": "auto" if auto else "manual"}
+        if auto and "setpoint_kw" in values:
+            values["setpoint_kw"] = None
         return values
 
     async def set_power(self, power_kw: float) -> None:

@@ -137,10 +137,13 @@ async def test_battery_set_power_and_auto_through_modbus(
     assert site.calls[-1] == ("battery", "set_power", {"power_kw": -3.5})
     store = await wait_state(hub, "battery.store", "-3.5")
     assert store.attributes["setpoint_kw"] == -3.5
+    assert store.attributes["mode"] == "manual"
+    assert store.attributes["unit_of_measurement"] == "kW"
     await hub.services.call("battery", "auto", {"entity_id": "battery.store"})
     assert site.calls[-1] == ("battery", "auto", {})
     store = await wait_state(hub, "battery.store", "0.0")
     assert store.attributes["setpoint_kw"] is None
+    assert store.attributes["mode"] == "auto"
 
 
 async def test_a_setpoint_the_device_refuses_comes_back_as_a_validation_error(
