@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 from urllib.parse import quote
 
+import asyncpg
 import pytest
 
-from tests.integrations.http.conftest import Site, start_site
+from orbiteos.integrations.recorder.history import get_recorder
+from tests.integrations.http.conftest import PEAK_SHAVING, Site, start_site
 
 
 @pytest.fixture
@@ -71,3 +74,35 @@ async def test_end_before_start_is_400(recorded_site: Site) -> None:
     )
     assert status == 400
     assert "not after" in body["message"]
+
+
+async def test_api_calls_reach_the_recorders_audit_log_with_the_token_name(
+    tmp_path: Path, postgres_url: str
+) -> None:
+    (tmp_path / "configuration.yaml").write_text("automation:" + PEAK_SHAVING)  # for automation.reload
+    site = await start_site(tmp_path, recorder_url=postgres_url, automations=PEAK_SHAVING)
+    try:
+        target = {"entity_id": "automation.peak_shaving"}
+        assert (await site.request("POST", "/api/services/automation/turn_off", role="operator", json=target))[0] == 200
+        assert (await site.request("POST", "/api/services/automation/reload", role="admin"))[0] == 200
+        assert (await site.request("POST", "/api/services/battery/set_power", role="operator",
+                                   json={"entity_id": "battery.main", "power_kw": 2}))[0] == 200
+        async with asyncio.timeout(30):
+            await get_recorder(site.hub).flush()
+        rows = await _fetch(postgres_url, "SELECT user_id, domain, service FROM audit_log ORDER BY seq")
+    finally:
+        await site.session.close()
+        await site.hub.stop()
+    assert [(r["user_id"], r["domain"], r["service"]) for r in rows] == [
+        ("operator", "automation", "turn_off"),
+        ("admin", "automation", "reload"),
+        ("operator", "battery", "set_power"),
+    ]
+
+
+async def _fetch(url: str, query: str) -> list[asyncpg.Record]:
+    conn = await asyncpg.connect(url)
+    try:
+        return await conn.fetch(query)
+    finally:
+        await conn.close()

@@ -357,3 +357,10 @@ async def test_toggle_and_run_go_through_audited_services(automated_site: Site) 
     assert traces[-1]["trigger_description"] == "manual trigger"
     by_api = [(e.data["service"], e.context.user_id) for e in seen if e.data["domain"] == "automation"]
     assert by_api == [("turn_off", "operator"), ("trigger", "operator")]
+
+
+async def test_reload_with_a_broken_configuration_is_400_saying_why(automated_site: Site) -> None:
+    status, body = await automated_site.request("POST", "/api/services/automation/reload", role="admin")
+    assert status == 400
+    assert "configuration.yaml" in body["message"]
+    assert (await automated_site.request("GET", "/api/automations", role="viewer"))[1][0]["id"] == "peak_shaving"
