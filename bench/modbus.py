@@ -69,7 +69,7 @@ async def _serve_devices(count: int, kind: str) -> None:
         server = ModbusTcpServer(device, address=("127.0.0.1", 0))
         await server.serve_forever(background=True)
         servers.append(server)
-        ports.append(server.transport.sockets[0].getsockname()[1])
+        ports.append(server.transport.sockets[0].getsockname()[1])  # type: ignore[attr-defined]
 
     async def never_answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
@@ -134,8 +134,10 @@ async def _integration(ports: list[int], stalled: int | None, seconds: float) ->
     from orbiteos.core import Hub
     from orbiteos.integrations import modbus
 
-    sensors = [{"name": f"d{{i}} v{j}", "address": 2 * j, "data_type": "int32", "scan_interval": 0}
-               for j in range(REGISTERS // 2)]
+    sensors: list[dict[str, Any]] = [
+        {"name": f"d{{i}} v{j}", "address": 2 * j, "data_type": "int32", "scan_interval": 0}
+        for j in range(REGISTERS // 2)
+    ]
     block = [
         {"name": f"dev{i}", "host": "127.0.0.1", "port": port, "timeout": 5,
          "sensors": [{**s, "name": s["name"].format(i=i)} for s in sensors]}
@@ -212,7 +214,7 @@ async def _measure(kind: str, seconds: float, rounds: int) -> dict[str, Any]:
         except TimeoutError:
             process.kill()
             await process.wait()
-    figures = {
+    figures: dict[str, Any] = {
         "bare_pymodbus": _summary(bare),
         "integration": _summary(healthy),
         "integration_with_one_stalled_device": _summary(with_stalled),

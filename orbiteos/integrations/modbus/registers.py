@@ -98,7 +98,7 @@ def pack(raw: int | float | str, data_type: str, swap: str = "none", count: int 
             raise ValueError(f"string of {len(data)} bytes does not fit in {size // 2} registers")
         data = data.ljust(size, b"\x00")
     else:
-        value: int | float = raw if fmt in "efd" else int(raw)  # type: ignore[arg-type]
+        value = float(raw) if fmt in "efd" else int(raw)
         try:
             data = struct.pack(">" + fmt, value)
         except (struct.error, OverflowError):

@@ -183,15 +183,14 @@ def _nature_schema(nature: str) -> Callable[[Any], dict[str, Any]]:
             raise vol.Invalid(f"unknown {nature} profile {found(value)}: expected one of {', '.join(names)}")
         return text
 
-    schema = vol.Schema(
-        {
-            **_COMMON,
-            vol.Optional("profile"): known_profile,
-            vol.Optional("registers", default=dict): {known_register: VALUE_SCHEMA},
-            vol.Optional("controls", default=dict): {known_control: vol.Any(VALUE_SCHEMA, None)},
-            **{vol.Optional(k): number for k in CONSTANTS},
-        }
-    )
+    fields: dict[Any, Any] = {
+        **_COMMON,
+        vol.Optional("profile"): known_profile,
+        vol.Optional("registers", default=dict): {known_register: VALUE_SCHEMA},
+        vol.Optional("controls", default=dict): {known_control: vol.Any(VALUE_SCHEMA, None)},
+        **{vol.Optional(k): number for k in CONSTANTS},
+    }
+    schema = vol.Schema(fields)
 
     def validate(value: Any) -> dict[str, Any]:
         config = _unit_id_alias(schema(value))

@@ -55,7 +55,7 @@ def _unit(data: dict[str, Any]) -> dict[str, Any]:
     return data
 
 
-_TARGET = {vol.Optional("entity_id"): entity_ids}
+_TARGET: dict[Any, Any] = {vol.Optional("entity_id"): entity_ids}
 
 WRITE_REGISTER_SCHEMA = vol.All(
     vol.Schema(

@@ -219,7 +219,7 @@ class DeviceServer:
         )
         self._server = ModbusTcpServer(device, address=(self.host, self.port))
         await self._server.serve_forever(background=True)
-        self.port = self._server.transport.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self.port = self._server.transport.sockets[0].getsockname()[1]  # type: ignore[union-attr,attr-defined]
         self.label = f"modbus sim {self.entity_id} ({self.host}:{self.port})"
         await self._apply(state)
         self._unsubscribe = self.hub.states.listen(self.entity_id, self._state_changed)
