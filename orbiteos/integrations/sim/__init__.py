@@ -12,10 +12,10 @@ from orbiteos.core import Hub
 from orbiteos.entity import slugify
 from orbiteos.integrations.sim import battery, ev, grid_signals, load, meter, pv, tariff, weather
 from orbiteos.integrations.sim.services import SERVICES, register_services
-from orbiteos.integrations.sim.site import SimulatedSite
+from orbiteos.integrations.sim.site import SimulatedSite, entity_ids_of
 from orbiteos.validation import ensure_list, number_in_range
 
-__all__ = ["CONFIG_SCHEMA", "DOMAIN", "SERVICES", "SimulatedSite", "async_setup"]
+__all__ = ["CONFIG_SCHEMA", "DOMAIN", "SERVICES", "SimulatedSite", "async_setup", "entity_ids"]
 
 DOMAIN = "sim"
 _LOGGER = logging.getLogger(__name__)
@@ -58,6 +58,11 @@ CONFIG_SCHEMA = vol.Schema(
         vol.Optional("grid", default={}): grid_signals.SCHEMA,
     }
 )
+
+
+def entity_ids(config: dict[str, Any]) -> list[str]:
+    """What this block provides, for `orbiteos check`'s reference warnings."""
+    return entity_ids_of(CONFIG_SCHEMA(config))
 
 
 async def async_setup(hub: Hub, config: dict[str, Any] | None) -> None:

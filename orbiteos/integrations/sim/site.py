@@ -44,6 +44,22 @@ def _kw(value: float) -> str:
     return str(round(value * 1e3) / 1e3 + 0.0)
 
 
+def entity_ids_of(config: Mapping[str, Any]) -> list[str]:
+    """The entity ids a validated `sim:` block provides (for `orbiteos check`, without building it)."""
+    return [
+        *(f"pv.{slugify(c['name'])}" for c in config["pv"]),
+        *(f"battery.{slugify(c['name'])}" for c in config["battery"]),
+        *(f"ev_charger.{slugify(c['name'])}" for c in config["ev_charger"]),
+        f"meter.{slugify(config['meter']['name'])}",
+        f"sensor.{slugify(config['load']['name'])}",
+        f"sensor.{slugify(config['tariff']['name'])}",
+        f"sensor.{slugify(config['tariff']['export_name'])}",
+        "sensor.grid_import_limit",
+        "sensor.grid_export_limit",
+        "sensor.outdoor_temperature",
+    ]
+
+
 class SimulatedSite:
     """Builds the devices from the validated `sim:` block; `step()` advances them all by `dt`."""
 

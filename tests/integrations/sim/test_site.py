@@ -223,3 +223,11 @@ def test_every_device_has_a_state_from_the_start_even_asleep_at_night() -> None:
     site, states = run_site(SITE, 30, scenario, start=START.replace(hour=23))
     assert set(site.entity_ids) <= set(states)
     assert states["pv.roof"] == "0.0" and states["ev_charger.bay"] == "0.0"
+
+
+def test_the_entities_a_block_provides_are_known_before_it_runs() -> None:
+    async def scenario(hub: Hub, clock: VirtualClock) -> set[str]:
+        return {s.entity_id for s in hub.states.all()}
+
+    _site, written = run_site(SITE, 5, scenario)
+    assert set(sim.entity_ids(SITE)) == written
