@@ -213,10 +213,11 @@ class MqttClient:
                 try:
                     await self._connect_and_serve()
                 except (aiomqtt.MqttError, OSError) as err:
+                    reason = "no answer in time" if isinstance(err, TimeoutError) else str(err) or type(err).__name__
                     # One warning per distinct error, not one per retry.
-                    if self.stats.last_error != str(err) or attempt == 0:
-                        _LOGGER.warning("MQTT broker %s: %s", self.settings.address, err)
-                    self.stats.last_error = str(err)
+                    if self.stats.last_error != reason or attempt == 0:
+                        _LOGGER.warning("MQTT broker %s: %s", self.settings.address, reason)
+                    self.stats.last_error = reason
                 if self.stats.connects != connects_before:
                     attempt = 0  # we were connected: the first retry comes quickly
                 delay = backoff_delay(attempt, self.settings.reconnect_min_s, self.settings.reconnect_max_s)
