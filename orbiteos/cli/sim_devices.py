@@ -46,7 +46,13 @@ def discover_servers() -> dict[str, ModuleType]:
         except ModuleNotFoundError as err:
             if err.name == name:
                 continue
-            raise
+            _LOGGER.warning("sim-devices: %s cannot be imported (%s); serving without it", name, err)
+            continue
+        except Exception as err:
+            # Every `orbiteos` command builds this parser: one broken plug-in must not break them all.
+            _LOGGER.warning("sim-devices: %s cannot be imported (%s: %s); serving without it", name,
+                            type(err).__name__, err)
+            continue
         if callable(getattr(module, "serve", None)):
             found[info.name] = module
     return found
