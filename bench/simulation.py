@@ -55,7 +55,7 @@ def run(quick: bool) -> dict[str, Any]:
         plain = Path(tmp) / "config"
         shutil.copytree(DEMO, plain, ignore=shutil.ignore_patterns(".storage", "protocols", "var"))
         shutil.copy(PLAIN_PEAK_SHAVING, plain / "packages" / "automations.yaml")
-        figures = {
+        figures: dict[str, Any] = {
             "site_only": _measure(DEMO, duration, automations=False),
             "plain_peak_shaving": _measure(plain, duration, automations=True),
             "demo": _measure(DEMO, duration, automations=True),

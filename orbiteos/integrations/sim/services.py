@@ -14,9 +14,9 @@ from orbiteos.integrations.sim.pv import PVArray
 from orbiteos.integrations.sim.site import SimulatedSite
 from orbiteos.validation import entity_ids, exactly_one_key, number_in_range
 
-_TARGET = {vol.Required("entity_id"): entity_ids}
+_TARGET: dict[Any, Any] = {vol.Required("entity_id"): entity_ids}
 
-SERVICES: dict[str, dict[str, vol.Schema]] = {
+SERVICES: dict[str, dict[str, Any]] = {
     "pv": {
         "set_limit": vol.All(
             vol.Schema(

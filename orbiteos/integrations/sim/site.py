@@ -157,7 +157,8 @@ class SimulatedSite:
         context = context or Context()
         set_state = self.hub.states.set
         # Devices move every step: straight to the state machine (which skips unchanged writes).
-        for entity_id, device in (*self.pv.items(), *self.batteries.items(), *self.chargers.items()):
+        devices: list[tuple[str, Device]] = [*self.pv.items(), *self.batteries.items(), *self.chargers.items()]
+        for entity_id, device in devices:
             if everything or not device.quiet:
                 set_state(entity_id, _kw(device.power_kw), device.attributes(), context=context)
         set_state(self.meter_entity, _kw(self.meter.power_kw), self.meter.attributes(), context=context)
