@@ -9,8 +9,10 @@ import logging
 import aiomqtt
 import pytest
 
-from orbiteos.core import STATE_UNAVAILABLE
+from orbiteos.core import STATE_UNAVAILABLE, Hub
+from orbiteos.integrations import mqtt
 from tests.integrations.mqtt.conftest import SetupMqtt, round_trip, wait_for_state
+from tests.servers.mosquitto import MosquittoBroker
 
 
 async def test_sensor_takes_the_payload_as_its_state(setup_mqtt: SetupMqtt, publisher: aiomqtt.Client) -> None:
@@ -189,3 +191,23 @@ async def test_expire_after_makes_a_silent_sensor_unavailable(
     await wait_for_state(hub, "sensor.e", STATE_UNAVAILABLE)
     await publisher.publish("e", "2")
     await wait_for_state(hub, "sensor.e", "2")
+
+
+async def test_switch_services_pass_other_switches_to_the_integration_registered_before(
+    mosquitto: MosquittoBroker,
+) -> None:
+    hub = Hub()
+    handled_elsewhere: list[list[str]] = []
+    hub.services.register("switch", "turn_on", lambda call: handled_elsewhere.append(call.entity_ids))
+    config = mqtt.CONFIG_SCHEMA(
+        {"port": mosquitto.port, "switch": [{"name": "Pump", "command_topic": "pump/set"}]}
+    )
+    await mqtt.async_setup(hub, config)
+    try:
+        async with asyncio.timeout(10):
+            await mqtt.get_connection(hub).wait_connected()
+        await hub.services.call("switch", "turn_on", target={"entity_id": ["switch.pump", "switch.modbus_fan"]})
+        assert hub.states.get("switch.pump").state == "on"
+        assert handled_elsewhere == [["switch.modbus_fan"]]
+    finally:
+        await hub.stop()
