@@ -123,6 +123,11 @@ class TokenStore:
         self._refresh()
         return self._by_hash.get(hash_token(token))
 
+    def is_active(self, record: TokenRecord) -> bool:
+        """Whether a token that was accepted earlier is still there (not revoked since)."""
+        self._refresh()
+        return record.token_hash in self._by_hash
+
     # --- writing ---------------------------------------------------------
     def create(self, name: str, role: str | Role) -> str:
         """Make a token; returns it in clear text (the only time it is ever shown)."""

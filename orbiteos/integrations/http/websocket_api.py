@@ -36,6 +36,8 @@ from orbiteos.integrations.http.service_call import call_service, role_for_servi
 _LOGGER = logging.getLogger(__name__)
 routes = web.RouteTableDef()
 AUTH_TIMEOUT_S = 10.0
+# How often an open websocket checks that its token was not revoked meanwhile.
+TOKEN_RECHECK_S = 5.0
 OPEN_SOCKETS: web.AppKey[set[web.WebSocketResponse]] = web.AppKey("orbiteos_websockets")
 
 ERR_INVALID_FORMAT = "invalid_format"
@@ -90,6 +92,7 @@ class Connection:
         self.outgoing: asyncio.Queue[str | None] = asyncio.Queue(maxsize=app[appkeys.SETTINGS].websocket_queue)
         self.last_id = 0
         self.overflowed = False
+        self.revoked = False
 
     # --- sending ---------------------------------------------------------
     def send(self, message: dict[str, Any]) -> None:
@@ -116,13 +119,26 @@ class Connection:
         while True:
             text = await self.outgoing.get()
             if text is None:
-                await self.ws.close(code=WSCloseCode.POLICY_VIOLATION if self.overflowed else WSCloseCode.OK)
+                refused = self.overflowed or self.revoked
+                await self.ws.close(code=WSCloseCode.POLICY_VIOLATION if refused else WSCloseCode.OK)
                 return
             if self.ws.closed:
                 return
             try:
                 await self.ws.send_str(text)
             except ConnectionError:
+                return
+
+    async def watch_token(self) -> None:
+        """A token revoked while connected ends the connection (revocation needs no reconnect)."""
+        store = self.app[appkeys.TOKENS]
+        while True:
+            await asyncio.sleep(TOKEN_RECHECK_S)
+            if not store.is_active(self.token):
+                _LOGGER.warning("websocket client %s (%s): token revoked, disconnecting", self.token.name, self.remote)
+                self.send({"type": "auth_invalid", "message": "token revoked"})
+                self.revoked = True
+                self.close()
                 return
 
     def close(self) -> None:
@@ -342,6 +358,7 @@ async def websocket_view(request: web.Request) -> web.StreamResponse:
 async def _serve(conn: Connection) -> None:
     async with asyncio.TaskGroup() as tasks:
         tasks.create_task(conn.writer(), name=f"websocket-writer:{conn.token.name}")
+        watcher = tasks.create_task(conn.watch_token(), name=f"websocket-token:{conn.token.name}")
         try:
             async for message in conn.ws:
                 if message.type != WSMsgType.TEXT:
@@ -355,9 +372,10 @@ async def _serve(conn: Connection) -> None:
                     tasks.create_task(conn.handle(payload))
                 else:
                     await conn.handle(payload)
-                if conn.overflowed:
+                if conn.overflowed or conn.revoked:
                     break
         finally:
+            watcher.cancel()
             conn.close()
 
 

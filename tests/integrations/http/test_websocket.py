@@ -8,7 +8,10 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import aiohttp
+import pytest
 
+from orbiteos.integrations.http import websocket_api
+from orbiteos.integrations.http.auth import TokenStore
 from tests.integrations.http.conftest import Site, start_site
 
 
@@ -262,3 +265,19 @@ async def test_subscribe_trigger_with_a_bad_trigger_names_the_problem(site: Site
                                       "trigger": {"trigger": "numeric_state", "entity_id": "meter.grid"}})
         assert reply["error"]["code"] == "invalid_format"
         assert reply["error"]["message"]
+
+
+async def test_revoking_the_token_closes_its_open_websocket(
+    site: Site, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(websocket_api, "TOKEN_RECHECK_S", 0.05)
+    async with connect(site, "viewer") as client, connect(site, "operator") as other:
+        await client.command({"type": "subscribe_events", "event_type": "state_changed"})
+        assert TokenStore.for_config_dir(site.config_dir).revoke("viewer")
+        assert (await client.receive()) == {"type": "auth_invalid", "message": "token revoked"}
+        async with asyncio.timeout(5):
+            message = await client.ws.receive()
+            while message.type == aiohttp.WSMsgType.TEXT:
+                message = await client.ws.receive()
+        assert client.ws.close_code == aiohttp.WSCloseCode.POLICY_VIOLATION
+        assert (await other.command({"type": "ping"}))["type"] == "pong"  # the others stay
