@@ -9,6 +9,7 @@ as paho decodes them (no per-message task or queue), which is what makes >10,000
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import math
 import random
@@ -73,6 +74,8 @@ class BrokerSettings:
     reconnect_min_s: float = 1.0
     reconnect_max_s: float = 60.0
     timeout_s: float = 10.0
+    # Also publish the last-will message on a clean disconnect (so "offline" is said either way).
+    will_on_close: bool = False
 
     @property
     def address(self) -> str:
@@ -262,6 +265,11 @@ class MqttClient:
             self._set_connected(False)
             try:
                 async with asyncio.timeout(timeout_s):
+                    will = self.settings.will
+                    if will is not None and self.settings.will_on_close:
+                        # Fails at once when the connection is already gone; then the broker sends the will.
+                        with contextlib.suppress(aiomqtt.MqttError):
+                            await client.publish(will.topic, will.payload, qos=will.qos, retain=will.retain)
                     await client.__aexit__(None, None, None)
             except (aiomqtt.MqttError, TimeoutError) as err:
                 _LOGGER.debug("closing the connection to %s: %s", self.settings.address, err)

@@ -9,7 +9,8 @@ Every `--mqtt-interval` seconds (1 s) it publishes, as JSON objects:
 
 and accepts battery setpoints: `<prefix>/battery/<name>/set_power` with a number of kW or
 `{"power_kw": x}`, and `<prefix>/battery/<name>/auto` (any payload) to hand control back.
-`<prefix>/status` is `online` (retained) while connected and `offline` (the last will) after.
+`<prefix>/status` is `online` (retained) while connected and `offline` after: published on a clean
+stop, and by the broker (the last will) when the process dies.
 """
 
 from __future__ import annotations
@@ -78,6 +79,7 @@ class SimMqttServer:
                 client_id=f"orbiteos-sim-devices-{id(self):x}",
                 birth=Publication(status, "online", qos=1, retain=True),
                 will=Publication(status, "offline", qos=1, retain=True),
+                will_on_close=True,
             ),
             self._on_message,
         )
