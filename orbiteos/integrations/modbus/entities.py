@@ -55,6 +55,7 @@ class PolledEntity(Entity):
         self.poller: DevicePoller | None = None
         self.available = False
         self._problem: str | None = None
+        self._problem_logged = False
         for key in ("device_class", "state_class"):
             if config.get(key):
                 self.extra_attributes[key] = config[key]
@@ -73,9 +74,10 @@ class PolledEntity(Entity):
         except (RegisterDecodeError, KeyError, ValueError) as err:
             self.mark_unavailable(f"bad value: {err}")
             return
-        if self._problem is not None:
+        if self._problem is not None and self._problem_logged:
             _LOGGER.info("%s: readable again", self.entity_id)
-            self._problem = None
+        self._problem = None
+        self._problem_logged = False
         self.available = True
         self.write_state()
 
@@ -84,6 +86,7 @@ class PolledEntity(Entity):
         if self._problem != reason:
             _LOGGER.log(logging.DEBUG if quiet else logging.WARNING, "%s: unavailable: %s", self.entity_id, reason)
             self._problem = reason
+            self._problem_logged = not quiet
         if self.available or self.hub.states.get(self.entity_id) is None:
             self.available = False
             self.write_state()

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 MAX_REGISTERS = 125
 MAX_BITS = 2000
 BIT_TABLES = ("coil", "discrete_input")
-DEFAULT_MAX_GAP = 16
+DEFAULT_MAX_GAP = 32
 
 
 @dataclass(frozen=True, slots=True)

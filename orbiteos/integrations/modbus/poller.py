@@ -24,7 +24,7 @@ from orbiteos.integrations.modbus.client import (
     ModbusReplyError,
 )
 from orbiteos.integrations.modbus.entities import PolledEntity
-from orbiteos.integrations.modbus.planner import BIT_TABLES, Block, Span, plan_blocks
+from orbiteos.integrations.modbus.planner import BIT_TABLES, DEFAULT_MAX_GAP, Block, Span, plan_blocks
 
 _LOGGER = logging.getLogger(__name__)
 ILLEGAL_DATA_ADDRESS = 2
@@ -88,7 +88,7 @@ class Endpoint:
     delay: float = 0.0
     message_wait: float = 0.0
     retry_max: float = 60.0
-    max_gap: int = 16
+    max_gap: int = DEFAULT_MAX_GAP
 
 
 class DevicePoller:

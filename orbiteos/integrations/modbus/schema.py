@@ -13,7 +13,7 @@ import voluptuous as vol
 
 from orbiteos.entity import slugify
 from orbiteos.integrations.modbus.natures import CONSTANTS, NATURES
-from orbiteos.integrations.modbus.planner import MAX_REGISTERS
+from orbiteos.integrations.modbus.planner import DEFAULT_MAX_GAP, MAX_REGISTERS
 from orbiteos.integrations.modbus.profiles import PROFILES
 from orbiteos.integrations.modbus.registers import DATA_TYPES, INPUT_TYPES, SWAPS, register_count
 from orbiteos.validation import boolean, found, one_of, port, positive_int, positive_time_period, string
@@ -228,7 +228,7 @@ HUB_SCHEMA = vol.Schema(
         vol.Optional("delay", default=0.0): seconds,
         vol.Optional("message_wait_milliseconds", default=0): positive_int,
         vol.Optional("retry_max", default=60.0): vol.All(seconds, vol.Range(min=0.1)),
-        vol.Optional("max_gap", default=16): vol.All(positive_int, vol.Range(max=MAX_REGISTERS)),
+        vol.Optional("max_gap", default=DEFAULT_MAX_GAP): vol.All(positive_int, vol.Range(max=MAX_REGISTERS)),
         vol.Optional("close_comm_on_error"): boolean,
         vol.Optional("retries"): positive_int,
         vol.Optional("sensors", default=list): _list_of(SENSOR_SCHEMA),

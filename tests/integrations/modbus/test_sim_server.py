@@ -15,7 +15,7 @@ import pytest
 from orbiteos.core import Hub, ServiceCall
 from orbiteos.errors import ServiceValidationError
 from orbiteos.integrations.modbus.sim_server import DeviceServer, battery_image, battery_write, pv_image, pv_write
-from tests.integrations.modbus.conftest import SetupModbus, wait_state
+from tests.integrations.modbus.conftest import SetupModbus, poller, wait_state
 
 PV_ATTRS = {"energy_kwh": 1234.5, "peak_power_kw": 10.0, "inverter_kw": 8.0, "limit_kw": 8.0, "dc_voltage": 612.3,
             "temperature_c": 35.2, "unit_of_measurement": "kW"}
@@ -85,6 +85,9 @@ async def test_sunspec_pv_and_battery_registers_carry_the_states(
     assert roof.attributes["limit_kw"] == 8.0
     assert roof.attributes["dc_voltage"] == 612.3
     assert roof.attributes["temperature_c"] == 35.2
+    # The whole SunSpec profile (40084..40173) is one request per poll, the battery map another.
+    assert [b.count for g in poller(hub, "inverter").groups for b in g.blocks] == [90]
+    assert [b.count for g in poller(hub, "storage").groups for b in g.blocks] == [19]
     store = await wait_state(hub, "battery.store", "-2.5")
     assert store.attributes["soc"] == 55.5
     assert store.attributes["capacity_kwh"] == 20.0
