@@ -67,7 +67,7 @@ class PostgresCluster:
     socket_dir: Path
     port: int = 5432
     listen: str | None = None
-    bindir: Path | None = None
+    bindir: Path = Path()  # found by find_bindir() when not given
 
     def __post_init__(self) -> None:
         self.data_dir = Path(self.data_dir).absolute()
@@ -77,7 +77,7 @@ class PostgresCluster:
                 f"embedded PostgreSQL: socket directory {self.socket_dir} is longer than "
                 f"{_MAX_SOCKET_DIR} characters (a unix socket path limit)"
             )
-        self.bindir = self.bindir or find_bindir()
+        self.bindir = self.bindir if self.bindir != Path() else find_bindir()
         self._as_server_user = os.geteuid() == 0
 
     # --- paths and urls ---------------------------------------------------

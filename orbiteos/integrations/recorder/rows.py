@@ -199,10 +199,10 @@ class RowBuilder:
                 self._event_rows(item, seq, batch)  # type: ignore[arg-type]
                 continue
             state_text = item.state
+            value: float | None
             try:
-                value: float | None = float(state_text)
-                if value - value != 0.0:  # nan, inf
-                    value = None
+                number = float(state_text)
+                value = number if number - number == 0.0 else None  # not nan, inf
             except ValueError:
                 value = None
             attributes = item.attributes
@@ -212,11 +212,12 @@ class RowBuilder:
                 attributes_json = last[1]  # most updates change the state, not the attributes
             else:
                 try:
-                    attributes_json = encode(attributes.copy()) if attributes else "{}"
+                    # State.attributes is a MappingProxyType: copy() is its dict's fast copy.
+                    attributes_json = encode(attributes.copy()) if attributes else "{}"  # type: ignore[attr-defined]
                     if "\\u0000" in attributes_json:
                         raise ValueError("NUL character")
                 except (ValueError, TypeError, RecursionError):
-                    attributes_json = to_json(attributes)
+                    attributes_json = to_json(attributes) or "{}"
                 last_attributes[entity_id] = (attributes, attributes_json)
             if "\x00" in state_text:
                 state_text = state_text.replace("\x00", "")
