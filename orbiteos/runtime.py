@@ -6,6 +6,7 @@ Shared by `orbiteos run` (real clock, until a signal) and the simulator (virtual
 from __future__ import annotations
 
 import asyncio
+import gc
 import inspect
 import logging
 from collections.abc import Awaitable, Callable
@@ -24,12 +25,36 @@ DATA_CONFIG = "config"
 STOP_TIMEOUT = 30.0
 
 
-async def start_hub(loaded: LoadedConfig, clock: Clock | None = None) -> Hub:
-    """A started hub with every configured integration set up (failures are logged, not raised)."""
+def freeze_startup_objects() -> int:
+    """Collect once, then move every surviving object out of the cyclic collector's reach.
+
+    What exists after start-up (modules, compiled templates, automations, schemas, connections)
+    lives as long as the process. Left in the oldest generation, every full collection walks all
+    of it: with about 115,000 tracked objects (1,000 OCPP charge points) a full collection paused
+    the event loop for 100-240 ms. Frozen, a full collection walks only what was made since.
+    Undone by `thaw_startup_objects` when the hub stops. Returns the number of objects frozen.
+    """
+    gc.collect()
+    gc.freeze()
+    return gc.get_freeze_count()
+
+
+def thaw_startup_objects() -> None:
+    """Give the frozen objects back to the collector (after a stop, so a stopped hub can be freed)."""
+    gc.unfreeze()
+
+
+async def start_hub(loaded: LoadedConfig, clock: Clock | None = None, freeze: bool = True) -> Hub:
+    """A started hub with every configured integration set up (failures are logged, not raised).
+
+    With `freeze`, the objects alive after start-up are frozen (see `freeze_startup_objects`).
+    """
     hub = Hub(clock or RealClock(), loaded.site)
     hub.data[DATA_CONFIG] = loaded
     result: SetupResult = await setup_integrations(hub, loaded.blocks)
     await hub.start()
+    if freeze:
+        _LOGGER.debug("%d objects alive after start-up frozen out of the garbage collector", freeze_startup_objects())
     failed = ", ".join(f"{domain} ({reason})" for domain, reason in result.failed.items())
     _LOGGER.info(
         "site %r started: %d integration(s) set up%s",
@@ -50,6 +75,7 @@ async def run_hub(
     """Start a hub, call `on_started(hub)`, wait for `stop_event` (or cancellation), then stop it cleanly.
 
     The stop is bounded by `stop_timeout` seconds on the loop's clock; past that it is abandoned and logged.
+    Objects alive after start-up are frozen out of the garbage collector while the hub runs.
     """
     hub = await start_hub(loaded, clock)
     try:
@@ -66,4 +92,6 @@ async def run_hub(
             _LOGGER.error("site %r did not stop within %.0f s; giving up on the rest", loaded.site.name, stop_timeout)
         else:
             _LOGGER.info("site %r stopped", loaded.site.name)
+        finally:
+            thaw_startup_objects()
     return hub
