@@ -270,6 +270,9 @@ class MqttClient:
                         # Fails at once when the connection is already gone; then the broker sends the will.
                         with contextlib.suppress(aiomqtt.MqttError):
                             await client.publish(will.topic, will.payload, qos=will.qos, retain=will.retain)
+                    # aiomqtt registers socket writers with call_soon_threadsafe: let any that a last
+                    # publish scheduled run while the socket is still open, or asyncio logs a bad fd.
+                    await asyncio.sleep(0)
                     await client.__aexit__(None, None, None)
             except (aiomqtt.MqttError, TimeoutError) as err:
                 _LOGGER.debug("closing the connection to %s: %s", self.settings.address, err)

@@ -88,12 +88,20 @@ class SimMqttServer:
     async def serve(self) -> None:
         await self.client.subscribe(f"{self.prefix}/battery/+/set_power", qos=1)
         await self.client.subscribe(f"{self.prefix}/battery/+/auto", qos=1)
-        async with asyncio.TaskGroup() as group:
-            group.create_task(self.client.run(), name="sim-mqtt-connection")
-            group.create_task(self._publish_loop(), name="sim-mqtt-telemetry")
+        connection = asyncio.create_task(self.client.run(), name="sim-mqtt-connection")
+        try:
+            await self._publish_loop(connection)
+        finally:
+            # Telemetry stops first, then the connection closes (saying `offline`).
+            self.client.close()
+            connection.cancel()
+            await asyncio.wait([connection])
 
-    async def _publish_loop(self) -> None:
+    async def _publish_loop(self, connection: asyncio.Task[None]) -> None:
         while True:
+            if connection.done():
+                connection.result()  # the connection task failed: raise its error
+                return
             if self.client.connected:
                 try:
                     await self.publish_once()
@@ -169,7 +177,9 @@ async def _start_mosquitto(port: int) -> asyncio.subprocess.Process:
     if executable is None:
         raise RuntimeError("--mqtt-start-broker: mosquitto not found (Debian package 'mosquitto', see scripts/setup)")
     process = await asyncio.create_subprocess_exec(
-        executable, "-p", str(port), stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL
+        executable, "-p", str(port), stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+        # Its own session: Ctrl-C on the terminal must not kill the broker before we have said `offline`.
+        start_new_session=True,
     )
     for _ in range(100):
         try:
