@@ -102,6 +102,7 @@ class Recorder:
         self._stopping = False
         self._stop_requested = asyncio.Event()
         self._flush_requested = False
+        self._connected = asyncio.Event()  # set at the first successful connection
         self._task: asyncio.Task[None] | None = None
         self._purge_task: asyncio.Task[None] | None = None
         self._pool: asyncpg.Pool | None = None
@@ -156,6 +157,7 @@ class Recorder:
                     await self._back_off(delay * random.uniform(0.8, 1.2))
                     continue
                 self.outage.back(self.backlog)
+                self._connected.set()
                 delay = 0.0
             await self.backlog.spill()
             if not self._stopping and not self.backlog.ready:
@@ -231,15 +233,18 @@ class Recorder:
             await self.backlog.spill()
 
     async def _purge_loop(self) -> None:
+        """Retention on plain PostgreSQL: after the first connection, then every purge_interval."""
+        await self._connected.wait()
         while True:
-            if self.writer.url is not None and not self.writer.timescale:
+            url = self.writer.url
+            if self.writer.timescale:
+                return  # TimescaleDB's retention policies do it (schema.sql)
+            if url is not None:
                 try:
-                    await purge.purge_url(self.writer.url, self.settings.purge_keep_days, self.hub.clock.now())
+                    await purge.purge_url(url, self.settings.purge_keep_days, self.hub.clock.now())
                 except Exception as err:
                     _LOGGER.warning("recorder: purge failed (%s: %s); will retry", type(err).__name__, err)
-                await asyncio.sleep(self.settings.purge_interval)
-            else:
-                await asyncio.sleep(min(60.0, self.settings.purge_interval))
+            await asyncio.sleep(self.settings.purge_interval)
 
     # --- for others ----------------------------------------------------------
     @property

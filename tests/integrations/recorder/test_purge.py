@@ -9,7 +9,7 @@ import asyncpg
 
 from orbiteos.integrations.recorder.purge import purge
 from orbiteos.integrations.recorder.writer import apply_schema
-from tests.integrations.recorder.conftest import fetch
+from tests.integrations.recorder.conftest import RecorderHub, fetch
 
 NOW = datetime(2026, 6, 30, 12, 0, tzinfo=UTC)
 
@@ -34,3 +34,23 @@ async def test_purge_deletes_rows_older_than_the_kept_days_in_every_table(postgr
                                                        "audit_log": 1}
     rows = await fetch(postgres_url, "SELECT time FROM states UNION ALL SELECT time FROM energy_flows")
     assert {r["time"] for r in rows} == {recent}
+
+
+async def test_the_recorder_purges_old_rows_once_connected(recorder_hub: RecorderHub, postgres_url: str):
+    now = datetime.now(UTC)
+    async with asyncio.timeout(30):
+        conn = await asyncpg.connect(postgres_url)
+        try:
+            await apply_schema(conn)
+            for days in (11, 9):
+                await conn.execute("INSERT INTO states (time, seq, entity_id, state) VALUES ($1, 1, 'sensor.a', $2)",
+                                   now - timedelta(days=days), str(days))
+        finally:
+            await conn.close()
+        async with recorder_hub(purge_keep_days=10):
+            for _ in range(250):  # the purge runs on its own connection: look until it is done
+                if not await fetch(postgres_url, "SELECT 1 FROM states WHERE state = '11'"):
+                    break
+                await asyncio.sleep(0.1)
+        rows = await fetch(postgres_url, "SELECT state FROM states WHERE entity_id = 'sensor.a'")
+    assert [r["state"] for r in rows] == ["9"]
