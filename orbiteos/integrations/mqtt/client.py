@@ -217,8 +217,10 @@ class MqttClient:
                     await self._connect_and_serve()
                 except (aiomqtt.MqttError, OSError) as err:
                     reason = "no answer in time" if isinstance(err, TimeoutError) else str(err) or type(err).__name__
-                    # One warning per distinct error, not one per retry.
-                    if self.stats.last_error != reason or attempt == 0:
+                    if self.stats.connects != connects_before:
+                        _LOGGER.debug("MQTT broker %s: %s", self.settings.address, reason)  # "disconnected" said it
+                    elif self.stats.last_error != reason or attempt == 0:
+                        # One warning per distinct error, not one per retry.
                         _LOGGER.warning("MQTT broker %s: %s", self.settings.address, reason)
                     self.stats.last_error = reason
                 if self.stats.connects != connects_before:
