@@ -14,7 +14,7 @@ from pathlib import Path
 from bench.__main__ import Broken, run_one
 
 ROOT = Path(__file__).resolve().parents[1]
-EXPECTED = {"api", "config_load", "engine", "modbus", "mqtt", "ocpp", "recorder", "simulation"}
+EXPECTED = {"api", "config_load", "engine", "gc_pause", "modbus", "mqtt", "ocpp", "recorder", "simulation"}
 
 
 def _bench(*args: str) -> subprocess.CompletedProcess[str]:
