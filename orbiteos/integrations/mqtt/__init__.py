@@ -79,6 +79,7 @@ def broker_settings(config: dict[str, Any]) -> BrokerSettings:
         will=publication(config.get("will_message")),
         reconnect_min_s=config["reconnect_min_delay"],
         reconnect_max_s=max(config["reconnect_max_delay"], config["reconnect_min_delay"]),
+        timeout_s=config["timeout"],
     )
 
 

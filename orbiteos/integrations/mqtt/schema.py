@@ -264,6 +264,7 @@ CONFIG_SCHEMA = vol.All(
             vol.Optional("tls"): _tls,
             vol.Optional("birth_message", default={"topic": DEFAULT_STATUS_TOPIC}): _optional_message("online"),
             vol.Optional("will_message", default={"topic": DEFAULT_STATUS_TOPIC}): _optional_message("offline"),
+            vol.Optional("timeout", default=10.0): vol.All(_seconds, vol.Range(min=0.1)),
             vol.Optional("reconnect_min_delay", default=1.0): _seconds,
             vol.Optional("reconnect_max_delay", default=60.0): _seconds,
             **{vol.Optional(p, default=[]): vol.All(cv.ensure_list, [s]) for p, s in ENTITY_PLATFORMS.items()},
