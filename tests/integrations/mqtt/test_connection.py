@@ -152,3 +152,9 @@ async def test_subscribe_refuses_a_malformed_topic_filter(setup_mqtt: SetupMqtt)
         await mqtt.async_subscribe(hub, "a/#/b", lambda m: None)
     with pytest.raises(ValueError, match="QoS"):
         await mqtt.async_subscribe(hub, "a", lambda m: None, qos=3)
+
+
+async def test_mqtt_5_works_as_3_1_1(setup_mqtt: SetupMqtt, publisher: aiomqtt.Client) -> None:
+    hub = await setup_mqtt({"protocol": "5", "sensor": [{"name": "V5", "state_topic": "v5/value"}]})
+    await publisher.publish("v5/value", "5")
+    await wait_for_state(hub, "sensor.v5", "5")
