@@ -244,15 +244,21 @@ class MqttClient:
             await client.__aenter__()
         self._client = client
         try:
-            self.stats.connects += 1
+            sent = self.subscriptions
             async with asyncio.timeout(timeout_s):
-                if self._subscriptions:
-                    await client.subscribe([(t, s.qos) for t, s in self._subscriptions.items()])
+                if sent:
+                    await client.subscribe(list(sent.items()))
                 if self.settings.birth is not None:
                     birth = self.settings.birth
                     await client.publish(birth.topic, birth.payload, qos=birth.qos, retain=birth.retain)
+            self.stats.connects += 1
             _LOGGER.info("connected to MQTT broker %s", self.settings.address)
             self._set_connected(True)
+            # Subscriptions made while the ones above were on their way have not been sent yet.
+            missed = [(topic, qos) for topic, qos in self.subscriptions.items() if sent.get(topic, -1) < qos]
+            if missed:
+                async with asyncio.timeout(timeout_s):
+                    await client.subscribe(missed)
             # Messages go to the dispatch queue; this loop only ends when the connection drops.
             async for _ in client.messages:
                 pass
