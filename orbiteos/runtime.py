@@ -23,6 +23,8 @@ _LOGGER = logging.getLogger(__name__)
 DATA_CONFIG = "config"
 # A stop that takes longer than this (a stuck stop callback) is abandoned so the process can exit.
 STOP_TIMEOUT = 30.0
+# While a hub runs, the objects frozen out of the garbage collector are renewed this often (seconds).
+REFREEZE_INTERVAL = 3600.0
 
 
 def freeze_startup_objects() -> int:
@@ -42,6 +44,21 @@ def freeze_startup_objects() -> int:
 def thaw_startup_objects() -> None:
     """Give the frozen objects back to the collector (after a stop, so a stopped hub can be freed)."""
     gc.unfreeze()
+
+
+def refreeze() -> int:
+    """Thaw, collect, freeze again: frozen garbage is freed, objects made since are frozen too."""
+    thaw_startup_objects()
+    return freeze_startup_objects()
+
+
+async def _keep_frozen(hub: Hub, interval: float) -> None:
+    """Devices that connect after start-up (1,000 OCPP charge points) and reloaded automations make
+    long-lived objects the start-up freeze did not see, and what was frozen and later dropped is
+    never freed while frozen. One full collection an interval settles both."""
+    while True:
+        await hub.clock.sleep(interval)
+        _LOGGER.debug("%d objects frozen out of the garbage collector", refreeze())
 
 
 async def start_hub(loaded: LoadedConfig, clock: Clock | None = None, freeze: bool = True) -> Hub:
@@ -71,13 +88,17 @@ async def run_hub(
     stop_event: asyncio.Event | None = None,
     on_started: Callable[[Hub], Awaitable[Any] | Any] | None = None,
     stop_timeout: float = STOP_TIMEOUT,
+    refreeze_interval: float | None = REFREEZE_INTERVAL,
 ) -> Hub:
     """Start a hub, call `on_started(hub)`, wait for `stop_event` (or cancellation), then stop it cleanly.
 
     The stop is bounded by `stop_timeout` seconds on the loop's clock; past that it is abandoned and logged.
-    Objects alive after start-up are frozen out of the garbage collector while the hub runs.
+    Objects alive after start-up are frozen out of the garbage collector while the hub runs, renewed every
+    `refreeze_interval` seconds (None: never), and thawed when it has stopped.
     """
     hub = await start_hub(loaded, clock)
+    if refreeze_interval:
+        hub.create_task(_keep_frozen(hub, refreeze_interval), name="gc refreeze")
     try:
         if on_started is not None:
             result = on_started(hub)

@@ -1,4 +1,4 @@
-"""run_hub freezes what exists after start-up out of the garbage collector, and thaws it on stop.
+"""run_hub freezes what exists after start-up out of the garbage collector, renews that hourly, thaws it on stop.
 
 A full collection then walks only objects made since start-up instead of every module, template and
 connection (docs/performance.md, "Garbage collection").
@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import weakref
+from datetime import UTC, datetime
 from pathlib import Path
 
+from orbiteos.clock import VirtualClock, run_virtual
 from orbiteos.config import LoadedConfig
 from orbiteos.core import Hub, SiteConfig
-from orbiteos.runtime import run_hub, start_hub, thaw_startup_objects
+from orbiteos.runtime import REFREEZE_INTERVAL, run_hub, start_hub, thaw_startup_objects
 from orbiteos.yaml_loader import NodeDict
 
 
@@ -60,3 +63,44 @@ async def test_start_hub_can_leave_the_collector_alone() -> None:
         await hub.stop()
     finally:
         thaw_startup_objects()
+
+
+class _Cycle:
+    def __init__(self) -> None:
+        self.me = self
+
+
+def test_the_hourly_refreeze_frees_frozen_garbage_and_freezes_objects_made_since() -> None:
+    thaw_startup_objects()
+    junk = _Cycle()  # alive at start-up, so frozen; dropped while the hub runs
+    junk_ref = weakref.ref(junk)
+    holder = [junk]
+    del junk
+    seen: dict[str, bool] = {}
+
+    async def main(clock: VirtualClock) -> None:
+        stop = asyncio.Event()
+
+        async def on_started(hub: Hub) -> None:
+            holder.clear()
+            gc.collect()
+            seen["junk_alive_while_frozen"] = junk_ref() is not None
+            late = Hub()  # a connection made after start-up, say
+            seen["late_collectable_before"] = _collector_sees(late)
+            await hub.clock.sleep(REFREEZE_INTERVAL + 1)
+            seen["junk_alive_after_refreeze"] = junk_ref() is not None
+            seen["late_collectable_after"] = _collector_sees(late)
+            stop.set()
+
+        await run_hub(_loaded(), clock=clock, stop_event=stop, on_started=on_started)
+
+    try:
+        run_virtual(main, datetime(2026, 1, 1, tzinfo=UTC))
+    finally:
+        thaw_startup_objects()
+    assert seen == {
+        "junk_alive_while_frozen": True,
+        "late_collectable_before": True,
+        "junk_alive_after_refreeze": False,
+        "late_collectable_after": False,
+    }
