@@ -27,7 +27,7 @@ automation:
 
 
 def test_cheap_charging_and_dear_discharging_costs_less(tmp_path: Path) -> None:
-    report = simulate_compare(demo_copy(tmp_path, AUTOMATION), "2026-06-15T00:00:00+02:00", "10h")
+    report = simulate_compare(demo_copy(tmp_path, AUTOMATION), "2026-06-15T04:00:00+02:00", "5h30m")
     kpis, without = report["kpis"], report["compare"]["without_automations"]["kpis"]
     assert kpis["energy_cost_eur"] < without["energy_cost_eur"] - 5
     setpoints = [(datetime.fromisoformat(c["time"]).astimezone(datetime.fromisoformat(report["start"]).tzinfo),
