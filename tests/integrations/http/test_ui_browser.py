@@ -143,9 +143,8 @@ async def test_toggle_run_and_trace_an_automation(chromium: Chromium, automated_
         await page.wait_for("document.querySelectorAll('#trace-runs li').length === 2")
         # The newest run (the Run button) is shown first; open the older, triggered one.
         await page.click("#trace-runs li:nth-child(2) button")
-        await page.wait_for("!!document.querySelector('#trace-detail .step[data-path=\"condition/0\"]')")
-        assert await page.evaluate(
-            "document.querySelector('#trace-detail .step[data-path=\"condition/0\"]').classList.contains('pass')"
+        await page.wait_for(
+            "!!document.querySelector('#trace-detail .step[data-path=\"condition/0\"]')?.classList.contains('pass')"
         )
         detail = await page.evaluate("document.getElementById('trace-detail').innerText")
         assert "battery.set_power" in detail

@@ -409,6 +409,7 @@ function renderAutomations() {
 }
 
 async function act(automation, service) {
+  const started = performance.now();
   $("automations-note").textContent = "";
   try {
     await callService("automation", service, { entity_id: automation.entity_id });
@@ -417,12 +418,12 @@ async function act(automation, service) {
   }
   await loadAutomations();
   if (ui.trace && ui.trace.automation.id === automation.id) {
-    await openTrace(automation, { selectNewest: service === "trigger", scroll: false });
+    await openTrace(automation, { selectNewest: service === "trigger", scroll: false, since: started });
   }
 }
 
 // --- traces -----------------------------------------------------------------------------
-async function openTrace(automation, { selectNewest, scroll }) {
+async function openTrace(automation, { selectNewest, scroll, since = performance.now() }) {
   let runs;
   try {
     runs = await api(`/api/automations/${encodeURIComponent(automation.id)}/traces`);
@@ -430,9 +431,13 @@ async function openTrace(automation, { selectNewest, scroll }) {
     $("automations-note").textContent = `Traces of ${automation.alias}: ${error.message}`;
     return;
   }
-  const previous = ui.trace && ui.trace.automation.id === automation.id ? ui.trace.selected : null;
+  const same = ui.trace && ui.trace.automation.id === automation.id;
+  const previous = same ? ui.trace.selected : null;
   const newest = runs.length ? runs[runs.length - 1].run_id : null;
-  ui.trace = { automation, runs, selected: selectNewest || !previous ? newest : previous };
+  const pickedAt = same ? ui.trace.pickedAt : 0;
+  // A run the user picked after this request began wins over "show the newest".
+  const showNewest = (selectNewest && !(pickedAt > since)) || !previous;
+  ui.trace = { automation, runs, selected: showNewest ? newest : previous, pickedAt };
   renderTrace();
   if (scroll) $("trace-panel").scrollIntoView({ block: "start" });
 }
@@ -445,7 +450,7 @@ function renderTrace() {
   $("trace-runs").replaceChildren(...[...runs].reverse().map((run) => h("li", {},
     h("button", {
       class: run.run_id === selected ? "selected" : "", dataset: { runId: run.run_id },
-      onclick: () => { ui.trace.selected = run.run_id; renderTrace(); },
+      onclick: () => { ui.trace.selected = run.run_id; ui.trace.pickedAt = performance.now(); renderTrace(); },
     }, h("div", {}, time(run.started), " ", badge(run.result, run.error)),
     h("div", { class: "muted small" }, run.trigger_description || "")))));
   const run = runs.find((r) => r.run_id === selected);
