@@ -163,6 +163,7 @@ async def test_viewer_sees_automations_but_cannot_change_them(
         assert await page.evaluate(f"document.querySelector('{ROW} [data-action=toggle]').disabled") is True
         assert await page.evaluate(f"document.querySelector('{ROW} [data-action=run]').disabled") is True
         assert await page.evaluate(f"document.querySelector('{ROW} [data-action=trace]').disabled") is False
+        assert await page.evaluate("document.getElementById('reload-automations').hidden") is True
         assert page.errors == []
 
 
@@ -181,3 +182,18 @@ async def test_device_sparklines_with_the_recorder(chromium: Chromium, tmp_path:
     finally:
         await site.session.close()
         await site.hub.stop()
+
+
+async def test_admin_reload_shows_why_it_was_refused(chromium: Chromium, automated_ui_site: Site) -> None:
+    # The test site has no configuration.yaml, so the reload is refused with the file named.
+    async with chromium.page() as page:
+        await sign_in(page, automated_ui_site, "admin")
+        await page.wait_for("!document.getElementById('reload-automations').hidden")
+        await page.click("#reload-automations")
+        note = await page.wait_for(
+            "document.getElementById('automations-note').textContent.startsWith('Reload refused') &&"
+            " document.getElementById('automations-note').textContent"
+        )
+        assert "configuration.yaml" in note
+        assert await page.evaluate(f"!!document.querySelector('{ROW}')")  # the automations stay
+        assert [e for e in page.errors if "400" not in e] == []

@@ -110,6 +110,7 @@ async function signIn(token) {
   $("app").hidden = false;
   $("signout").hidden = false;
   $("whoami").textContent = `${ui.user.name} · ${ui.user.role}`;
+  $("reload-automations").hidden = ui.user.role !== "admin";
   await start();
 }
 
@@ -405,7 +406,11 @@ function renderAutomations() {
       h("button", { class: "ghost", disabled: !operate, title: why, dataset: { action: "run" },
         onclick: () => act(a, "trigger") }, "Run"),
       h("button", { class: "ghost", dataset: { action: "trace" }, onclick: () => openTrace(a, { selectNewest: true, scroll: true }) }, "Trace")))));
-  $("automations-note").textContent = ui.automations.length ? "" : "No automations configured.";
+  // The note may hold the outcome of the last action; only the empty-list text is ours to change.
+  const note = $("automations-note");
+  const EMPTY = "No automations configured.";
+  if (!ui.automations.length && !note.textContent) note.textContent = EMPTY;
+  else if (ui.automations.length && note.textContent === EMPTY) note.textContent = "";
 }
 
 async function act(automation, service) {
@@ -420,6 +425,18 @@ async function act(automation, service) {
   if (ui.trace && ui.trace.automation.id === automation.id) {
     await openTrace(automation, { selectNewest: service === "trigger", scroll: false, since: started });
   }
+}
+
+async function reloadAutomations() {
+  const note = $("automations-note");
+  note.textContent = "Reloading…";
+  try {
+    await callService("automation", "reload", {});
+    note.textContent = "Automations reloaded.";
+  } catch (error) {
+    note.textContent = `Reload refused: ${error.message}`;
+  }
+  await loadAutomations();
 }
 
 // --- traces -----------------------------------------------------------------------------
@@ -586,6 +603,7 @@ function init() {
     }
   });
   $("signout").addEventListener("click", () => signOut());
+  $("reload-automations").addEventListener("click", reloadAutomations);
   $("trace-close").addEventListener("click", () => { ui.trace = null; $("trace-panel").hidden = true; });
   $("entity-filter").addEventListener("input", () => queueRender(true));
   setInterval(() => { if (ui.user) renderAutomations(); }, 30000);
