@@ -93,13 +93,14 @@ class Connection:
         self.last_id = 0
         self.overflowed = False
         self.revoked = False
+        self.closed = False
 
     # --- sending ---------------------------------------------------------
     def send(self, message: dict[str, Any]) -> None:
         self.send_text(dumps(message))
 
     def send_text(self, text: str) -> None:
-        if self.overflowed:
+        if self.closed:
             return
         try:
             self.outgoing.put_nowait(text)
@@ -143,6 +144,9 @@ class Connection:
 
     def close(self) -> None:
         """Drop the subscriptions and stop the writer (pending messages are dropped if the queue is full)."""
+        if self.closed:
+            return
+        self.closed = True
         for unsubscribe in self.subscriptions.values():
             unsubscribe()
         self.subscriptions.clear()
@@ -263,6 +267,9 @@ async def cmd_subscribe_trigger(conn: Connection, msg: dict[str, Any]) -> None:
     unsubscribe = await async_attach_triggers(
         conn.hub, triggers, forward, f"websocket:{conn.token.name}:{msg_id}", msg["variables"]
     )
+    if conn.closed:  # the client left while the triggers attached
+        unsubscribe()
+        return
     conn.subscriptions[msg_id] = unsubscribe
     conn.result(msg_id)
 
@@ -372,7 +379,7 @@ async def _serve(conn: Connection) -> None:
                     tasks.create_task(conn.handle(payload))
                 else:
                     await conn.handle(payload)
-                if conn.overflowed or conn.revoked:
+                if conn.closed:
                     break
         finally:
             watcher.cancel()
