@@ -109,6 +109,7 @@ async function signIn(token) {
   $("signin").hidden = true;
   $("app").hidden = false;
   $("signout").hidden = false;
+  $("connection").hidden = false;
   $("whoami").textContent = `${ui.user.name} · ${ui.user.role}`;
   $("reload-automations").hidden = ui.user.role !== "admin";
   await start();
@@ -124,6 +125,7 @@ function signOut(message = "") {
     ui.ws = null;
   }
   setConnection(false);
+  $("connection").hidden = true;
   $("app").hidden = true;
   $("signout").hidden = true;
   $("whoami").textContent = "";
