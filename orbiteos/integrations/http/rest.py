@@ -156,8 +156,7 @@ async def api_call_service(request: web.Request) -> web.Response:
         raise ApiError(403, f"forbidden: {domain}.{service} needs the {needed.label} role, "
                             f"token '{record.name}' has {record.role}")
     data = await read_json(request, vol.Schema(json_object))
-    outcome = await call_service(hub, domain, service, data, None, record.name)
-    audit.request_action(request, "service", record.name, f"{domain}.{service} {_short(data)}")
+    outcome = await call_service(hub, domain, service, data, None, record.name, audit, request.remote)
     cache = request.app[appkeys.JSON_CACHE]
     changed = cache.states(outcome.changed_states)
     if "return_response" in request.query:

@@ -8,8 +8,9 @@ from typing import Any
 
 from orbiteos.core import EVENT_STATE_CHANGED, Context, Event, Hub, State, normalize_entity_ids
 from orbiteos.errors import ServiceNotFound, ServiceValidationError
+from orbiteos.integrations.http.audit import AuditLog
 from orbiteos.integrations.http.auth import Role
-from orbiteos.integrations.http.errors import ApiError
+from orbiteos.integrations.http.errors import ApiError, dumps
 
 ADMIN_SERVICES = frozenset({"restart", "stop"})
 
@@ -50,8 +51,36 @@ async def call_service(
     data: Mapping[str, Any] | None,
     target: Mapping[str, Any] | None,
     user: str | None,
+    audit: AuditLog,
+    remote: str | None,
 ) -> CallOutcome:
-    """Check the service and entities exist (404 otherwise), call it, and collect what it changed."""
+    """Check the service and entities exist (404 otherwise), call it, and collect what it changed.
+
+    Every attempt is one audit line, with its outcome.
+    """
+    what = f"{domain}.{service} {_short({**(data or {}), **(target or {})})}"
+    try:
+        outcome = await _call(hub, domain, service, data, target, user)
+    except Exception as err:
+        audit.action("service", user, remote, f"{what} -> failed: {type(err).__name__}: {err}")
+        raise
+    audit.action("service", user, remote, what)
+    return outcome
+
+
+def _short(data: Any, limit: int = 200) -> str:
+    text = dumps(data)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+async def _call(
+    hub: Hub,
+    domain: str,
+    service: str,
+    data: Mapping[str, Any] | None,
+    target: Mapping[str, Any] | None,
+    user: str | None,
+) -> CallOutcome:
     if not hub.services.has_service(domain, service) and not hub.services.dry_run_unknown:
         raise ServiceNotFound(domain, service)
     missing = unknown_entities(hub, data, target)

@@ -277,8 +277,8 @@ async def cmd_subscribe_trigger(conn: Connection, msg: dict[str, Any]) -> None:
 async def cmd_call_service(conn: Connection, msg: dict[str, Any]) -> None:
     domain, service = msg["domain"].lower(), msg["service"].lower()
     conn.require(role_for_service(domain, service), f"{domain}.{service}")
-    outcome = await call_service(conn.hub, domain, service, msg["service_data"], msg.get("target"), conn.token.name)
-    conn.app[appkeys.AUDIT].action("service", conn.token.name, conn.remote, f"{domain}.{service} (websocket)")
+    outcome = await call_service(conn.hub, domain, service, msg["service_data"], msg.get("target"), conn.token.name,
+                                 conn.app[appkeys.AUDIT], conn.remote)
     result: dict[str, Any] = {"context": outcome.context.as_dict()}
     if msg["return_response"]:
         result["response"] = outcome.response

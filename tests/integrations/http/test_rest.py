@@ -364,3 +364,15 @@ async def test_reload_with_a_broken_configuration_is_400_saying_why(automated_si
     assert status == 400
     assert "configuration.yaml" in body["message"]
     assert (await automated_site.request("GET", "/api/automations", role="viewer"))[1][0]["id"] == "peak_shaving"
+
+
+async def test_failed_service_calls_are_audited_with_their_outcome(site: Site) -> None:
+    await site.request("POST", "/api/services/battery/set_power", role="operator",
+                       json={"entity_id": "battery.main", "power_kw": "x"})
+    await site.request("POST", "/api/services/battery/set_power", role="operator",
+                       json={"entity_id": "battery.main", "power_kw": 3})
+    status, body = await site.request("GET", "/api/audit")
+    services = [e["detail"] for e in body if e["kind"] == "service"]
+    assert len(services) == 2
+    assert services[0].startswith("battery.set_power") and "failed: ServiceValidationError" in services[0]
+    assert "failed" not in services[1] and '"power_kw":3' in services[1]
