@@ -387,12 +387,21 @@ def normalize_entity_ids(value: Any) -> list[str]:
     return [p.lower() for p in parts if p]
 
 
+@dataclass(frozen=True, slots=True, eq=False)
+class _EntityProvider:
+    handler: ServiceHandler
+    owns: Callable[[str], bool]
+    schema: vol.Schema | None
+
+
 class ServiceRegistry:
     """Named service handlers, with their voluptuous schemas."""
 
     def __init__(self, hub: Hub) -> None:
         self._hub = hub
         self._services: dict[str, dict[str, Service]] = {}
+        self._entity_providers: dict[tuple[str, str], list[_EntityProvider]] = {}
+        self._routers: dict[tuple[str, str], ServiceHandler] = {}
         # In a dry run (orbiteos simulate) a call to a service nobody provides is recorded, not an error.
         self.dry_run_unknown = False
 
@@ -407,6 +416,75 @@ class ServiceRegistry:
         domain, service = domain.lower(), service.lower()
         self._services.setdefault(domain, {})[service] = Service(domain, service, handler, schema, description)
         self._hub.bus.fire(EVENT_SERVICE_REGISTERED, {"domain": domain, "service": service})
+
+    def register_for_entities(
+        self,
+        domain: str,
+        service: str,
+        handler: ServiceHandler,
+        owns: Callable[[str], bool],
+        schema: vol.Schema | None = None,
+        description: str = "",
+    ) -> Unsubscribe:
+        """Serve `domain.service` for the entities `owns` claims; other integrations may serve others.
+
+        Device-nature services (`battery.set_power`, `ev_charger.set_limit`, ...) are provided by
+        every integration that has such a device. A call is split by entity: each provider gets
+        the call with only its own `entity_id`s, validated by its own schema; an entity nobody
+        claims is an error naming it.
+        """
+        domain, service = domain.lower(), service.lower()
+        key = (domain, service)
+        providers = self._entity_providers.setdefault(key, [])
+        provider = _EntityProvider(handler, owns, schema)
+        providers.append(provider)
+        current = self._services.get(domain, {}).get(service)
+        if current is None or current.handler is not self._routers.get(key):
+            router = self._router(domain, service)
+            self._routers[key] = router
+            self.register(domain, service, router, None, description)
+
+        def unregister() -> None:
+            if provider in providers:
+                providers.remove(provider)
+
+        return unregister
+
+    def _router(self, domain: str, service: str) -> ServiceHandler:
+        providers = self._entity_providers[(domain, service)]
+
+        async def route(call: ServiceCall) -> Any:
+            requested = call.entity_ids
+            if not requested:
+                raise ServiceValidationError(f"{domain}.{service}: entity_id: required, found nothing")
+            shares: dict[int, list[str]] = {}
+            unclaimed = []
+            for entity_id in requested:
+                index = next((i for i, p in enumerate(providers) if p.owns(entity_id)), None)
+                if index is None:
+                    unclaimed.append(entity_id)
+                else:
+                    shares.setdefault(index, []).append(entity_id)
+            if unclaimed:
+                raise ServiceValidationError(
+                    f"{domain}.{service}: entity_id: no device provides {', '.join(unclaimed)}"
+                )
+            results = []
+            for index, entity_ids in shares.items():
+                provider = providers[index]
+                data: dict[str, Any] = {**call.data, "entity_id": entity_ids}
+                if provider.schema is not None:
+                    try:
+                        data = provider.schema(data)
+                    except vol.Invalid as err:
+                        raise ServiceValidationError(f"{domain}.{service}: {_describe_invalid(err)}") from None
+                result = provider.handler(ServiceCall(domain, service, MappingProxyType(data), call.context))
+                if inspect.isawaitable(result):
+                    result = await result
+                results.append(result)
+            return results[0] if len(results) == 1 else results
+
+        return route
 
     def remove(self, domain: str, service: str) -> None:
         self._services.get(domain, {}).pop(service, None)

@@ -140,3 +140,39 @@ async def test_stop_cancels_owned_tasks() -> None:
     await hub.stop()
     assert cancelled.is_set()
     assert hub.pending_tasks == 0
+
+
+async def test_entity_services_split_a_call_between_providers() -> None:
+    hub = Hub()
+    sim_calls: list[dict] = []
+    modbus_calls: list[dict] = []
+    hub.services.register_for_entities(
+        "battery", "set_power", lambda call: sim_calls.append(dict(call.data)), lambda e: e == "battery.sim",
+        schema=vol.Schema({vol.Required("power_kw"): vol.Coerce(float), "entity_id": [str]}),
+    )
+    hub.services.register_for_entities(
+        "battery", "set_power", lambda call: modbus_calls.append(dict(call.data)), lambda e: e.endswith("_mb"),
+    )
+    await hub.services.call("battery", "set_power", {"power_kw": "3"},
+                            target={"entity_id": ["battery.sim", "battery.b_mb"]})
+    assert sim_calls == [{"power_kw": 3.0, "entity_id": ["battery.sim"]}]
+    assert modbus_calls == [{"power_kw": "3", "entity_id": ["battery.b_mb"]}]
+
+
+async def test_entity_service_names_an_entity_nobody_provides() -> None:
+    hub = Hub()
+    hub.services.register_for_entities("pv", "set_limit", lambda call: None, lambda e: e == "pv.roof")
+    with pytest.raises(ServiceValidationError, match="no device provides pv.carport"):
+        await hub.services.call("pv", "set_limit", {"percent": 50}, target={"entity_id": ["pv.roof", "pv.carport"]})
+    with pytest.raises(ServiceValidationError, match="entity_id: required"):
+        await hub.services.call("pv", "set_limit", {"percent": 50})
+
+
+async def test_entity_service_provider_schema_error_names_field() -> None:
+    hub = Hub()
+    hub.services.register_for_entities(
+        "pv", "set_limit", lambda call: None, lambda e: True,
+        schema=vol.Schema({vol.Required("power_kw"): vol.Coerce(float), "entity_id": [str]}),
+    )
+    with pytest.raises(ServiceValidationError, match="power_kw"):
+        await hub.services.call("pv", "set_limit", {"power_kw": "much"}, target={"entity_id": "pv.roof"})
