@@ -12,7 +12,8 @@ from orbiteos.core import Hub
 from orbiteos.integrations.recorder.history import RecorderUnavailable, get_recorder, states_between
 from tests.integrations.recorder.conftest import RecorderHub
 
-T0 = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
+# Recent: the recorder's purge deletes rows older than purge_keep_days as soon as it connects.
+T0 = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(hours=2)
 
 
 class SteppedClock(Clock):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from orbiteos.core import Context
 from tests.integrations.recorder.conftest import RecorderHub, fetch, running_recorder
@@ -140,13 +140,14 @@ async def test_price_sensors_fill_energy_prices(recorder_hub: RecorderHub, postg
 
 
 async def test_grid_events_and_automation_runs_get_their_tables(recorder_hub: RecorderHub, postgres_url: str):
-    started = datetime(2026, 6, 1, 14, 0, tzinfo=UTC)
+    # Recent: the recorder's purge deletes rows older than purge_keep_days as soon as it connects.
+    started = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=5)
     async with asyncio.timeout(30), recorder_hub() as hub:
         hub.bus.fire("grid_event", {"kind": "frequency_dip", "entity_id": "meter.grid", "value": 49.7,
                                     "duration_s": 20})
         hub.bus.fire("automation_run_finished", {
             "automation_id": "peak_shaving", "entity_id": "automation.peak_shaving", "run_id": "run-7",
-            "started": started, "finished": started.isoformat().replace("14:00:00", "14:00:02"),
+            "started": started, "finished": (started + timedelta(seconds=2)).isoformat(),
             "result": "finished", "error": None,
             "trace": {"trigger": {"platform": "numeric_state"}, "steps": [{"path": "action/0", "result": "ok"}]},
         }, context=Context(id="run-ctx"))
@@ -161,7 +162,7 @@ async def test_grid_events_and_automation_runs_get_their_tables(recorder_hub: Re
     assert (run["automation_id"], run["entity_id"], run["run_id"], run["result"], run["time"],
             run["finished"], run["context_id"]) == (
         "peak_shaving", "automation.peak_shaving", "run-7", "finished", started,
-        datetime(2026, 6, 1, 14, 0, 2, tzinfo=UTC), "run-ctx")
+        started + timedelta(seconds=2), "run-ctx")
     assert json.loads(run["trace"])["steps"] == [{"path": "action/0", "result": "ok"}]
     finished_event = json.loads(next(r["data"] for r in events if r["event_type"] == "automation_run_finished"))
     assert "trace" not in finished_event and finished_event["run_id"] == "run-7"
