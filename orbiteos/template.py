@@ -501,6 +501,8 @@ _PURE_TESTS: dict[str, Any] = {
 }
 
 
+_DICT_ATTRIBUTES = frozenset(dir(dict))
+
 # Compiled Python code by template source, shared by every hub's environment (they are configured
 # alike), so that validating a configuration and setting it up compile each template once.
 _CODE_CACHE: dict[str, Any] = {}
@@ -524,10 +526,31 @@ class TemplateEnvironment(ImmutableSandboxedEnvironment):
         self.tests["is_state"] = self.globals["is_state"]  # type: ignore[assignment]
         self.tests["has_value"] = self.globals["has_value"]  # type: ignore[assignment]
         self._compiled: dict[str, jinja2.Template] = {}
+        self._safe_attributes: dict[tuple[type, str], bool] = {}
         for helper in (*self.globals.values(), *self.filters.values(), *self.tests.values()):
             _mark_plain_callable(helper)
         # Jinja's defaults (range, dict, namespace ...) and ours, flattened once for fast renders.
         self.flat_globals: dict[str, Any] = dict(self.globals)
+
+    def getattr(self, obj: Any, attribute: str) -> Any:
+        # `trigger.to_state`: a plain dict key that is no dict attribute, found without the
+        # AttributeError Jinja's own lookup raises first. Same result, as a dict method would win.
+        if type(obj) is dict and attribute not in _DICT_ATTRIBUTES:
+            try:
+                return obj[attribute]
+            except KeyError:
+                pass
+        return super().getattr(obj, attribute)
+
+    def is_safe_attribute(self, obj: Any, attr: str, value: Any) -> bool:
+        # The sandbox's verdict depends only on the object's type and the attribute's name.
+        key = (type(obj), attr)
+        safe = self._safe_attributes.get(key)
+        if safe is None:
+            safe = super().is_safe_attribute(obj, attr, value)
+            if len(self._safe_attributes) < 10_000:
+                self._safe_attributes[key] = safe
+        return safe
 
     def compile_source(self, source: str) -> jinja2.Template:
         compiled = self._compiled.get(source)
