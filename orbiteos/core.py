@@ -457,34 +457,47 @@ class ServiceRegistry:
             requested = call.entity_ids
             if not requested:
                 raise ServiceValidationError(f"{domain}.{service}: entity_id: required, found nothing")
-            shares: dict[int, list[str]] = {}
+            shares: dict[_EntityProvider, list[str]] = {}
             unclaimed = []
             for entity_id in requested:
-                index = next((i for i, p in enumerate(providers) if p.owns(entity_id)), None)
-                if index is None:
+                provider = next((p for p in providers if p.owns(entity_id)), None)
+                if provider is None:
                     unclaimed.append(entity_id)
                 else:
-                    shares.setdefault(index, []).append(entity_id)
+                    shares.setdefault(provider, []).append(entity_id)
             if unclaimed:
                 raise ServiceValidationError(
-                    f"{domain}.{service}: entity_id: no device provides {', '.join(unclaimed)}"
+                    f"{domain}.{service}: entity_id: no device provides {', '.join(unclaimed)} "
+                    f"({self._provided(domain, providers)})"
                 )
-            results = []
-            for index, entity_ids in shares.items():
-                provider = providers[index]
+            # Every share is validated before any device is told anything.
+            calls = []
+            for provider, entity_ids in shares.items():
                 data: dict[str, Any] = {**call.data, "entity_id": entity_ids}
                 if provider.schema is not None:
                     try:
                         data = provider.schema(data)
                     except vol.Invalid as err:
                         raise ServiceValidationError(f"{domain}.{service}: {_describe_invalid(err)}") from None
-                result = provider.handler(ServiceCall(domain, service, MappingProxyType(data), call.context))
-                if inspect.isawaitable(result):
-                    result = await result
-                results.append(result)
-            return results[0] if len(results) == 1 else results
+                calls.append((provider.handler, ServiceCall(domain, service, MappingProxyType(data), call.context)))
+            if len(calls) == 1:
+                return await _run_handler(*calls[0])
+            # One provider's slow or failing device must not hold up or cancel the others' share.
+            outcomes = await asyncio.gather(*(_run_handler(h, c) for h, c in calls), return_exceptions=True)
+            for outcome in outcomes:
+                if isinstance(outcome, BaseException):
+                    raise outcome
+            return outcomes
 
         return route
+
+    def _provided(self, domain: str, providers: list[_EntityProvider], most: int = 10) -> str:
+        """The entities with a state that some provider claims, for an error message."""
+        claimed = [e for e in self._hub.states.entity_ids(domain) if any(p.owns(e) for p in providers)]
+        if not claimed:
+            return "provided: none"
+        more = f" and {len(claimed) - most} more" if len(claimed) > most else ""
+        return f"provided: {', '.join(sorted(claimed)[:most])}{more}"
 
     def remove(self, domain: str, service: str) -> None:
         self._services.get(domain, {}).pop(service, None)
@@ -550,6 +563,11 @@ class ServiceRegistry:
             {"domain": domain, "service": service, "service_data": data, "handled": handled},
             context=context,
         )
+
+
+async def _run_handler(handler: ServiceHandler, call: ServiceCall) -> Any:
+    result = handler(call)
+    return await result if inspect.isawaitable(result) else result
 
 
 def _describe_invalid(err: vol.Invalid) -> str:

@@ -3,8 +3,8 @@ from __future__ import annotations
 import pytest
 import voluptuous as vol
 
-from orbiteos.core import EVENT_CALL_SERVICE, Context, Hub, State
-from orbiteos.errors import ServiceNotFound, ServiceValidationError
+from orbiteos.core import EVENT_CALL_SERVICE, Context, Hub, ServiceCall, State
+from orbiteos.errors import DeviceUnavailable, ServiceNotFound, ServiceValidationError
 
 
 async def test_same_state_and_attributes_again_fires_nothing() -> None:
@@ -176,3 +176,45 @@ async def test_entity_service_provider_schema_error_names_field() -> None:
     )
     with pytest.raises(ServiceValidationError, match="power_kw"):
         await hub.services.call("pv", "set_limit", {"power_kw": "much"}, target={"entity_id": "pv.roof"})
+
+
+async def test_entity_service_error_lists_the_entities_providers_do_claim() -> None:
+    hub = Hub()
+    hub.states.set("battery.sim", "0")
+    hub.states.set("battery.b_mb", "0")
+    hub.states.set("battery.nobodys", "0")
+    hub.services.register_for_entities("battery", "auto", lambda call: None, lambda e: e == "battery.sim")
+    hub.services.register_for_entities("battery", "auto", lambda call: None, lambda e: e.endswith("_mb"))
+    with pytest.raises(ServiceValidationError,
+                       match=r"no device provides battery.other \(provided: battery.b_mb, battery.sim\)$"):
+        await hub.services.call("battery", "auto", {"entity_id": "battery.other"})
+
+
+async def test_entity_service_provider_failing_does_not_keep_the_others_share_back() -> None:
+    hub = Hub()
+    reached: list[list[str]] = []
+
+    async def broken(call: ServiceCall) -> None:
+        raise DeviceUnavailable("modbus battery offline")
+
+    hub.services.register_for_entities("battery", "auto", broken, lambda e: e == "battery.b_mb")
+    hub.services.register_for_entities("battery", "auto", lambda call: reached.append(call.entity_ids),
+                                       lambda e: e == "battery.sim")
+    with pytest.raises(DeviceUnavailable, match="offline"):
+        await hub.services.call("battery", "auto", {"entity_id": ["battery.b_mb", "battery.sim"]})
+    assert reached == [["battery.sim"]]
+
+
+async def test_entity_service_bad_share_reaches_no_provider() -> None:
+    hub = Hub()
+    reached: list[list[str]] = []
+    hub.services.register_for_entities("battery", "set_power", lambda call: reached.append(call.entity_ids),
+                                       lambda e: e == "battery.sim")
+    hub.services.register_for_entities(
+        "battery", "set_power", lambda call: reached.append(call.entity_ids), lambda e: e == "battery.b_mb",
+        schema=vol.Schema({vol.Required("power_kw"): vol.All(vol.Coerce(float), vol.Range(max=10)),
+                           "entity_id": [str]}),
+    )
+    with pytest.raises(ServiceValidationError, match="power_kw"):
+        await hub.services.call("battery", "set_power", {"entity_id": ["battery.sim", "battery.b_mb"], "power_kw": 50})
+    assert reached == []
