@@ -7,7 +7,6 @@ from typing import Any
 import voluptuous as vol
 
 from orbiteos.core import Hub, ServiceCall
-from orbiteos.errors import ServiceValidationError
 from orbiteos.integrations.sim.battery import Battery
 from orbiteos.integrations.sim.ev import EVCharger
 from orbiteos.integrations.sim.pv import PVArray
@@ -50,50 +49,42 @@ SERVICES: dict[str, dict[str, Any]] = {
 }
 
 
-def _targets(site: SimulatedSite, call: ServiceCall, kind: type) -> list[tuple[str, Any]]:
-    found = []
-    unknown = []
-    for entity_id in call.entity_ids:
-        device = site.device(entity_id)
-        if isinstance(device, kind):
-            found.append((entity_id, device))
-        else:
-            unknown.append(entity_id)
-    if unknown:
-        known = ", ".join(e for e in site.entity_ids if e.startswith(call.domain + ".")) or "none"
-        raise ServiceValidationError(
-            f"{call.domain}.{call.service}: no simulated {call.domain} {', '.join(unknown)} (known: {known})"
-        )
-    return found
+_KINDS: dict[str, type] = {"pv": PVArray, "battery": Battery, "ev_charger": EVCharger}
 
 
 def register_services(hub: Hub, site: SimulatedSite) -> None:
+    """Serve the nature services for the simulated devices; other integrations' devices of a nature keep theirs."""
+
     def handle(call: ServiceCall) -> None:
         data = call.data
-        if call.domain == "pv":
-            targets = _targets(site, call, PVArray)
-            for _entity_id, array in targets:
-                array.set_limit(power_kw=data.get("power_kw"), percent=data.get("percent"))
-        elif call.domain == "battery":
-            targets = _targets(site, call, Battery)
-            for _entity_id, battery in targets:
+        # The registry hands us only the entities `owns` claimed: simulated devices of the call's domain.
+        for entity_id in call.entity_ids:
+            device = site.device(entity_id)
+            if isinstance(device, PVArray):
+                device.set_limit(power_kw=data.get("power_kw"), percent=data.get("percent"))
+            elif isinstance(device, Battery):
                 if call.service == "set_power":
-                    battery.set_power(data["power_kw"])
+                    device.set_power(data["power_kw"])
                 else:
-                    battery.auto()
-        else:
-            targets = _targets(site, call, EVCharger)
-            for _entity_id, charger in targets:
+                    device.auto()
+            elif isinstance(device, EVCharger):
                 if call.service == "set_limit":
-                    charger.set_limit(power_kw=data.get("power_kw"), current_a=data.get("current_a"))
+                    device.set_limit(power_kw=data.get("power_kw"), current_a=data.get("current_a"))
                 elif call.service == "start":
-                    charger.start()
+                    device.start()
                 else:
-                    charger.stop()
+                    device.stop()
         # The device acknowledges the new setpoint at once; its power follows at the next step.
-        for entity_id, _device in targets:
+        for entity_id in call.entity_ids:
             site.write_device(entity_id, call.context)
 
     for domain, services in SERVICES.items():
+        kind = _KINDS[domain]
+
+        def owns(entity_id: str, kind: type = kind) -> bool:
+            return isinstance(site.device(entity_id), kind)
+
         for service, schema in services.items():
-            hub.services.register(domain, service, handle, schema, description=f"simulated {domain}.{service}")
+            hub.services.register_for_entities(
+                domain, service, handle, owns, schema, description=f"simulated {domain}.{service}"
+            )
