@@ -12,7 +12,6 @@ the client's receipt (latency).
 from __future__ import annotations
 
 import asyncio
-import os
 import statistics
 import tempfile
 import time
@@ -137,7 +136,6 @@ async def run(quick: bool) -> dict[str, Any]:
     clients = 50
     burst_changes = 200 if quick else 1000
     paced_changes, paced_rate = (50, 50.0) if quick else (200, 50.0)
-    load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory() as config_dir:
         hub = Hub(config=SiteConfig(config_dir=Path(config_dir)))
         token = TokenStore.for_config_dir(config_dir).create("bench", "viewer")
@@ -168,7 +166,5 @@ async def run(quick: bool) -> dict[str, Any]:
             "get_states_8_clients": _median_round(states_8, "requests_per_s"),
             "ws_fanout_burst": _median_round(burst, "messages_per_s"),
             "ws_fanout_paced": _median_round(paced, "latency_ms_p50"),
-            "load_average_before": round(load_before, 2),
-            "load_average_after": round(os.getloadavg()[0], 2),
         },
     }
