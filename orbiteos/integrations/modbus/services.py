@@ -2,16 +2,15 @@
 (`battery.set_power`, `battery.auto`, `pv.set_limit`, `switch.turn_on|turn_off|toggle`) for the
 entities this integration owns.
 
-A domain service such as `pv.set_limit` has one handler in the registry. When another integration
-(the simulator, say) registered it first, calls for its entities are passed on to that handler.
+The nature and switch services are registered with `register_for_entities`: the registry hands this
+integration only the Modbus entities of a call, and other integrations' entities (the simulator's,
+say) to them, whatever the set-up order.
 """
 
 from __future__ import annotations
 
 import asyncio
-import inspect
 from collections.abc import Awaitable, Callable, Mapping
-from types import MappingProxyType
 from typing import Any
 
 import voluptuous as vol
@@ -55,7 +54,7 @@ def _unit(data: dict[str, Any]) -> dict[str, Any]:
     return data
 
 
-_TARGET: dict[Any, Any] = {vol.Optional("entity_id"): entity_ids}
+_TARGET: dict[Any, Any] = {vol.Required("entity_id"): entity_ids}
 
 WRITE_REGISTER_SCHEMA = vol.All(
     vol.Schema(
@@ -101,32 +100,16 @@ SERVICES: dict[str, dict[str, Any]] = {
 def register_entity_service(
     hub: Hub, domain: str, service: str, schema: Any, targets: Mapping[str, EntityHandler]
 ) -> None:
-    """Serve `domain.service` for `targets` (entity id -> handler), passing other entities on."""
-    previous = hub.services.get(domain, service) if hub.services.has_service(domain, service) else None
+    """Serve `domain.service` for the Modbus entities in `targets` (entity id -> handler)."""
 
     async def handle(call: ServiceCall) -> None:
-        requested = call.entity_ids
-        mine = [e for e in requested if e in targets] if requested else list(targets)
-        others = [e for e in requested if e not in targets]
-        jobs: list[Awaitable[Any]] = [targets[e](call) for e in mine]
-        if previous is not None and (others or not requested):
-            data = dict(call.data)
-            if others:
-                data["entity_id"] = others
-            jobs.append(_maybe_await(previous.handler(ServiceCall(domain, service, MappingProxyType(data),
-                                                                    call.context))))
-        elif others:
-            raise ServiceValidationError(f"{domain}.{service}: unknown entity {', '.join(others)}")
-        results = await asyncio.gather(*jobs, return_exceptions=True)
+        # One device that does not answer must not hold up or cancel the writes to the others.
+        results = await asyncio.gather(*(targets[e](call) for e in call.entity_ids), return_exceptions=True)
         errors = [r for r in results if isinstance(r, BaseException)]
         if errors:
             raise errors[0]
 
-    hub.services.register(domain, service, handle, schema)
-
-
-async def _maybe_await(result: Any) -> Any:
-    return await result if inspect.isawaitable(result) else result
+    hub.services.register_for_entities(domain, service, handle, targets.__contains__, schema)
 
 
 async def write_oneshot(client: ModbusClient, unit: int, address_: int, *,

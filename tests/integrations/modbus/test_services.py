@@ -92,7 +92,7 @@ async def test_a_domain_service_is_shared_with_the_integration_that_registered_i
     def other_set_power(call: ServiceCall) -> None:  # stand-in for another integration's batteries
         other_calls.append(call.entity_ids)
 
-    hub.services.register("battery", "set_power", other_set_power)
+    hub.services.register_for_entities("battery", "set_power", other_set_power, lambda e: e == "battery.sim")
     battery = {"name": "store", "scan_interval": 0.05,
                "registers": {"power": {"address": 0, "data_type": "int32", "scale": 0.001}},
                "controls": {"set_power": {"address": 17, "data_type": "int32", "scale": 0.001}}}
