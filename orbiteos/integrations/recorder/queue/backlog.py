@@ -41,16 +41,18 @@ class Backlog:
         # its full collections long; row tuples of plain values are not tracked by it at all.
         self._built: deque[Batch] = deque()
         self._open: Batch | None = None
+        self._in_build = 0  # taken from memory by a build that has not finished yet
 
     @property
     def empty(self) -> bool:
-        return not self.memory and not self._built and self._open is None and not len(self.journal)
+        return (not self.memory and not self._built and self._open is None and not self._in_build
+                and not len(self.journal))
 
     @property
     def memory_items(self) -> int:
-        """Items held in this process's memory, as state changes or as rows."""
+        """Items held in this process's memory, as state changes or as rows (or half-way between)."""
         open_items = self._open.items if self._open is not None else 0
-        return len(self.memory) + sum(b.items for b in self._built) + open_items
+        return len(self.memory) + sum(b.items for b in self._built) + open_items + self._in_build
 
     @property
     def ready(self) -> bool:
@@ -132,6 +134,7 @@ class Backlog:
                 chunk = min(count, CHUNK)
                 items: Iterable[QueueItem] = [pop() for _ in range(chunk)]
                 popped.extend(items)
+                self._in_build += chunk
                 count -= chunk
                 batch = self.builder.build(items, into=batch)
                 if count and clock() > slice_end:
@@ -142,6 +145,8 @@ class Backlog:
             self.memory.extendleft(reversed(popped))
             self.builder.next_seq = first_seq
             raise
+        finally:
+            self._in_build -= len(popped)
         self.taken += len(popped)
         assert batch is not None  # count > 0 on entry
         return batch
