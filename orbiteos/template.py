@@ -602,7 +602,7 @@ def environment(hub: Hub | None) -> TemplateEnvironment:
 class Template:
     """A template string bound to a hub; compiled once, on first render or `ensure_valid()`."""
 
-    __slots__ = ("source", "hub", "is_static", "_compiled", "_static_value", "_env")
+    __slots__ = ("source", "hub", "is_static", "_compiled", "_static_value", "_env", "entities")
 
     def __init__(self, source: str, hub: Hub | None = None) -> None:
         if not isinstance(source, str):
@@ -613,6 +613,8 @@ class Template:
         self._compiled: jinja2.Template | None = None
         self._static_value: Any = _SENTINEL
         self._env: TemplateEnvironment | None = None
+        # The entity ids the last `render_tracked()` read.
+        self.entities: frozenset[str] = frozenset()
 
     def ensure_valid(self) -> None:
         """Compile now; raises TemplateError on a syntax error."""
@@ -663,6 +665,7 @@ class Template:
             value = err
         finally:
             tracker.info = outer
+        self.entities = frozenset(info.entities)
         return value, info
 
     def __repr__(self) -> str:

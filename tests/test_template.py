@@ -141,3 +141,14 @@ def test_compiled_templates_are_cached_per_hub() -> None:
     second.ensure_valid()
     assert first._compiled is second._compiled
     assert Template("{{ x }}", hub).render({"x": timedelta(seconds=5)}) == "0:00:05"
+
+
+async def test_render_tracked_reports_what_the_template_read() -> None:
+    hub = Hub()
+    hub.states.set("sensor.a", "1")
+    template = Template("{{ states('sensor.a') | int + (states('sensor.b') | int(0)) }} {{ now().year > 0 }}", hub)
+    value, info = template.render_tracked()
+    assert value == "1 True"
+    assert template.entities == {"sensor.a", "sensor.b"} and info.uses_time
+    _, info = Template("{{ states.sensor | list | count }}", hub).render_tracked()
+    assert info.domains == {"sensor"}
