@@ -20,6 +20,7 @@ from functools import lru_cache
 from typing import Any
 
 import jinja2
+import jinja2.meta
 from jinja2.runtime import new_context
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
@@ -676,6 +677,29 @@ class Template:
 
     def __hash__(self) -> int:
         return hash(self.source)
+
+
+_NAME_PARSER = jinja2.Environment()
+
+
+def template_names(value: Any) -> set[str]:
+    """The variable names the templates inside nested config data read (undeclared in them)."""
+    names: set[str] = set()
+    if isinstance(value, Template):
+        value = value.source
+    if isinstance(value, str):
+        if is_template_string(value):
+            try:
+                names |= jinja2.meta.find_undeclared_variables(_NAME_PARSER.parse(value))
+            except jinja2.TemplateSyntaxError:
+                pass  # reported where the template is compiled
+    elif isinstance(value, list):
+        for item in value:
+            names |= template_names(item)
+    elif isinstance(value, Mapping):
+        for key, item in value.items():
+            names |= template_names(key) | template_names(item)
+    return names
 
 
 def compile_complex(value: Any, hub: Hub | None) -> Any:

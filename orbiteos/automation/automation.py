@@ -24,7 +24,7 @@ from orbiteos.automation.trace import Trace, TraceStore
 from orbiteos.automation.trigger import async_attach_triggers
 from orbiteos.core import Context, Hub, Unsubscribe
 from orbiteos.errors import OrbitEOSError
-from orbiteos.template import compile_complex, render_complex
+from orbiteos.template import compile_complex, render_complex, template_names
 
 _LOGGER = logging.getLogger("orbiteos.automation")
 
@@ -53,6 +53,9 @@ class Automation:
         self._conditions = compile_conditions(hub, config["conditions"])
         self._sequence = compile_sequence(hub, config["actions"])
         self._variables = compile_complex(config.get("variables") or {}, hub)
+        # Conditions that read none of the automation's variables are checked before those are
+        # rendered: the outcome is the same, and a run the conditions stop costs no rendering.
+        self._conditions_first = not (template_names(config["conditions"]) & set(self._variables))
         self._trigger_variables = config.get("trigger_variables") or {}
         self._detach: Unsubscribe | None = None
         self._runs: list[asyncio.Task[Any]] = []
@@ -143,13 +146,19 @@ class Automation:
         own_state = hub.states.get(self.entity_id)
         # `this` is the state as a mapping, as Home Assistant gives it (timestamps as ISO strings).
         variables: dict[str, Any] = {"this": own_state.as_dict() if own_state else None, **run_variables}
+        check_conditions = not skip_condition and bool(self._conditions)
         try:
+            if check_conditions and self._conditions_first:
+                check_conditions = False
+                if not all_pass(self._conditions, variables, trace, "condition", self.automation_id):
+                    self._finish(trace, "failed_conditions")
+                    return
             # As Home Assistant: rendered in order, each seeing the ones before it; the trigger's
             # run variables win over automation variables of the same name.
             for name, value in self._variables.items():
                 if name not in run_variables:
                     variables[name] = render_complex(value, variables, hub)
-            if not skip_condition and self._conditions and not all_pass(
+            if check_conditions and not all_pass(
                 self._conditions, variables, trace, "condition", self.automation_id
             ):
                 self._finish(trace, "failed_conditions")

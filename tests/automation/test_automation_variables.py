@@ -24,3 +24,53 @@ def test_automation_variables_see_earlier_ones_and_trigger_wins() -> None:
 """
     s = run_scenario(yaml_text, body)
     assert s.called() == [(0.0, "test.call", {"excess": 20.0, "limit": 50})]
+
+
+def test_conditions_that_ignore_variables_skip_their_rendering() -> None:
+    """A condition that reads no automation variable is checked first: a broken variable
+    never matters while the condition stops the run, and the calls that come out are the same."""
+
+    async def body(s: Scenario) -> None:
+        s.set("input_boolean.enabled", "off")
+        s.hub.bus.fire("go", {})
+        await s.advance(1)
+        s.set("input_boolean.enabled", "on")
+        s.hub.bus.fire("go", {})
+        await s.advance(1)
+
+    yaml_text = """
+- id: a
+  trigger: {platform: event, event_type: go}
+  variables:
+    broken: "{{ states('sensor.none') | float }}"
+  condition:
+    - condition: state
+      entity_id: input_boolean.enabled
+      state: "on"
+  action:
+    - action: test.call
+"""
+    s = run_scenario(yaml_text, body)
+    assert s.called() == []
+    results = [t["result"] for t in s.traces("a")]
+    assert sorted(results) == ["error", "failed_conditions"]
+
+
+def test_condition_reading_a_variable_sees_it_rendered() -> None:
+    async def body(s: Scenario) -> None:
+        s.set("sensor.grid", "90")
+        s.hub.bus.fire("go", {})
+        await s.advance(1)
+
+    yaml_text = """
+- id: a
+  trigger: {platform: event, event_type: go}
+  variables:
+    grid_kw: "{{ states('sensor.grid') | float }}"
+  condition: "{{ grid_kw > 80 }}"
+  action:
+    - action: test.call
+      data: {grid: "{{ grid_kw }}"}
+"""
+    s = run_scenario(yaml_text, body)
+    assert s.called() == [(0.0, "test.call", {"grid": 90.0})]
