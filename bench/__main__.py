@@ -75,9 +75,8 @@ def run_one(name: str, module: ModuleType | Broken, quick: bool) -> dict[str, An
         result = {"error": module.error}
     else:
         try:
-            result = module.run(quick)
-            if inspect.isawaitable(result):
-                result = asyncio.run(result)
+            outcome: Any = module.run(quick)
+            result = asyncio.run(outcome) if inspect.iscoroutine(outcome) else outcome
         except Exception as err:  # a broken benchmark is reported, the rest go on
             traceback.print_exc(file=sys.stderr)
             result = {"error": f"{type(err).__name__}: {err}"}
