@@ -52,8 +52,18 @@ def _parse_cached(text: str) -> Any:
     return result
 
 
+_PLAIN_INT = re.compile(r"^[+-]?(?:0|[1-9][0-9]*)$")
+_PLAIN_FLOAT = re.compile(r"^[+-]?(?!0[0-9])(?:[0-9]+\.[0-9]*|\.[0-9]+)$")
+
+
 def parse_result(text: str) -> Any:
     """Home Assistant's native-type rule for a rendered (stripped) string."""
+    # Fast path for plain numbers, which change from render to render and would miss the cache
+    # (literal_eval compiles): the same values literal_eval gives for these forms.
+    if _PLAIN_INT.match(text):
+        return int(text)
+    if _PLAIN_FLOAT.match(text):
+        return float(text)
     try:
         result = _parse_cached(text)
     except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):

@@ -1,0 +1,34 @@
+"""The fast path for plain numbers gives exactly what Home Assistant's literal_eval rule gives."""
+
+from __future__ import annotations
+
+from ast import literal_eval
+
+import pytest
+
+from orbiteos.template import _IS_NUMERIC, parse_result
+
+
+def _home_assistant_rule(text: str) -> object:
+    try:
+        result = literal_eval(text)
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+        return text
+    if isinstance(result, str | complex):
+        return text
+    if isinstance(result, int | float) and not isinstance(result, bool) and _IS_NUMERIC.match(text) is None:
+        return text
+    return result
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["0", "5", "-5", "+5", "007", "-0", "0.0", "-0.0", "5.", "5.5", ".5", "-.5", "00.5", "1e3", "1_000",
+     "10.000000000000004", "+.5", "-", "+", "", ".", "0x1", "1.2.3", "123456789012345678901234567890",
+     "00", "\u0665", "7.105427357601002e-15", "True", "[1, 2]"],
+)
+def test_plain_number_fast_path_matches_the_literal_eval_rule(text: str) -> None:
+    expected = _home_assistant_rule(text)
+    got = parse_result(text)
+    assert type(got) is type(expected)
+    assert got == expected
