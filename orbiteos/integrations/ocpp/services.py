@@ -1,17 +1,15 @@
 """Services: the ev_charger nature (`set_limit`, `start`, `stop`) and the OCPP operations (`ocpp.*`).
 
-`ev_charger.*` may also be provided by another integration (the simulator, say). The OCPP handlers
-take the entities they own and hand the rest to whatever handled the service before them.
+`ev_charger.*` may also be provided by another integration (the simulator, say): they are registered
+with `register_for_entities`, so the registry hands OCPP only the entities of its own chargers.
 """
 
 from __future__ import annotations
 
 import asyncio
-import inspect
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import asdict
-from types import MappingProxyType
 from typing import Any
 
 import voluptuous as vol
@@ -24,7 +22,7 @@ from ocpp.v16.enums import (
 )
 
 from orbiteos import validation as cv
-from orbiteos.core import EVENT_SERVICE_REGISTERED, Event, Hub, ServiceCall
+from orbiteos.core import Hub, ServiceCall
 from orbiteos.errors import DeviceUnavailable, ServiceValidationError
 from orbiteos.integrations.ocpp.central_system import CentralSystem
 from orbiteos.integrations.ocpp.charge_point import CentralSystemChargePoint, ChargerCallError
@@ -55,7 +53,6 @@ START_SCHEMA = vol.Schema(
     {vol.Required("entity_id"): cv.entity_ids, vol.Optional("id_tag"): vol.All(cv.string, vol.Length(1, 20))}
 )
 STOP_SCHEMA = vol.Schema({vol.Required("entity_id"): cv.entity_ids})
-_ANY_TARGET = vol.Schema({vol.Required("entity_id"): cv.entity_ids}, extra=vol.ALLOW_EXTRA)
 
 _TARGET = {vol.Exclusive("charge_point_id", "target"): cv.string, vol.Exclusive("entity_id", "target"): cv.entity_ids}
 
@@ -104,13 +101,6 @@ SERVICES: dict[str, dict[str, Validator]] = {
     EV_DOMAIN: {"set_limit": SET_LIMIT_SCHEMA, "start": START_SCHEMA, "stop": STOP_SCHEMA},
     DOMAIN: OCPP_SCHEMAS,
 }
-
-
-def _validated(schema: Validator, data: Mapping[str, Any], where: str) -> dict[str, Any]:
-    try:
-        return dict(schema(dict(data)))
-    except vol.Invalid as err:
-        raise ServiceValidationError(f"{where}: {err}") from None
 
 
 def _connection(device: ChargePointDevice) -> CentralSystemChargePoint:
@@ -176,56 +166,28 @@ ConnectorAction = Callable[[ChargePointDevice, int, dict[str, Any]], Awaitable[N
 
 
 def _ev_service(hub: Hub, system: CentralSystem, service: str, schema: Validator, action: ConnectorAction) -> None:
-    """Register `ev_charger.<service>` for OCPP entities, passing other entities to the other provider.
+    """Register `ev_charger.<service>` for the connectors of this central system's charge points."""
 
-    The other provider may register before or after us: if it registers later, we wrap it again.
-    """
-    previous = hub.services.get(EV_DOMAIN, service) if hub.services.has_service(EV_DOMAIN, service) else None
+    def owns(entity_id: str) -> bool:
+        return system.device_of_entity(entity_id) is not None
 
     async def handle(service_call: ServiceCall) -> None:
-        ours = [e for e in service_call.entity_ids if system.device_of_entity(e) is not None]
-        others = [e for e in service_call.entity_ids if e not in ours]
-        jobs: list[Awaitable[Any]] = []
-        if ours:
-            data = _validated(schema, {**service_call.data, "entity_id": ours}, f"{EV_DOMAIN}.{service}")
-            for entity_id in ours:
-                device, connector_id = system.device_of_entity(entity_id)  # type: ignore[misc]
-                jobs.append(action(device, connector_id, data))
-        if others:
-            if previous is None:
-                raise ServiceValidationError(
-                    f"{EV_DOMAIN}.{service}: no charger behind {', '.join(others)} (OCPP chargers: "
-                    f"{', '.join(e.entity_id for d in system.devices.values() for e in d.entities.values())})"
-                )
-            data = {**service_call.data, "entity_id": others}
-            if previous.schema is not None:
-                data = _validated(previous.schema, data, f"{EV_DOMAIN}.{service}")
-            result = previous.handler(ServiceCall(EV_DOMAIN, service, MappingProxyType(data), service_call.context))
-            if inspect.isawaitable(result):
-                jobs.append(result)
+        data = dict(service_call.data)
+        jobs: list[Awaitable[None]] = []
+        for entity_id in service_call.entity_ids:
+            found = system.device_of_entity(entity_id)
+            if found is None:  # claimed by `owns` a moment ago; the index only grows
+                raise ServiceValidationError(f"{EV_DOMAIN}.{service}: entity_id: {entity_id} is not an OCPP charger")
+            device, connector_id = found
+            jobs.append(action(device, connector_id, data))
         # One slow or failing charger must not hold up or cancel the others.
         for outcome in await asyncio.gather(*jobs, return_exceptions=True):
             if isinstance(outcome, BaseException):
                 raise outcome
 
-    handle.chains_previous = True  # type: ignore[attr-defined]  # a wrapper like this one: never re-wrap it
-
-    def register() -> None:
-        hub.services.register(EV_DOMAIN, service, handle, _ANY_TARGET, DESCRIPTIONS[f"{EV_DOMAIN}.{service}"])
-
-    def on_registered(event: Event) -> None:
-        nonlocal previous
-        if event.data.get("domain") != EV_DOMAIN or event.data.get("service") != service:
-            return
-        current = hub.services.get(EV_DOMAIN, service)
-        if current.handler is handle or getattr(current.handler, "chains_previous", False):
-            return
-        previous = current
-        _LOGGER.info("%s.%s registered by another integration: OCPP chargers stay with OCPP", EV_DOMAIN, service)
-        register()
-
-    register()
-    hub.bus.listen(EVENT_SERVICE_REGISTERED, on_registered)
+    hub.services.register_for_entities(
+        EV_DOMAIN, service, handle, owns, vol.Schema(schema), DESCRIPTIONS[f"{EV_DOMAIN}.{service}"]
+    )
 
 
 def _resolve(system: CentralSystem, data: Mapping[str, Any], service: str) -> tuple[ChargePointDevice, int | None]:

@@ -136,7 +136,8 @@ async def test_ev_charger_services_of_other_integrations_keep_working(central: C
 
     hub = Hub()
     handled: list[ServiceCall] = []
-    hub.services.register("ev_charger", "set_limit", handled.append)
+    hub.services.register_for_entities("ev_charger", "set_limit", handled.append,
+                                       lambda e: e == "ev_charger.simulated")  # e.g. the simulator
     await async_setup(hub, {"host": "127.0.0.1", "port": 0, "charge_points": ["cp1"]})
     try:
         await hub.services.call("ev_charger", "set_limit", {"entity_id": "ev_charger.simulated", "power_kw": 3})
@@ -149,7 +150,8 @@ async def test_ev_charger_services_of_other_integrations_keep_working(central: C
 
 async def test_unknown_ev_charger_is_a_validation_error(central: CentralFactory) -> None:
     hub, system, url = await central()
-    with pytest.raises(ServiceValidationError, match="no charger behind ev_charger.ghost"):
+    unknown = r"no device provides ev_charger.ghost \(provided: ev_charger.cp1_1\)"
+    with pytest.raises(ServiceValidationError, match=unknown):
         await hub.services.call("ev_charger", "start", {"entity_id": "ev_charger.ghost"})
 
 
@@ -158,7 +160,8 @@ async def test_ev_charger_services_registered_later_by_another_integration_keep_
 ) -> None:
     hub, system, url = await central(charging_rate_unit="W")
     handled: list[ServiceCall] = []
-    hub.services.register("ev_charger", "set_limit", handled.append)  # e.g. the simulator, set up after us
+    hub.services.register_for_entities("ev_charger", "set_limit", handled.append,
+                                       lambda e: e == "ev_charger.simulated")  # e.g. the simulator, set up after us
     async with connect(url, "cp1") as c:
         await hub.services.call("ev_charger", "set_limit",
                                 {"entity_id": ["ev_charger.cp1_1", "ev_charger.simulated"], "power_kw": 3})
