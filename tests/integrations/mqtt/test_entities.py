@@ -198,7 +198,8 @@ async def test_switch_services_pass_other_switches_to_the_integration_registered
 ) -> None:
     hub = Hub()
     handled_elsewhere: list[list[str]] = []
-    hub.services.register("switch", "turn_on", lambda call: handled_elsewhere.append(call.entity_ids))
+    hub.services.register_for_entities("switch", "turn_on", lambda call: handled_elsewhere.append(call.entity_ids),
+                                       lambda e: e == "switch.modbus_fan")  # e.g. a Modbus switch
     config = mqtt.CONFIG_SCHEMA(
         {"port": mosquitto.port, "switch": [{"name": "Pump", "command_topic": "pump/set"}]}
     )
