@@ -13,12 +13,23 @@ first as Python leaves it, then after `freeze_startup_objects()` (what `orbiteos
 the hub has started).
 
     python -m bench --only gc_pause [--quick]
+
+Not part of the default run (about a minute each), an OCPP probe: bench/ocpp.py's OrbitEOS
+server with 1,000 charge points, with every full collection logged (when, how long, the objects
+left), as it is, frozen right after the server started (as `orbiteos run` does), or frozen some
+seconds after start (once the charge points have booted):
+
+    python -m bench.gc_pause --ocpp --freeze none|start|15 [--duration 40]
 """
 
 from __future__ import annotations
 
+import argparse
+import asyncio
 import gc
+import json
 import statistics
+import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -142,3 +153,70 @@ async def run(quick: bool) -> dict[str, Any]:
                        "gc_threshold": list(gc.get_threshold())},
         "figures": await _measure(entities, automations, writes),
     }
+
+
+async def ocpp_probe(charge_points: int, duration: float, freeze: str) -> dict[str, Any]:
+    """bench/ocpp.py's OrbitEOS server, every full collection logged (seconds after start, ms, objects left).
+
+    `freeze`: "none"; "start" (right after the server has started, before any charge point connects,
+    as `orbiteos run` does); or a number of seconds after start (after the charge points booted).
+    """
+    import bench.ocpp as ocpp_bench  # only this probe needs the OCPP stack
+
+    thaw_startup_objects()
+    full: list[dict[str, float]] = []
+    began = time.perf_counter()
+    started = [0.0]
+
+    def callback(phase: str, info: dict[str, Any]) -> None:
+        if info["generation"] != 2:
+            return
+        if phase == "start":
+            started[0] = time.perf_counter()
+            return
+        full.append({"at_s": round(started[0] - began, 1), "ms": round((time.perf_counter() - started[0]) * 1000, 1),
+                     "objects_after": len(gc.get_objects(2))})
+
+    frozen: list[int] = []
+    original_server = ocpp_bench._orbiteos_server
+
+    async def server_frozen_at_start(count: int, validate_in_thread: bool) -> Any:
+        started_server = await original_server(count, validate_in_thread)
+        frozen.append(freeze_startup_objects())
+        return started_server
+
+    if freeze == "start":
+        ocpp_bench._orbiteos_server = server_frozen_at_start  # type: ignore[assignment]
+    elif freeze != "none":
+        asyncio.get_running_loop().call_later(float(freeze), lambda: frozen.append(freeze_startup_objects()))
+    gc.callbacks.append(callback)
+    try:
+        result = await ocpp_bench._measure_orbiteos(charge_points, duration, False)
+    finally:
+        gc.callbacks.remove(callback)
+        ocpp_bench._orbiteos_server = original_server  # type: ignore[assignment]
+        thaw_startup_objects()
+    keys = ("calls", "p50_ms", "p99_ms", "max_ms", "errors", "server_loop_lag_p99_ms", "server_loop_lag_max_ms",
+            "load_average_1m")
+    return {"freeze": freeze, "objects_frozen": frozen[0] if frozen else 0,
+            **{key: result[key] for key in keys}, "full_collections": full}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.gc_pause")
+    parser.add_argument("--ocpp", action="store_true", help="run the OCPP probe instead")
+    parser.add_argument("--charge-points", type=int, default=1000)
+    parser.add_argument("--duration", type=float, default=40.0)
+    parser.add_argument("--freeze", default="none", help='"none", "start" or seconds after start (default none)')
+    args = parser.parse_args()
+    if not args.ocpp:
+        print(json.dumps(asyncio.run(run(False))))
+        return 0
+    record = asyncio.run(ocpp_probe(args.charge_points, args.duration, args.freeze))
+    print(json.dumps({"name": "gc_pause_ocpp", "charge_points": args.charge_points, "duration_s": args.duration,
+                      **record}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
