@@ -673,16 +673,33 @@ class Hub:
             except Exception:
                 _LOGGER.exception("stop callback %r failed", callback)
         self._on_stop.clear()
-        tasks = [t for t in self._tasks if not t.done()]
-        for task in tasks:
-            task.cancel()
-        if tasks:
-            await asyncio.gather(*tasks, return_exceptions=True)
+        stragglers = await cancel_and_wait(self._tasks)
+        for task in stragglers:
+            _LOGGER.error("task %s ignored cancellation; abandoned at stop", task.get_name())
         self._tasks.clear()
 
     # --- conveniences ----------------------------------------------------
     def now_local(self) -> datetime:
         return self.clock.now().astimezone(self.config.tzinfo)
+
+
+async def cancel_and_wait(
+    tasks: Iterable[asyncio.Task[Any]], rounds: int = 10, interval: float = 0.5
+) -> set[asyncio.Task[Any]]:
+    """Cancel `tasks` and wait for them; returns those still running after `rounds` tries.
+
+    A cancellation can be lost (Python 3.11's `asyncio.wait_for`, used inside several protocol
+    libraries, swallows one that races with its inner future), so a task still running after
+    `interval` seconds is cancelled again instead of being awaited forever.
+    """
+    pending = {t for t in tasks if not t.done()}
+    for _ in range(rounds):
+        if not pending:
+            break
+        for task in pending:
+            task.cancel()
+        _, pending = await asyncio.wait(pending, timeout=interval)
+    return pending
 
 
 async def _await(awaitable: Awaitable[Any]) -> Any:

@@ -218,3 +218,25 @@ async def test_entity_service_bad_share_reaches_no_provider() -> None:
     with pytest.raises(ServiceValidationError, match="power_kw"):
         await hub.services.call("battery", "set_power", {"entity_id": ["battery.sim", "battery.b_mb"], "power_kw": 50})
     assert reached == []
+
+
+async def test_stop_cancels_again_a_task_that_swallowed_a_cancellation() -> None:
+    import asyncio
+
+    hub = Hub()
+    swallowed = []
+
+    async def stubborn() -> None:
+        try:
+            await asyncio.sleep(3600)
+        except asyncio.CancelledError:
+            swallowed.append(1)  # as a lost cancellation inside wait_for would look
+        await asyncio.sleep(3600)
+
+    await hub.start()
+    task = hub.create_task(stubborn())
+    await asyncio.sleep(0)
+    async with asyncio.timeout(10):
+        await hub.stop()
+    assert swallowed == [1]
+    assert task.cancelled()

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from orbiteos.core import Event, Hub
+from orbiteos.core import Event, Hub, cancel_and_wait
 from orbiteos.integrations.ocpp import sim_server
 from orbiteos.integrations.ocpp.sim_server import SimulatedChargerClient
 
@@ -46,9 +46,7 @@ async def _client(sim_hub: Hub, url: str, **kwargs: Any) -> AsyncIterator[Simula
             await client.connected.wait()
         yield client
     finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        assert not await cancel_and_wait([task]), "the simulated charger ignored cancellation"
         await sim_hub.stop()
 
 
@@ -115,9 +113,7 @@ async def test_serve_runs_a_client_per_simulated_charger(central: CentralFactory
                     "the simulated charger to report Available")
         assert system.devices["cp-a"].info["model"] == "Simulated AC charger"
     finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        assert not await cancel_and_wait([task]), "the simulated charger ignored cancellation"
         await sim_hub.stop()
 
 
@@ -132,9 +128,7 @@ async def test_refused_simulated_charger_keeps_retrying(central: CentralFactory,
         assert not task.done()
         assert "HTTP 404" in caplog.text
     finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        assert not await cancel_and_wait([task]), "the simulated charger ignored cancellation"
         await sim_hub.stop()
 
 
