@@ -220,3 +220,22 @@ def exactly_one_key(*keys: str) -> Callable[[dict[str, Any]], dict[str, Any]]:
         return value
 
     return validate
+
+
+def validate_each(configs: Any, validate: Callable[[Any], T]) -> list[T]:
+    """Validate every item of a list (a single item becomes a list) and report every bad one.
+
+    The errors of all items are raised together, each with its list index in the path.
+    """
+    items = configs if isinstance(configs, list) else [configs]
+    validated: list[T] = []
+    problems: list[vol.Invalid] = []
+    for index, item in enumerate(items):
+        try:
+            validated.append(validate(item))
+        except vol.Invalid as err:
+            err.prepend([index])
+            problems.extend(err.errors if isinstance(err, vol.MultipleInvalid) else [err])
+    if problems:
+        raise vol.MultipleInvalid(problems)
+    return validated

@@ -23,6 +23,7 @@ from orbiteos.automation.fields import hint_unknown_keys
 from orbiteos.automation.trace import Trace
 from orbiteos.core import Hub
 from orbiteos.template import is_template_string
+from orbiteos.validation import validate_each
 
 _LOGGER = logging.getLogger("orbiteos.automation")
 
@@ -94,18 +95,7 @@ def validate_condition(config: Any) -> dict[str, Any]:
 
 
 def validate_conditions(configs: Any) -> list[dict[str, Any]]:
-    items = configs if isinstance(configs, list) else [configs]
-    validated = []
-    problems: list[vol.Invalid] = []
-    for index, item in enumerate(items):
-        try:
-            validated.append(validate_condition(item))
-        except vol.Invalid as err:
-            err.prepend([index])
-            problems.extend(err.errors if isinstance(err, vol.MultipleInvalid) else [err])
-    if problems:
-        raise vol.MultipleInvalid(problems)
-    return validated
+    return validate_each(configs, validate_condition)
 
 
 def compile_condition(hub: Hub, config: dict[str, Any]) -> Check:

@@ -31,6 +31,7 @@ from orbiteos.automation.fields import hint_unknown_keys
 from orbiteos.core import Context, Hub, Unsubscribe
 from orbiteos.errors import TemplateError
 from orbiteos.template import Template, render_complex
+from orbiteos.validation import validate_each
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -137,18 +138,7 @@ def validate_trigger(config: Any) -> dict[str, Any]:
 
 def validate_triggers(configs: Any) -> list[dict[str, Any]]:
     """Validate a trigger list; a single trigger becomes a list. Errors carry the list index in the path."""
-    items = configs if isinstance(configs, list) else [configs]
-    validated = []
-    problems: list[vol.Invalid] = []
-    for index, item in enumerate(items):
-        try:
-            validated.append(validate_trigger(item))
-        except vol.Invalid as err:
-            err.prepend([index])
-            problems.extend(err.errors if isinstance(err, vol.MultipleInvalid) else [err])
-    if problems:
-        raise vol.MultipleInvalid(problems)
-    return validated
+    return validate_each(configs, validate_trigger)
 
 
 def _wrap_action(

@@ -14,6 +14,7 @@ from orbiteos.automation.script.run import Run, StopRun
 from orbiteos.core import Hub
 from orbiteos.errors import OrbitEOSError, ServiceNotFound, ServiceValidationError, TemplateError
 from orbiteos.template import Template, render_bool
+from orbiteos.validation import validate_each
 
 # Errors that `continue_on_error` does not cover, as in Home Assistant.
 _NOT_CONTINUABLE = (TemplateError, ServiceNotFound, ServiceValidationError)
@@ -81,18 +82,7 @@ def validate_actions(configs: Any) -> list[dict[str, Any]]:
     """Validate an action list (a single action becomes a list); errors carry the index in the path."""
     if configs is None:
         return []
-    items = configs if isinstance(configs, list) else [configs]
-    validated = []
-    problems: list[vol.Invalid] = []
-    for index, item in enumerate(items):
-        try:
-            validated.append(validate_step(item))
-        except vol.Invalid as err:
-            err.prepend([index])
-            problems.extend(err.errors if isinstance(err, vol.MultipleInvalid) else [err])
-    if problems:
-        raise vol.MultipleInvalid(problems)
-    return validated
+    return validate_each(configs, validate_step)
 
 
 class Sequence:
