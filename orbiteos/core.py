@@ -702,6 +702,19 @@ async def cancel_and_wait(
     return pending
 
 
+def raise_if_cancel_lost() -> None:
+    """Re-raise a cancellation that a library swallowed (Python 3.11's `asyncio.wait_for`).
+
+    Call it right after awaiting such a library: the task still counts the request to cancel it,
+    even though no CancelledError came out. Place it outside any `asyncio.timeout` block, which
+    balances its own cancel request on exit, and not in a task that has run an `asyncio.TaskGroup`
+    (on Python 3.11 a group can leave its parent counting a cancel request the group made itself).
+    """
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
+
+
 async def _await(awaitable: Awaitable[Any]) -> Any:
     return await awaitable
 

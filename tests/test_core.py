@@ -240,3 +240,30 @@ async def test_stop_cancels_again_a_task_that_swallowed_a_cancellation() -> None
         await hub.stop()
     assert swallowed == [1]
     assert task.cancelled()
+
+
+async def test_a_swallowed_cancellation_is_raised_again() -> None:
+    import asyncio
+
+    from orbiteos.core import raise_if_cancel_lost
+
+    reached = []
+
+    async def library_that_swallows() -> None:
+        try:
+            await asyncio.sleep(3600)
+        except asyncio.CancelledError:
+            pass  # what Python 3.11's wait_for does when the cancel races its inner future
+
+    async def caller() -> None:
+        await library_that_swallows()
+        raise_if_cancel_lost()
+        reached.append("after")
+
+    task = asyncio.get_running_loop().create_task(caller())
+    await asyncio.sleep(0)
+    task.cancel()
+    async with asyncio.timeout(5):
+        with pytest.raises(asyncio.CancelledError):
+            await task
+    assert reached == []

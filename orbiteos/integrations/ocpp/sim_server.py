@@ -24,7 +24,7 @@ from ocpp.routing import after, on
 from ocpp.v16 import ChargePoint, call, call_result
 from ocpp.v16.enums import Action
 
-from orbiteos.core import Event, Hub, State
+from orbiteos.core import Event, Hub, State, raise_if_cancel_lost
 from orbiteos.integrations.ocpp.charge_point import FRAMES_LOGGER, ocpp_time, parse_timestamp, quiet_frames_logger
 from orbiteos.integrations.ocpp.transport import SUBPROTOCOL, ConnectionClosed, WebSocketConnection, basic_auth_header
 
@@ -198,6 +198,7 @@ class SimulatedChargerClient:
         self._changes: asyncio.Queue[State] = asyncio.Queue()
         self._last_status: str | None = None
         self._applied_limit_kw: float | None = None
+        self._run_task: asyncio.Task[Any] | None = None
 
     # --- the simulator side ----------------------------------------------------
     def _state(self) -> State | None:
@@ -218,6 +219,7 @@ class SimulatedChargerClient:
     # --- connection life cycle -------------------------------------------------
     async def run(self) -> None:
         """Connect, serve, and reconnect with capped backoff and jitter, until cancelled."""
+        self._run_task = asyncio.current_task()
         unsubscribe = self.hub.states.listen(self.entity_id, self._on_state_changed)
         delay = 1.0
         try:
@@ -277,10 +279,22 @@ class SimulatedChargerClient:
             raise ConnectionClosed("not connected")
         try:
             async with asyncio.timeout(CALL_TIMEOUT_S):
-                return await self._cp.call(payload, suppress=False)
+                answer = await self._cp.call(payload, suppress=False)
         except OCPPError as err:
+            self._raise_if_cancel_lost()
             _LOGGER.warning("%s: %s refused: %s", self.charge_point_id, type(payload).__name__, err)
             return None
+        self._raise_if_cancel_lost()
+        return answer
+
+    def _raise_if_cancel_lost(self) -> None:
+        """In the connection's worker tasks, re-raise a cancellation the library's wait_for ate.
+
+        Not in the task that runs the connection: Python 3.11's TaskGroup can leave its parent
+        counting a cancel request it made itself, which would look like a lost cancellation here.
+        """
+        if asyncio.current_task() is not self._run_task:
+            raise_if_cancel_lost()
 
     async def _boot(self) -> None:
         answer = await self._call(call.BootNotification(
