@@ -128,6 +128,28 @@ class MqttEntity(Entity):
         return super().write_state(context, force_update or self.force_update)
 
     # --- state messages ----------------------------------------------------------------
+    def _take_on_off(self, message: MqttMessage, template: Template | None, on: tuple[str, str],
+                     off: tuple[str, str]) -> bool:
+        """Set the on/off state from the payload (or its template); False (logged) when neither.
+
+        `on` and `off` are (option name, expected text), for the warning.
+        """
+        value = self._value(template, message)
+        if value is None:
+            return False
+        text = str(value)
+        if text == on[1]:
+            self.native_state = "on"
+        elif text == off[1]:
+            self.native_state = "off"
+        else:
+            _LOGGER.warning(
+                "%s: payload %r on topic %s is neither %s %r nor %s %r; message ignored",
+                self.entity_id, text[:200], message.topic, on[0], on[1], off[0], off[1],
+            )
+            return False
+        return True
+
     def _value(self, template: Template | None, message: MqttMessage) -> Any:
         """The payload, or what `value_template` makes of it; None when it could not be read."""
         if template is None:
@@ -175,22 +197,10 @@ class MqttBinarySensor(MqttEntity):
         await self._subscribe(self.config["state_topic"], self._on_state_message)
 
     def _on_state_message(self, message: MqttMessage) -> None:
-        value = self._value(self._value_template, message)
-        if value is None:
-            return
-        text = str(value)
-        if text == self._payload_on:
-            self.native_state = "on"
-        elif text == self._payload_off:
-            self.native_state = "off"
-        else:
-            _LOGGER.warning(
-                "%s: payload %r on topic %s is neither payload_on %r nor payload_off %r; message ignored",
-                self.entity_id, text[:200], message.topic, self._payload_on, self._payload_off,
-            )
-            return
-        self._received_state()
-        self.write_state()
+        if self._take_on_off(message, self._value_template, ("payload_on", self._payload_on),
+                             ("payload_off", self._payload_off)):
+            self._received_state()
+            self.write_state()
 
 
 class MqttSwitch(MqttEntity):
@@ -210,21 +220,9 @@ class MqttSwitch(MqttEntity):
             await self._subscribe(self.config["state_topic"], self._on_state_message)
 
     def _on_state_message(self, message: MqttMessage) -> None:
-        value = self._value(self._value_template, message)
-        if value is None:
-            return
-        text = str(value)
-        if text == self._state_on:
-            self.native_state = "on"
-        elif text == self._state_off:
-            self.native_state = "off"
-        else:
-            _LOGGER.warning(
-                "%s: payload %r on topic %s is neither state_on %r nor state_off %r; message ignored",
-                self.entity_id, text[:200], message.topic, self._state_on, self._state_off,
-            )
-            return
-        self.write_state()
+        if self._take_on_off(message, self._value_template, ("state_on", self._state_on),
+                             ("state_off", self._state_off)):
+            self.write_state()
 
     async def turn(self, on: bool) -> None:
         payload = self._payload_on if on else self._payload_off
