@@ -414,6 +414,14 @@ class ServiceRegistry:
         description: str = "",
     ) -> None:
         domain, service = domain.lower(), service.lower()
+        router = self._routers.get((domain, service))
+        current = self._services.get(domain, {}).get(service)
+        if router is not None and current is not None and current.handler is router and handler is not router:
+            _LOGGER.warning(
+                "%s.%s: a plain registration replaces the per-entity routing of %d provider(s); "
+                "use register_for_entities to serve only some entities",
+                domain, service, len(self._entity_providers.get((domain, service), [])),
+            )
         self._services.setdefault(domain, {})[service] = Service(domain, service, handler, schema, description)
         self._hub.bus.fire(EVENT_SERVICE_REGISTERED, {"domain": domain, "service": service})
 

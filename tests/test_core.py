@@ -267,3 +267,12 @@ async def test_a_swallowed_cancellation_is_raised_again() -> None:
         with pytest.raises(asyncio.CancelledError):
             await task
     assert reached == []
+
+
+async def test_plain_registration_over_entity_routing_is_logged(caplog: pytest.LogCaptureFixture) -> None:
+    hub = Hub()
+    hub.services.register_for_entities("battery", "auto", lambda call: None, lambda e: True)
+    hub.services.register_for_entities("battery", "auto", lambda call: None, lambda e: False)
+    assert "replaces the per-entity routing" not in caplog.text
+    hub.services.register("battery", "auto", lambda call: None)
+    assert "battery.auto: a plain registration replaces the per-entity routing of 2 provider(s)" in caplog.text
