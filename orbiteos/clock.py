@@ -60,12 +60,20 @@ class VirtualClock(Clock):
         if start.tzinfo is None:
             raise ValueError(f"VirtualClock start must be timezone-aware, got {start!r}")
         self.start = start.astimezone(UTC)
+        # Virtual time stands still between timers, and a tick asks for it many times (every
+        # state written, every trace step): the last answer is kept for its loop time.
+        self._last_loop_time = -1.0
+        self._last_now = self.start
 
     def now(self) -> datetime:
         loop = asyncio.get_running_loop()
         if not isinstance(loop, VirtualEventLoop):
             raise RuntimeError("VirtualClock needs a VirtualEventLoop (use run_virtual)")
-        return self.start + timedelta(seconds=loop.time())
+        loop_time = loop._virtual_time
+        if loop_time != self._last_loop_time:
+            self._last_now = self.start + timedelta(seconds=loop_time)
+            self._last_loop_time = loop_time
+        return self._last_now
 
 
 class _JumpingSelector:

@@ -17,11 +17,13 @@ from ast import literal_eval
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
+from types import BuiltinMethodType, MappingProxyType
 from typing import Any
 
 import jinja2
 import jinja2.meta
-from jinja2.runtime import new_context
+from jinja2.nodes import EvalContext
+from jinja2.runtime import missing, new_context
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from orbiteos.core import STATE_UNAVAILABLE, STATE_UNKNOWN, Hub, State
@@ -44,11 +46,16 @@ def is_template_string(value: str) -> bool:
 
 @lru_cache(maxsize=4096)
 def _parse_cached(text: str) -> Any:
-    result = literal_eval(text)
+    """The literal `text` stands for, or `_SENTINEL` when it stays text (cached either way: a
+    rendered word such as 'cheap' or 'unknown' comes back on every render)."""
+    try:
+        result = literal_eval(text)
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+        return _SENTINEL
     if isinstance(result, str | complex):
-        raise ValueError("strings stay as rendered")
+        return _SENTINEL  # strings stay as rendered
     if isinstance(result, int | float) and not isinstance(result, bool) and _IS_NUMERIC.match(text) is None:
-        raise ValueError("numbers must be written plainly")
+        return _SENTINEL  # numbers must be written plainly
     return result
 
 
@@ -64,9 +71,8 @@ def parse_result(text: str) -> Any:
         return int(text)
     if _PLAIN_FLOAT.match(text):
         return float(text)
-    try:
-        result = _parse_cached(text)
-    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+    result = _parse_cached(text)
+    if result is _SENTINEL:
         return text
     # literal_eval may return a mutable container; hand out a copy so the cache stays intact.
     if isinstance(result, list | dict | set):
@@ -540,6 +546,13 @@ class TemplateEnvironment(ImmutableSandboxedEnvironment):
         self._safe_attributes: dict[tuple[type, str], bool] = {}
         for helper in (*self.globals.values(), *self.filters.values(), *self.tests.values()):
             _mark_plain_callable(helper)
+        # Our own helpers take no context and are safe to call: `call` skips the sandbox's and
+        # the context's per-call probes for them (`states(x)` is the commonest call there is).
+        self._trusted_callables = frozenset(
+            helper for helper in self.globals.values()
+            if callable(helper) and getattr(helper, "jinja_pass_arg", _SENTINEL) is None
+            and not getattr(helper, "unsafe_callable", False) and not getattr(helper, "alters_data", False)
+        )
         # Jinja's defaults (range, dict, namespace ...) and ours, flattened once for fast renders.
         self.flat_globals: dict[str, Any] = dict(self.globals)
 
@@ -552,6 +565,28 @@ class TemplateEnvironment(ImmutableSandboxedEnvironment):
             except KeyError:
                 pass
         return super().getattr(obj, attribute)
+
+    def call(__self, __context: jinja2.runtime.Context, __obj: Any, *args: Any,  # noqa: N805
+             **kwargs: Any) -> Any:
+        # A builtin function or method (`attributes.get`) can carry no Jinja markers, so the
+        # probes would find none: calling it directly is what they would end up doing.
+        if type(__obj) is BuiltinMethodType:
+            trusted = True
+        else:
+            try:
+                trusted = __obj in __self._trusted_callables
+            except TypeError:  # unhashable
+                trusted = False
+        if not trusted:
+            return super().call(__context, __obj, *args, **kwargs)
+        if kwargs:
+            kwargs.pop("_loop_vars", None)
+            kwargs.pop("_block_vars", None)
+        try:
+            return __obj(*args, **kwargs)
+        except StopIteration:  # as Jinja's Context.call
+            return __context.environment.undefined("value was undefined because a callable raised a "
+                                                   "StopIteration exception")
 
     def is_safe_attribute(self, obj: Any, attr: str, value: Any) -> bool:
         # The sandbox's verdict depends only on the object's type and the attribute's name.
@@ -592,6 +627,54 @@ def _mark_plain_callable(helper: Any) -> None:
         helper.alters_data = False
     except (AttributeError, TypeError):  # builtins and classes we do not own
         pass
+
+
+class _RenderContext(jinja2.runtime.Context):
+    """One render's context: its variables first, then the environment's globals.
+
+    Jinja's own render() copies every global through a ChainMap on each call; this looks a name
+    up in the variables and then in the globals, and copies neither.
+    """
+
+    environment: TemplateEnvironment
+
+    def resolve_or_missing(self, key: str) -> Any:
+        if key in self.vars:
+            return self.vars[key]
+        if key in self.parent:
+            return self.parent[key]
+        return self.environment.flat_globals.get(key, missing)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.vars or name in self.parent or name in self.environment.flat_globals
+
+    def get_all(self) -> dict[str, Any]:
+        return {**self.environment.flat_globals, **self.parent, **self.vars}
+
+
+_NO_VARIABLES: Mapping[str, Any] = MappingProxyType({})
+
+
+def _render_context(env: TemplateEnvironment, compiled: jinja2.Template,
+                    variables: Mapping[str, Any] | None) -> jinja2.runtime.Context:
+    """What `jinja2.runtime.new_context` builds, without its per-call probes."""
+    if compiled.blocks:  # {% block %}: rare in a template string, so the general path
+        scope = {**env.flat_globals, **variables} if variables else env.flat_globals
+        return new_context(env, compiled.name, compiled.blocks, scope, True)
+    context = object.__new__(_RenderContext)
+    context.parent = variables if variables is not None else _NO_VARIABLES  # type: ignore[assignment]
+    context.vars = {}
+    context.environment = env
+    eval_ctx = object.__new__(EvalContext)
+    eval_ctx.environment = env
+    eval_ctx.autoescape = False
+    eval_ctx.volatile = False
+    context.eval_ctx = eval_ctx
+    context.exported_vars = set()
+    context.name = compiled.name
+    context.globals_keys = set()
+    context.blocks = {}
+    return context
 
 
 _NO_HUB_ENV: TemplateEnvironment | None = None
@@ -643,10 +726,7 @@ class Template:
         env = environment(self.hub) if self._env is None else self._env
         self._env = env
         try:
-            # Jinja's own render() copies every global through a ChainMap on each call; one flat
-            # dict merge of the globals and the variables does the same job for a fraction of it.
-            scope = {**env.flat_globals, **variables} if variables else env.flat_globals
-            context = new_context(env, compiled.name, compiled.blocks, scope, True)  # type: ignore[union-attr]
+            context = _render_context(env, compiled, variables)  # type: ignore[arg-type]
             text = env.concat(compiled.root_render_func(context))  # type: ignore[union-attr, attr-defined]
         except TemplateError:
             raise

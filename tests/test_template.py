@@ -152,3 +152,37 @@ async def test_render_tracked_reports_what_the_template_read() -> None:
     assert template.entities == {"sensor.a", "sensor.b"} and info.uses_time
     _, info = Template("{{ states.sensor | list | count }}", hub).render_tracked()
     assert info.domains == {"sensor"}
+
+
+def test_sandbox_still_refuses_unsafe_calls_on_the_fast_call_path() -> None:
+    # Builtin methods and our own helpers are called directly; everything else still goes
+    # through the sandbox, which refuses mutating methods of the immutable sandbox.
+    with pytest.raises(TemplateError):
+        render("{{ items.append(3) }}", items=[1, 2])
+    with pytest.raises(TemplateError):
+        render("{{ mapping.clear() }}", mapping={"a": 1})
+    assert render("{{ '{0.__class__}'.format(1) }}") == ""  # the sandbox's formatter hides it
+    assert render("{{ mapping.get('a') }}", mapping={"a": 1}) == 1
+    assert render("{{ 'a,b'.split(',') }}") == ["a", "b"]
+
+
+def test_helpers_called_inside_loops_and_namespaces() -> None:
+    # Calls inside a loop carry Jinja's loop variables, which the direct call must drop.
+    source = "{% set ns = namespace(t=0) %}{% for x in xs %}{% set ns.t = ns.t + float(x, 0) %}{% endfor %}{{ ns.t }}"
+    assert render(source, xs=["1.5", "x", 2]) == 3.5
+    assert render("{% for i in range(3) %}{{ max(i, 1) }}{% endfor %}") == 112
+
+
+def test_variables_win_over_globals_and_globals_stay_visible() -> None:
+    assert render("{{ float }}", float="shadowed") == "shadowed"
+    assert render("{{ float('2.5') + pi | round(0) }}") == 5.5
+    assert render("{{ undefined_name is defined }}") is False
+
+
+def test_rendered_words_stay_text_render_after_render() -> None:
+    # A word is parsed once and remembered as text (a cache miss would compile it every time).
+    template = Template("{{ word }}")
+    for _ in range(3):
+        assert template.render({"word": "cheap"}) == "cheap"
+        assert template.render({"word": "None"}) is None
+        assert template.render({"word": "[1]"}) == [1]

@@ -20,7 +20,7 @@ from typing import Any
 
 from orbiteos.automation.condition import all_pass, compile_conditions
 from orbiteos.automation.script import Run, StopRun, compile_sequence
-from orbiteos.automation.trace import Trace, TraceStore
+from orbiteos.automation.trace import Trace, TraceStore, TraceView
 from orbiteos.automation.trigger import async_attach_triggers
 from orbiteos.core import Context, Hub, Unsubscribe
 from orbiteos.errors import OrbitEOSError
@@ -266,7 +266,7 @@ class Automation:
                     "finished": trace.finished.isoformat() if trace.finished else None,
                     "result": result,
                     "error": error,
-                    "trace": trace.as_dict(),
+                    "trace": TraceView(trace),
                 },
                 context=trace.context,
             )

@@ -12,7 +12,7 @@ import json
 import logging
 import os
 from collections import deque
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -95,6 +95,42 @@ class Trace:
             "context": self.context.as_dict(),
             "steps": [to_jsonable(step) for step in self.steps],
         }
+
+
+class TraceView(Mapping[str, Any]):
+    """A finished trace as the JSON-able mapping `Trace.as_dict()` gives, built on first read.
+
+    `automation_run_finished` carries one: most runs' traces are never read by anyone (a
+    simulation counts the runs), and turning the steps into JSON is a good part of a run's cost.
+    """
+
+    __slots__ = ("_trace", "_dict")
+
+    def __init__(self, trace: Trace) -> None:
+        self._trace = trace
+        self._dict: dict[str, Any] | None = None
+
+    @property
+    def trigger(self) -> Mapping[str, Any] | None:
+        """The trigger variables as the run got them (States, not their JSON)."""
+        return self._trace.trigger
+
+    def as_dict(self) -> dict[str, Any]:
+        if self._dict is None:
+            self._dict = self._trace.as_dict()
+        return self._dict
+
+    def __getitem__(self, key: str) -> Any:
+        return self.as_dict()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.as_dict())
+
+    def __len__(self) -> int:
+        return len(self.as_dict())
+
+    def __repr__(self) -> str:
+        return f"<TraceView {self._trace.automation_id} {self._trace.run_id}>"
 
 
 class TraceStore:

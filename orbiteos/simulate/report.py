@@ -90,7 +90,10 @@ class ReportCollector:
                 moment = event.time_fired
         automation = data.get("entity_id") or data.get("automation_id") or self.automation_of(event.context)
         trace = data.get("trace")
-        trigger = data.get("trigger") or (trace.get("trigger") if isinstance(trace, Mapping) else None)
+        # An automation's TraceView hands out its trigger as it was, without building the trace.
+        trigger = data.get("trigger") or getattr(trace, "trigger", None)
+        if trigger is None and isinstance(trace, Mapping):
+            trigger = trace.get("trigger")
         self.automation_runs.append(
             {
                 "automation": automation,

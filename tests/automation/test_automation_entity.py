@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import textwrap
+from collections.abc import Mapping
 from pathlib import Path
 
 from orbiteos.automation import async_setup, get_manager
@@ -98,8 +99,10 @@ def test_triggered_event_and_service_calls_share_the_run_context() -> None:
     finished = [e for e in s.events if e.event_type == "automation_run_finished"]
     assert finished[0].data["result"] == "finished" and finished[0].data["automation_id"] == "peak_shaving"
     assert finished[0].data["run_id"] == triggered[0].context.id
-    json.dumps(finished[0].data)  # the trace is JSON-able
     trace = finished[0].data["trace"]
+    # The trace is a read-only mapping, built on first read, whose content is plain JSON.
+    assert isinstance(trace, Mapping)
+    json.dumps({**finished[0].data, "trace": dict(trace)})
     assert trace["trigger"]["to_state"]["state"] == "8"
     assert trace["context"]["parent_id"] == origin.id
     service_step = next(step for step in trace["steps"] if "service" in step)

@@ -1,0 +1,28 @@
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+from orbiteos.automation.trace import Trace, TraceView
+from orbiteos.clock import run_virtual
+from orbiteos.core import Context, Hub, State
+
+
+def test_trace_view_is_the_trace_as_json_built_once_on_first_read() -> None:
+    async def main(clock: object) -> None:
+        hub = Hub(clock)  # type: ignore[arg-type]
+        to_state = State("sensor.grid", "8", {}, last_updated=hub.clock.now())
+        trace = Trace(hub, "peak", "automation.peak", {"platform": "state", "to_state": to_state}, Context())
+        trace.step("action/0", result="ok")
+        trace.finish("finished")
+        view = TraceView(trace)
+        assert view.trigger is not None and view.trigger["to_state"] is to_state  # no JSON needed for this
+        assert view._dict is None
+        assert view["result"] == "finished"
+        built = view.as_dict()
+        assert dict(view) == built == trace.as_dict()
+        assert view.as_dict() is built  # built once
+        assert view["trigger"]["to_state"]["state"] == "8"
+        json.dumps(dict(view))
+
+    run_virtual(main, datetime(2026, 11, 24, tzinfo=UTC))
