@@ -85,7 +85,9 @@ class SimulatedSite:
         self.grid = GridSignals(config["grid"])
         self.time_s = 0.0  # simulated seconds stepped so far
         self._last_written: dict[str, tuple[str, dict[str, Any]]] = {}
-        self._task: asyncio.Task[None] | None = None
+        self._handle: asyncio.TimerHandle | None = None
+        self._began = self._last = 0.0
+        self._ticks = 0
 
     def _rng(self, name: str) -> random.Random:
         # One generator per device, seeded from the site seed and the device's name: adding a
@@ -173,29 +175,33 @@ class SimulatedSite:
     # --- running -----------------------------------------------------------------
     def start(self) -> None:
         """Write the first states now and step the physics on the hub's clock from here on."""
-        self.step(self.hub.clock.now().timestamp(), 0.0)
-        self.write_states(everything=True)
-        self._task = self.hub.create_task(self._run(), name="sim")
-
-    async def _run(self) -> None:
         clock = self.hub.clock
-        step_s = self.step_s
-        began = last = clock.monotonic()
-        ticks = 0
-        while True:
-            ticks += 1
-            await clock.sleep(began + ticks * step_s - clock.monotonic())
-            now_mono = clock.monotonic()
-            behind = int((now_mono - began) / step_s) - ticks
-            if behind > 10:  # a live site that lagged (suspend, overload): catch up in one step
-                _LOGGER.warning("sim fell %d steps behind real time; catching up in one step", behind)
-                ticks += behind
-            self.step(clock.now().timestamp(), now_mono - last)
-            last = now_mono
-            self.write_states()
+        self.step(clock.now().timestamp(), 0.0)
+        self.write_states(everything=True)
+        self._began = self._last = clock.monotonic()
+        self._ticks = 0
+        self._schedule_tick()
+
+    def _schedule_tick(self) -> None:
+        # A timer per step, not a task that sleeps: the step is synchronous, and a timer costs
+        # one pass of the event loop where a sleeping task costs two (and a future).
+        self._ticks += 1
+        clock = self.hub.clock
+        self._handle = clock.call_later(self._began + self._ticks * self.step_s - clock.monotonic(), self._tick)
+
+    def _tick(self) -> None:
+        clock = self.hub.clock
+        now_mono = clock.monotonic()
+        behind = int((now_mono - self._began) / self.step_s) - self._ticks
+        if behind > 10:  # a live site that lagged (suspend, overload): catch up in one step
+            _LOGGER.warning("sim fell %d steps behind real time; catching up in one step", behind)
+            self._ticks += behind
+        self.step(clock.now().timestamp(), now_mono - self._last)
+        self._last = now_mono
+        self.write_states()
+        self._schedule_tick()  # after the step: a step that fails stops the site, logged once
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-            self._task = None
+        if self._handle is not None:
+            self._handle.cancel()
+            self._handle = None

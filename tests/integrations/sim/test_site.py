@@ -110,13 +110,13 @@ def test_services_control_the_devices() -> None:
         assert hub.states.get("battery.main").attributes["setpoint_kw"] == -25  # acknowledged at once
         await hub.services.call("pv", "set_limit", {"entity_id": "pv.roof", "percent": 10})
         await hub.services.call("ev_charger", "set_limit", {"entity_id": "ev_charger.bay", "current_a": 8})
-        await clock.sleep(5)
+        await clock.sleep(SITE["step"])  # the power follows at the next step
         seen["battery"] = float(hub.states.get("battery.main").state)
         seen["pv"] = float(hub.states.get("pv.roof").state)
         seen["ev"] = float(hub.states.get("ev_charger.bay").state)
         await hub.services.call("battery", "auto", {"entity_id": ["battery.main"]})
         await hub.services.call("ev_charger", "stop", {"entity_id": "ev_charger.bay"})
-        await clock.sleep(5)
+        await clock.sleep(SITE["step"])
         seen["ev_status"] = hub.states.get("ev_charger.bay").attributes["status"]
         seen["mode"] = hub.states.get("battery.main").attributes["mode"]
         seen["battery_in_auto"] = float(hub.states.get("battery.main").state)
