@@ -519,6 +519,10 @@ _PURE_TESTS: dict[str, Any] = {
 
 
 _DICT_ATTRIBUTES = frozenset(dir(dict))
+_STATE_FIELDS = frozenset(
+    ("entity_id", "state", "attributes", "last_changed", "last_updated", "context", "domain", "object_id", "name")
+)
+_PROXY_METHODS = frozenset(("get", "items", "keys", "values", "copy"))
 
 # Compiled Python code by template source, shared by every hub's environment (they are configured
 # alike), so that validating a configuration and setting it up compile each template once.
@@ -548,8 +552,9 @@ class TemplateEnvironment(ImmutableSandboxedEnvironment):
             _mark_plain_callable(helper)
         # Our own helpers take no context and are safe to call: `call` skips the sandbox's and
         # the context's per-call probes for them (`states(x)` is the commonest call there is).
-        self._trusted_callables = frozenset(
-            helper for helper in self.globals.values()
+        helpers: list[Any] = list(self.globals.values())
+        self._trusted_callables: frozenset[Any] = frozenset(
+            helper for helper in helpers
             if callable(helper) and getattr(helper, "jinja_pass_arg", _SENTINEL) is None
             and not getattr(helper, "unsafe_callable", False) and not getattr(helper, "alters_data", False)
         )
@@ -559,7 +564,19 @@ class TemplateEnvironment(ImmutableSandboxedEnvironment):
     def getattr(self, obj: Any, attribute: str) -> Any:
         # `trigger.to_state`: a plain dict key that is no dict attribute, found without the
         # AttributeError Jinja's own lookup raises first. Same result, as a dict method would win.
-        if type(obj) is dict and attribute not in _DICT_ATTRIBUTES:
+        kind = type(obj)
+        if kind is dict and attribute not in _DICT_ATTRIBUTES:
+            try:
+                return obj[attribute]
+            except KeyError:
+                pass
+        # `state.attributes.get`, `trigger.to_state.state`: the public fields of our own read-only
+        # types and the methods of a read-only mapping, which the sandbox always allows.
+        elif (kind is State or kind is TemplateState) and attribute in _STATE_FIELDS:
+            return getattr(obj, attribute)
+        elif kind is MappingProxyType:
+            if attribute in _PROXY_METHODS:
+                return getattr(obj, attribute)
             try:
                 return obj[attribute]
             except KeyError:

@@ -20,6 +20,13 @@ EXPORT_PRICE_ENTITY = "sensor.electricity_export_price"
 IMPORT_LIMIT_ENTITY = "sensor.grid_import_limit"
 EXPORT_LIMIT_ENTITY = "sensor.grid_export_limit"
 GRID_METER = "meter.grid"
+_SENSOR_KINDS = {
+    PRICE_ENTITY: "price",
+    EXPORT_PRICE_ENTITY: "export_price",
+    IMPORT_LIMIT_ENTITY: "import_limit",
+    EXPORT_LIMIT_ENTITY: "export_limit",
+}
+_UNSEEN: Any = object()
 _SESSION_STATUSES = frozenset({"Preparing", "Charging", "SuspendedEV", "SuspendedEVSE"})
 
 
@@ -59,6 +66,8 @@ class KpiCollector:
         self.ev_missing_kwh = 0.0
         self.automation_runs = 0
         self._ev_last: dict[str, tuple[str | None, float]] = {}
+        self._kinds: dict[str, str | None] = {}
+        self._last_fired: datetime | None = None
         self._unsubscribe: list[Unsubscribe] = [
             hub.bus.listen(EVENT_STATE_CHANGED, self._on_state),
             hub.bus.listen(EVENT_AUTOMATION_RUN_FINISHED, self._on_run),
@@ -124,31 +133,50 @@ class KpiCollector:
         self._t = max(self._t, ts)
 
     def _on_state(self, event: Event) -> None:
-        self.advance(event.time_fired.timestamp())
-        self._take(event.data["entity_id"], event.data.get("new_state"))
+        entity_id = event.data["entity_id"]
+        kind = self._kinds.get(entity_id, _UNSEEN)
+        if kind is _UNSEEN:
+            kind = self._kinds[entity_id] = self._kind(entity_id)
+        if kind is None:
+            return  # a change no figure reads: the held values integrate the same without it
+        fired = event.time_fired
+        if fired is not self._last_fired:  # the same moment again: nothing to integrate
+            self._last_fired = fired
+            self.advance(fired.timestamp())
+        self._take(entity_id, event.data.get("new_state"), kind)
 
-    def _take(self, entity_id: str, state: Any) -> None:
-        value = _number(state.state) if state is not None else 0.0
-        domain = entity_id.partition(".")[0]
+    def _kind(self, entity_id: str) -> str | None:
+        """What a change of `entity_id` moves: one of _take's kinds, or None for nothing."""
         if entity_id == self.grid_meter:
+            return "grid"
+        domain = entity_id.partition(".")[0]
+        if domain in ("pv", "battery", "ev_charger"):
+            return domain
+        return _SENSOR_KINDS.get(entity_id)
+
+    def _take(self, entity_id: str, state: Any, kind: str | None = _UNSEEN) -> None:
+        if kind is _UNSEEN:
+            kind = self._kind(entity_id)
+        value = _number(state.state) if state is not None else 0.0
+        if kind == "grid":
             self.grid_kw = value
-        elif domain == "pv":
+        elif kind == "pv":
             self.pv_kw[entity_id] = max(0.0, value)
-        elif domain == "battery":
+        elif kind == "battery":
             self.battery_kw[entity_id] = value
             if state is not None:
                 self.capacity_kwh[entity_id] = _number(state.attributes.get("capacity_kwh"), 0.0)
-        elif domain == "ev_charger":
+        elif kind == "ev_charger":
             self.ev_kw[entity_id] = max(0.0, value)
             if state is not None:
                 self._ev_status(entity_id, state.attributes)
-        elif entity_id == PRICE_ENTITY:
+        elif kind == "price":
             self.price = _number(state.state if state else None, math.nan)
-        elif entity_id == EXPORT_PRICE_ENTITY:
+        elif kind == "export_price":
             self.export_price = value
-        elif entity_id == IMPORT_LIMIT_ENTITY:
+        elif kind == "import_limit":
             self.import_limit = _number(state.state if state else None, math.inf)
-        elif entity_id == EXPORT_LIMIT_ENTITY:
+        elif kind == "export_limit":
             self.export_limit = _number(state.state if state else None, math.inf)
 
     def _ev_status(self, entity_id: str, attributes: Any) -> None:
