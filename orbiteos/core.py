@@ -119,6 +119,22 @@ class State:
         setattr_(self, "last_changed", last_changed or last_updated)
         setattr_(self, "context", context or Context())
 
+    @classmethod
+    def _made(
+        cls, entity_id: str, state: str, attributes: MappingProxyType[str, Any], last_changed: datetime,
+        last_updated: datetime, context: Context,
+    ) -> State:
+        """The state machine's constructor: every field given, the attributes already a private copy."""
+        self = object.__new__(cls)
+        setattr_ = object.__setattr__
+        setattr_(self, "entity_id", entity_id)
+        setattr_(self, "state", state)
+        setattr_(self, "attributes", attributes)
+        setattr_(self, "last_updated", last_updated)
+        setattr_(self, "last_changed", last_changed)
+        setattr_(self, "context", context)
+        return self
+
     def __setattr__(self, name: str, value: Any) -> None:
         raise AttributeError("State is immutable")
 
@@ -285,25 +301,28 @@ class StateMachine:
         context: Context | None = None,
     ) -> State:
         """Write a state. The same state and attributes again change nothing and fire nothing."""
-        entity_id = entity_id.lower()
-        state_str = _state_to_str(new_state)
-        old = self._states.get(entity_id)
-        attrs = attributes if attributes is not None else {}
-        if old is not None and not force_update and old.state == state_str and old.attributes == attrs:
-            return old
-        if old is None and not valid_entity_id(entity_id):
+        states = self._states
+        old = states.get(entity_id)
+        if old is None:
+            entity_id = entity_id.lower()
+            old = states.get(entity_id)
+        state_str = new_state if type(new_state) is str else _state_to_str(new_state)
+        attrs = attributes if attributes is not None else _NO_ATTRIBUTES
+        if old is not None:
+            if not force_update and old.state == state_str and old.attributes == attrs:
+                return old
+        elif not valid_entity_id(entity_id):
             raise ValueError(f"invalid entity id {entity_id!r}: expected 'domain.object_id' in lower case")
         now = self._hub.clock.now()
-        changed = old is None or old.state != state_str
-        state = State(
+        state = State._made(
             entity_id,
             state_str,
-            attrs,
-            last_changed=now if changed else old.last_changed,  # type: ignore[union-attr]
-            last_updated=now,
-            context=context,
+            MappingProxyType(dict(attrs)),
+            now if old is None or old.state != state_str else old.last_changed,
+            now,
+            context or Context(),
         )
-        self._states[entity_id] = state
+        states[entity_id] = state
         event = Event(
             EVENT_STATE_CHANGED,
             {"entity_id": entity_id, "old_state": old, "new_state": state},
@@ -333,6 +352,9 @@ class StateMachine:
             for listener in tuple(watchers):
                 self._hub.run_listener(listener, event)
         self._hub.bus.dispatch(event)
+
+
+_NO_ATTRIBUTES: Mapping[str, Any] = MappingProxyType({})
 
 
 def _state_to_str(value: Any) -> str:

@@ -39,6 +39,11 @@ def _config_dir(hub: Hub) -> Path | None:
     return getattr(loaded, "config_dir", None) or hub.config.config_dir
 
 
+def _kw_value(value: float) -> float:
+    """kW to the watt; never -0.0."""
+    return round(value * 1e3) / 1e3 + 0.0
+
+
 def _kw(value: float) -> str:
     """kW as a state string, to the watt; never '-0.0'."""
     return str(round(value * 1e3) / 1e3 + 0.0)
@@ -84,7 +89,8 @@ class SimulatedSite:
         self.export_price_entity = f"sensor.{slugify(self.tariff.export_name)}"
         self.grid = GridSignals(config["grid"])
         self.time_s = 0.0  # simulated seconds stepped so far
-        self._last_written: dict[str, tuple[str, dict[str, Any]]] = {}
+        self._last_written: dict[str, tuple[float, dict[str, Any]]] = {}
+        self._devices: list[tuple[str, Device]] = [*self.pv.items(), *self.batteries.items(), *self.chargers.items()]
         self._handle: asyncio.TimerHandle | None = None
         self._began = self._last = 0.0
         self._ticks = 0
@@ -139,15 +145,15 @@ class SimulatedSite:
         self.time_s += dt
 
     # --- entities --------------------------------------------------------------
-    def _write(self, entity_id: str, state: Any, attributes: dict[str, Any], context: Context) -> None:
+    def _write(self, entity_id: str, state: float, attributes: dict[str, Any], context: Context) -> None:
         # Only our own changes are written, so a value set from outside (a replay) stays
-        # until the simulated value itself moves.
-        state_str = str(state)
+        # until the simulated value itself moves. These sensors hold still for hours: the
+        # value is compared before anything is formatted.
         last = self._last_written.get(entity_id)
-        if last is not None and last[0] == state_str and last[1] == attributes:
+        if last is not None and last[0] == state and last[1] is attributes:
             return
-        self._last_written[entity_id] = (state_str, attributes)
-        self.hub.states.set(entity_id, state_str, attributes, context=context)
+        self._last_written[entity_id] = (state, attributes)
+        self.hub.states.set(entity_id, str(state), attributes, context=context)
 
     def write_device(self, entity_id: str, context: Context | None = None) -> None:
         device = self.device(entity_id)
@@ -159,8 +165,7 @@ class SimulatedSite:
         context = context or Context()
         set_state = self.hub.states.set
         # Devices move every step: straight to the state machine (which skips unchanged writes).
-        devices: list[tuple[str, Device]] = [*self.pv.items(), *self.batteries.items(), *self.chargers.items()]
-        for entity_id, device in devices:
+        for entity_id, device in self._devices:
             if everything or not device.quiet:
                 set_state(entity_id, _kw(device.power_kw), device.attributes(), context=context)
         set_state(self.meter_entity, _kw(self.meter.power_kw), self.meter.attributes(), context=context)
@@ -168,8 +173,8 @@ class SimulatedSite:
         write = self._write
         write(self.price_entity, round(self.tariff.price * 1e5) / 1e5, _EUR_PER_KWH, context)
         write(self.export_price_entity, round(self.tariff.export_price * 1e5) / 1e5, _EUR_PER_KWH, context)
-        write("sensor.grid_import_limit", _kw(self.grid.import_limit_kw), _KW, context)
-        write("sensor.grid_export_limit", _kw(self.grid.export_limit_kw), _KW, context)
+        write("sensor.grid_import_limit", _kw_value(self.grid.import_limit_kw), _KW, context)
+        write("sensor.grid_export_limit", _kw_value(self.grid.export_limit_kw), _KW, context)
         write("sensor.outdoor_temperature", round(self.weather.ambient_c * 1e1) / 1e1 + 0.0, _CELSIUS, context)
 
     # --- running -----------------------------------------------------------------
