@@ -23,6 +23,8 @@ Medians over the rounds; each round's bare and recorder figures are listed too.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import gc
 import os
 import statistics
 import tempfile
@@ -36,6 +38,7 @@ from orbiteos.core import Hub
 from orbiteos.integrations.recorder.recorder import Recorder, RecorderSettings
 from orbiteos.integrations.recorder.rows import COLUMNS, RowBuilder
 from orbiteos.integrations.recorder.writer import apply_schema
+from orbiteos.runtime import freeze_startup_objects, thaw_startup_objects
 from tests.servers.postgres import TestPostgres
 
 NAME = "recorder"
@@ -115,8 +118,82 @@ async def _end_to_end(url: str, journal_dir: Path, rows: int) -> float:
     return rows / elapsed
 
 
-async def _latency(url: str | None, journal_dir: Path, seconds: float, background_rate: int) -> dict[str, float]:
-    """Latency of the automation path, in ms, while `background_rate` state changes/s are written."""
+class _Collections:
+    """Counts the garbage collector's runs per generation, and their longest pause."""
+
+    def __init__(self) -> None:
+        self.runs = [0, 0, 0]
+        self.longest_ms = [0.0, 0.0, 0.0]
+        self._began = 0.0
+
+    def _callback(self, phase: str, info: dict[str, Any]) -> None:
+        if phase == "start":
+            self._began = time.perf_counter()
+            return
+        generation = info["generation"]
+        self.runs[generation] += 1
+        self.longest_ms[generation] = max(self.longest_ms[generation], (time.perf_counter() - self._began) * 1000)
+
+    def __enter__(self) -> _Collections:
+        gc.callbacks.append(self._callback)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        gc.callbacks.remove(self._callback)
+
+    def figures(self) -> dict[str, Any]:
+        return {"runs_by_generation": self.runs, "longest_ms": [round(x, 2) for x in self.longest_ms]}
+
+
+class _LoopSteps:
+    """Times every event-loop step (`Handle._run`) and keeps those of the recorder's own tasks.
+
+    Wall and CPU time apart: on a shared 2-core machine a step's wall time also holds the time the
+    process was preempted (by the PostgreSQL backend it has just woken, among others).
+    """
+
+    def __init__(self) -> None:
+        self.wall: list[float] = []
+        self.cpu: list[float] = []
+        self._original = asyncio.events.Handle._run
+
+    def __enter__(self) -> _LoopSteps:
+        original, wall, cpu = self._original, self.wall, self.cpu
+        recorder_dir = str(Path(Recorder.__module__.replace(".", "/")).parent)
+
+        def timed_run(handle: asyncio.Handle) -> None:
+            task = getattr(handle._callback, "__self__", None)  # type: ignore[attr-defined]
+            code = getattr(task.get_coro(), "cr_code", None) if isinstance(task, asyncio.Task) else None
+            if code is None or recorder_dir not in code.co_filename:
+                original(handle)
+                return
+            began, began_cpu = time.perf_counter(), time.thread_time()
+            original(handle)
+            wall.append(time.perf_counter() - began)
+            cpu.append(time.thread_time() - began_cpu)
+
+        asyncio.events.Handle._run = timed_run  # type: ignore[method-assign,assignment]
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        asyncio.events.Handle._run = self._original  # type: ignore[method-assign]
+
+    def figures(self) -> dict[str, Any]:
+        if not self.wall:
+            return {}
+        return {"steps": len(self.wall),
+                "longest_wall_ms": round(max(self.wall) * 1000, 3),
+                "longest_cpu_ms": round(max(self.cpu) * 1000, 3),
+                "p99_cpu_ms": round(sorted(self.cpu)[int(len(self.cpu) * 0.99)] * 1000, 3),
+                "cpu_over_0_3_ms": sum(1 for c in self.cpu if c > 0.0003)}
+
+
+async def _probe(url: str | None, journal_dir: Path, seconds: float, background_rate: int,
+                 watch: tuple[contextlib.AbstractContextManager[Any], ...] = ()) -> list[float]:
+    """Latencies of the automation path, in ms, while `background_rate` state changes/s are written.
+
+    The `watch` context managers are entered for the probing only (not the set-up or the stop).
+    """
     hub = Hub()
     recorder = _recorder(hub, url, journal_dir, max_queue=1_000_000) if url else None
     if recorder is not None:
@@ -126,7 +203,7 @@ async def _latency(url: str | None, journal_dir: Path, seconds: float, backgroun
     latencies: list[float] = []
 
     def handler(call: Any) -> None:
-        latencies.append(loop.time() - sent.pop(call.data["n"]))
+        latencies.append((loop.time() - sent.pop(call.data["n"])) * 1000)
 
     hub.services.register("probe", "record", handler)
 
@@ -134,6 +211,7 @@ async def _latency(url: str | None, journal_dir: Path, seconds: float, backgroun
         hub.create_task(hub.services.call("probe", "record", {"n": int(event.data["new_state"].state)}))
 
     hub.states.listen("sensor.probe", on_probe)
+    freeze_startup_objects()  # as `orbiteos run` does once the hub has started
 
     async def background() -> None:
         tick, n = 0.01, 0
@@ -148,25 +226,50 @@ async def _latency(url: str | None, journal_dir: Path, seconds: float, backgroun
     load = asyncio.create_task(background())
     end = loop.time() + seconds
     n = 0
-    while loop.time() < end:
-        n += 1
-        sent[n] = loop.time()
-        hub.states.set("sensor.probe", n)
-        await asyncio.sleep(0.002)
-    await asyncio.sleep(0.05)
+    with contextlib.ExitStack() as watching:
+        for watcher in watch:
+            watching.enter_context(watcher)
+        while loop.time() < end:
+            n += 1
+            sent[n] = loop.time()
+            hub.states.set("sensor.probe", n)
+            await asyncio.sleep(0.002)
+        await asyncio.sleep(0.05)
     load.cancel()
     await asyncio.gather(load, return_exceptions=True)
     if recorder is not None:
         await recorder.stop()
     await hub.stop()
-    latencies.sort()
-    ms = [x * 1000 for x in latencies]
-    return {
-        "p50_ms": round(statistics.median(ms), 3),
-        "p99_ms": round(ms[int(len(ms) * 0.99)], 3),
-        "max_ms": round(ms[-1], 3),
-        "samples": len(ms),
-    }
+    thaw_startup_objects()
+    return latencies
+
+
+def _percentiles(ms: list[float]) -> dict[str, float]:
+    ms = sorted(ms)
+    return {"p50_ms": round(statistics.median(ms), 3), "p99_ms": round(ms[int(len(ms) * 0.99)], 3),
+            "max_ms": round(ms[-1], 3), "samples": len(ms)}
+
+
+async def _latency(server: TestPostgres, work: Path, seconds: float, background_rate: int,
+                   rounds: int) -> dict[str, Any]:
+    """Without and with the recorder, alternating in short rounds (the machine's load drifts):
+    percentiles over the pooled samples, and each round's p99."""
+    pooled: dict[str, list[float]] = {"without_recorder": [], "with_recorder": []}
+    p99s: dict[str, list[float]] = {"without_recorder": [], "with_recorder": []}
+    steps = _LoopSteps()
+    collections = {label: _Collections() for label in pooled}
+    for n in range(rounds):
+        order = ("without_recorder", "with_recorder") if n % 2 == 0 else ("with_recorder", "without_recorder")
+        for label in order:
+            url = await _fresh_database(server) if label == "with_recorder" else None
+            ms = await _probe(url, work / f"latency-{n}", seconds, background_rate, (steps, collections[label]))
+            pooled[label].extend(ms)
+            p99s[label].append(_percentiles(ms)["p99_ms"])
+    result: dict[str, Any] = {label: {**_percentiles(ms), "p99_ms_per_round": p99s[label],
+                                      "garbage_collections": collections[label].figures()}
+                              for label, ms in pooled.items()}
+    result["recorder_loop_steps"] = steps.figures()
+    return result
 
 
 async def run(quick: bool) -> dict[str, Any]:
@@ -174,7 +277,8 @@ async def run(quick: bool) -> dict[str, Any]:
     # from one second to the next, and a ratio only holds between neighbours.
     rows = 30_000 if quick else 100_000
     rounds = 2 if quick else 6
-    latency_seconds = 2.0 if quick else 5.0
+    latency_seconds = 2.0 if quick else 3.0
+    latency_rounds = 1 if quick else 4
     background_rates = (5_000,) if quick else (5_000, 20_000)
     load_before = os.getloadavg()[0]  # a shared machine: say how busy it was
     server = TestPostgres()
@@ -188,24 +292,23 @@ async def run(quick: bool) -> dict[str, Any]:
         builder_hub.bus.listen("state_changed", lambda e: states.append(e.data["new_state"]))
         _set_states(builder_hub, 0, rows)
         bare_rows = RowBuilder(1).build(states).rows_of("states")
+        states.clear()  # the latency rounds below must not pay full collections of 100,000 dead States
         bare, drained, changing, end_to_end = [], [], [], []
         for _ in range(rounds):
             bare.append(await _bare_copy(await _fresh_database(server), bare_rows))
             drained.append(await _drain(await _fresh_database(server), work / "j1", rows))
             changing.append(await _drain(await _fresh_database(server), work / "j1", rows, changing_attributes=True))
             end_to_end.append(await _end_to_end(await _fresh_database(server), work / "j2", rows))
-        latency = {}
-        for rate in background_rates:
-            latency[f"background_{rate}_rows_per_s"] = {
-                "without_recorder": await _latency(None, work / "j3", latency_seconds, rate),
-                "with_recorder": await _latency(await _fresh_database(server), work / "j4", latency_seconds, rate),
-            }
+        del bare_rows
+        gc.collect()
+        latency = {f"background_{rate}_rows_per_s": await _latency(server, work, latency_seconds, rate, latency_rounds)
+                   for rate in background_rates}
     finally:
         await asyncio.to_thread(server.destroy)
     ratios = [d / b for d, b in zip(drained, bare, strict=True)]
     return {
         "parameters": {"rows": rows, "rounds": rounds, "batch_rows": BATCH, "sensors": SENSORS,
-                       "latency_seconds": latency_seconds, "probe_interval_ms": 2,
+                       "latency_seconds": latency_seconds, "latency_rounds": latency_rounds, "probe_interval_ms": 2,
                        "indexes": "states (entity_id, time DESC) btree, (time) brin",
                        "load_average_1m": [round(load_before, 2), round(os.getloadavg()[0], 2)]},
         "figures": {

@@ -26,8 +26,11 @@ from orbiteos.integrations.recorder.writer import Writer, is_data_error
 
 _LOGGER = logging.getLogger(__name__)
 
-# How often queued state changes are turned into rows while a commit interval runs.
+# Queued state changes are turned into rows every ABSORB_INTERVAL, or sooner once ABSORB_ITEMS
+# wait: State objects that stay queued across garbage collections are promoted to the oldest
+# generation and make its full collections come often (tens of ms each on a large heap).
 ABSORB_INTERVAL = 0.05
+ABSORB_ITEMS = 256
 
 
 @dataclass
@@ -43,6 +46,15 @@ class RecorderSettings:
     write_timeout: float = 60.0
     entity_filter: EntityFilter = field(default_factory=EntityFilter)
     price_entities: tuple[str, ...] = ()
+
+
+async def _wait(event: asyncio.Event, seconds: float) -> None:
+    """Wait for `event`, `seconds` at most."""
+    try:
+        async with asyncio.timeout(seconds):
+            await event.wait()
+    except TimeoutError:
+        pass
 
 
 class _Outage:
@@ -124,7 +136,7 @@ class Recorder:
                 self.backlog.append(event)
         elif self._filter(new_state.entity_id):
             self.backlog.append(new_state)
-            if len(self.backlog.memory) >= self.settings.batch_items:
+            if len(self.backlog.memory) >= ABSORB_ITEMS:
                 self._wake.set()
 
     def _on_event(self, event: Event) -> None:
@@ -168,10 +180,17 @@ class Recorder:
             await self._write(batch)
 
     async def _write(self, batch: Batch) -> None:
-        # While the server works through this batch, build the next one.
-        written, built = await asyncio.gather(
-            self.writer.write(batch), self.backlog.prebuild(), return_exceptions=True
-        )
+        # While the server works through this batch, keep building the next one from what arrives.
+        finished = asyncio.Event()
+
+        async def write() -> bool:
+            try:
+                return await self.writer.write(batch)
+            finally:
+                finished.set()
+                self._wake.set()
+
+        written, built = await asyncio.gather(write(), self._absorb_until(finished), return_exceptions=True)
         for outcome in (written, built):
             if isinstance(outcome, BaseException) and not isinstance(outcome, Exception):
                 raise outcome  # cancelled: the stop's fallback journals what is left
@@ -200,6 +219,15 @@ class Recorder:
         self.backlog.done(batch)
         self._progress.set()
 
+    async def _absorb_until(self, finished: asyncio.Event) -> None:
+        """Turn arrivals into rows of the next batch until `finished` is set."""
+        while True:
+            await self.backlog.prebuild()
+            if finished.is_set():
+                return
+            self._wake.clear()
+            await _wait(self._wake, ABSORB_INTERVAL)
+
     async def _gather(self, seconds: float) -> None:
         """Wait up to a commit interval for rows, turning them into rows as they come.
 
@@ -212,11 +240,7 @@ class Recorder:
                 self._flush_requested = False
                 return
             self._wake.clear()
-            try:
-                async with asyncio.timeout(min(ABSORB_INTERVAL, remaining)):
-                    await self._wake.wait()
-            except TimeoutError:
-                pass
+            await _wait(self._wake, min(ABSORB_INTERVAL, remaining))
             await self.backlog.absorb()
 
     async def _back_off(self, seconds: float) -> None:
@@ -224,11 +248,7 @@ class Recorder:
         loop = asyncio.get_running_loop()
         end = loop.time() + seconds
         while not self._stopping and (remaining := end - loop.time()) > 0:
-            try:
-                async with asyncio.timeout(min(0.5, remaining)):
-                    await self._stop_requested.wait()
-            except TimeoutError:
-                pass
+            await _wait(self._stop_requested, min(0.5, remaining))
             await self.backlog.absorb()
             await self.backlog.spill()
 

@@ -15,14 +15,14 @@ from pathlib import Path
 
 import asyncpg
 
-from orbiteos.integrations.recorder.queue.backlog import SLICE
 from orbiteos.integrations.recorder.rows import COLUMNS, Batch, Columns, Row
+from orbiteos.integrations.recorder.slicing import SLICE, pause
 
 _LOGGER = logging.getLogger(__name__)
 
 SCHEMA_FILE = Path(__file__).with_name("schema.sql")  # a link to the repository's schema.sql
-# During a COPY the clock is read every _CHECK_EVERY rows.
-_CHECK_EVERY = 50
+# During a COPY the clock is read every _CHECK_EVERY rows (about 20 µs of encoding).
+_CHECK_EVERY = 8
 
 
 def schema_sql() -> str:
@@ -56,7 +56,7 @@ async def _sliced(columns: Columns) -> AsyncIterator[Row]:
     for n, row in enumerate(zip(*columns, strict=True), 1):
         yield row
         if not n % _CHECK_EVERY and clock() > slice_end:
-            await asyncio.sleep(0)
+            await pause()
             slice_end = clock() + SLICE
 
 
