@@ -76,8 +76,23 @@ def parse_result(text: str) -> Any:
         return text
     # literal_eval may return a mutable container; hand out a copy so the cache stays intact.
     if isinstance(result, list | dict | set):
-        return literal_eval(text)
+        return _copy_literal(result)
     return result
+
+
+def _copy_literal(value: Any) -> Any:
+    """A copy of what literal_eval returned, fresh down to its mutable containers (the rest is
+    immutable: numbers, strings, bytes, booleans, None, and tuples and frozensets of those)."""
+    kind = type(value)
+    if kind is list:
+        return [_copy_literal(item) for item in value]
+    if kind is dict:
+        return {key: _copy_literal(item) for key, item in value.items()}
+    if kind is set:
+        return set(value)  # set members are hashable, hence immutable
+    if kind is tuple:
+        return tuple(_copy_literal(item) for item in value)  # a tuple may hold a list
+    return value
 
 
 # --- helpers -----------------------------------------------------------------------------------
@@ -757,7 +772,7 @@ class Template:
             if self._static_value is _SENTINEL:
                 self._static_value = parse_result(self.source.strip())
             value = self._static_value
-            return literal_eval(self.source.strip()) if isinstance(value, list | dict | set) else value
+            return _copy_literal(value) if isinstance(value, list | dict | set) else value
         return parse_result(self.render_str(variables))
 
     def render_tracked(self, variables: Mapping[str, Any] | None = None) -> tuple[Any, RenderInfo]:

@@ -186,3 +186,16 @@ def test_rendered_words_stay_text_render_after_render() -> None:
         assert template.render({"word": "cheap"}) == "cheap"
         assert template.render({"word": "None"}) is None
         assert template.render({"word": "[1]"}) == [1]
+
+
+def test_rendered_containers_are_fresh_copies_every_render() -> None:
+    template = Template("{{ \"[[1], {'a': [2]}, (3, [4])]\" }}")
+    first = template.render()
+    assert first == [[1], {"a": [2]}, (3, [4])]
+    first[0].append("changed")
+    first[1]["a"].append("changed")
+    first[2][1].append("changed")
+    assert template.render() == [[1], {"a": [2]}, (3, [4])]
+    static = Template("[1, 2]")
+    static.render().append(3)
+    assert static.render() == [1, 2]
