@@ -14,8 +14,11 @@ applied, and measures in the same run:
   writes, until the last row is committed: the state machine's cost included.
 - The automation path's latency (a state change -> a state listener -> a task calling a service ->
   its handler, the shape of an automation run), probed every 2 ms while 5,000 (and 20,000)
-  state changes per second on 1,000 sensors go on in the background: without a recorder, then
-  with one writing them all.
+  state changes per second on 1,000 sensors go on in the background: without a recorder and
+  with one writing them all, in alternating rounds (the machine's load drifts), percentiles over
+  the pooled samples. Each probing starts after `gc.freeze()`, as `orbiteos run` does after
+  start-up. Besides: the recorder's loop steps (how long its tasks held the loop, wall and CPU
+  time), the garbage collector's runs, and the CPU share of this process and of PostgreSQL.
 
 Medians over the rounds; each round's bare and recorder figures are listed too.
 """
@@ -145,6 +148,44 @@ class _Collections:
         return {"runs_by_generation": self.runs, "longest_ms": [round(x, 2) for x in self.longest_ms]}
 
 
+class _CpuShare:
+    """CPU used while entered, as a share of one core: this process, and the PostgreSQL server's
+    processes (from /proc; a backend that exits meanwhile is not counted)."""
+
+    def __init__(self, server: TestPostgres) -> None:
+        self._postmaster_pid = server.cluster.data_dir / "postmaster.pid"
+        self.hub = self.postgres = 0.0
+        self._began = (0.0, 0.0)
+        self._began_ticks: dict[int, int] = {}
+
+    def _server_ticks(self) -> dict[int, int]:
+        try:
+            postmaster = int(self._postmaster_pid.read_text().split()[0])
+        except (OSError, ValueError, IndexError):
+            return {}
+        ticks = {}
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue  # exited meanwhile
+            pid = int(stat.parent.name)
+            if pid == postmaster or int(fields[1]) == postmaster:  # itself, or its child
+                ticks[pid] = int(fields[11]) + int(fields[12])  # utime, stime
+        return ticks
+
+    def __enter__(self) -> _CpuShare:
+        self._began = (time.perf_counter(), time.process_time())
+        self._began_ticks = self._server_ticks()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        wall = time.perf_counter() - self._began[0]
+        self.hub += (time.process_time() - self._began[1]) / wall
+        ticks = sum(now - self._began_ticks.get(pid, 0) for pid, now in self._server_ticks().items())
+        self.postgres += ticks / os.sysconf("SC_CLK_TCK") / wall
+
+
 class _LoopSteps:
     """Times every event-loop step (`Handle._run`) and keeps those of the recorder's own tasks.
 
@@ -258,15 +299,19 @@ async def _latency(server: TestPostgres, work: Path, seconds: float, background_
     p99s: dict[str, list[float]] = {"without_recorder": [], "with_recorder": []}
     steps = _LoopSteps()
     collections = {label: _Collections() for label in pooled}
+    cpu = {label: _CpuShare(server) for label in pooled}
     for n in range(rounds):
         order = ("without_recorder", "with_recorder") if n % 2 == 0 else ("with_recorder", "without_recorder")
         for label in order:
             url = await _fresh_database(server) if label == "with_recorder" else None
-            ms = await _probe(url, work / f"latency-{n}", seconds, background_rate, (steps, collections[label]))
+            ms = await _probe(url, work / f"latency-{n}", seconds, background_rate,
+                              (steps, collections[label], cpu[label]))
             pooled[label].extend(ms)
             p99s[label].append(_percentiles(ms)["p99_ms"])
     result: dict[str, Any] = {label: {**_percentiles(ms), "p99_ms_per_round": p99s[label],
-                                      "garbage_collections": collections[label].figures()}
+                                      "garbage_collections": collections[label].figures(),
+                                      "cpu_share_of_a_core": {"hub_process": round(cpu[label].hub / rounds, 2),
+                                                              "postgres": round(cpu[label].postgres / rounds, 2)}}
                               for label, ms in pooled.items()}
     result["recorder_loop_steps"] = steps.figures()
     return result

@@ -18,8 +18,9 @@ from orbiteos.integrations.recorder.slicing import SLICE, pause
 
 _LOGGER = logging.getLogger(__name__)
 
-# Conversion runs in slices (slicing.py); the clock is read every CHUNK items (about 8 µs of work).
-CHUNK = 8
+# Conversion runs in slices (slicing.py); the clock is read every CHUNK items (about 50 µs of
+# work: with 8 the per-call set-up of RowBuilder.build cost 20 % more per row).
+CHUNK = 32
 
 
 class Backlog:
