@@ -17,11 +17,13 @@ from ast import literal_eval
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
+from io import StringIO
 from types import BuiltinMethodType, MappingProxyType
 from typing import Any
 
 import jinja2
 import jinja2.meta
+from jinja2.nativetypes import NativeCodeGenerator
 from jinja2.nodes import EvalContext
 from jinja2.runtime import missing, new_context
 from jinja2.sandbox import ImmutableSandboxedEnvironment
@@ -562,6 +564,7 @@ class TemplateEnvironment(ImmutableSandboxedEnvironment):
         self.tests["is_state"] = self.globals["is_state"]  # type: ignore[assignment]
         self.tests["has_value"] = self.globals["has_value"]  # type: ignore[assignment]
         self._compiled: dict[str, jinja2.Template] = {}
+        self._native: dict[str, jinja2.Template | None] = {}
         self._safe_attributes: dict[tuple[type, str], bool] = {}
         for helper in (*self.globals.values(), *self.filters.values(), *self.tests.values()):
             _mark_plain_callable(helper)
@@ -633,20 +636,45 @@ class TemplateEnvironment(ImmutableSandboxedEnvironment):
     def compile_source(self, source: str) -> jinja2.Template:
         compiled = self._compiled.get(source)
         if compiled is None:
-            code = _CODE_CACHE.get(source)
-            if code is None:
-                try:
-                    code = self.compile(source)
-                except jinja2.TemplateSyntaxError as err:
-                    raise TemplateError(
-                        f"template syntax error: {err.message} (line {err.lineno}) in {source!r}"
-                    ) from None
-                if len(_CODE_CACHE) >= _CODE_CACHE_SIZE:
-                    _CODE_CACHE.pop(next(iter(_CODE_CACHE)))
-                _CODE_CACHE[source] = code
+            code, native_code = self._codes(source)
             compiled = self.template_class.from_code(self, code, self.make_globals(None))
             self._compiled[source] = compiled
+            self._native[source] = (
+                self.template_class.from_code(self, native_code, self.make_globals(None))
+                if native_code is not None else None
+            )
         return compiled
+
+    def compile_native(self, source: str) -> jinja2.Template | None:
+        """`source` compiled to yield its expression's value as it is (no `str()`), when it is
+        exactly one `{{ expression }}`; None for any other template."""
+        if source not in self._native:
+            self.compile_source(source)
+        return self._native[source]
+
+    def _codes(self, source: str) -> tuple[Any, Any]:
+        """The code objects of `source`: the text form, and the native form or None (one parse)."""
+        codes = _CODE_CACHE.get(source)
+        if codes is None:
+            try:
+                tree = self.parse(source)
+                code = compile(self._generate(tree, None, None), "<template>", "exec")
+            except jinja2.TemplateSyntaxError as err:
+                raise TemplateError(
+                    f"template syntax error: {err.message} (line {err.lineno}) in {source!r}"
+                ) from None
+            native_code = None
+            body = tree.body
+            if (len(body) == 1 and isinstance(body[0], jinja2.nodes.Output) and len(body[0].nodes) == 1
+                    and not isinstance(body[0].nodes[0], jinja2.nodes.TemplateData)):
+                stream = StringIO()
+                NativeCodeGenerator(self, None, None, stream).visit(tree)
+                native_code = compile(stream.getvalue(), "<template>", "exec")
+            codes = (code, native_code)
+            if len(_CODE_CACHE) >= _CODE_CACHE_SIZE:
+                _CODE_CACHE.pop(next(iter(_CODE_CACHE)))
+            _CODE_CACHE[source] = codes
+        return codes
 
 
 def _mark_plain_callable(helper: Any) -> None:
@@ -728,7 +756,7 @@ def environment(hub: Hub | None) -> TemplateEnvironment:
 class Template:
     """A template string bound to a hub; compiled once, on first render or `ensure_valid()`."""
 
-    __slots__ = ("source", "hub", "is_static", "_compiled", "_static_value", "_env", "entities")
+    __slots__ = ("source", "hub", "is_static", "_compiled", "_native", "_static_value", "_env", "entities")
 
     def __init__(self, source: str, hub: Hub | None = None) -> None:
         if not isinstance(source, str):
@@ -737,6 +765,7 @@ class Template:
         self.hub = hub
         self.is_static = not is_template_string(source)
         self._compiled: jinja2.Template | None = None
+        self._native: Any = _SENTINEL  # the single-expression form, None when there is none
         self._static_value: Any = _SENTINEL
         self._env: TemplateEnvironment | None = None
         # The entity ids the last `render_tracked()` read.
@@ -773,7 +802,35 @@ class Template:
                 self._static_value = parse_result(self.source.strip())
             value = self._static_value
             return _copy_literal(value) if isinstance(value, list | dict | set) else value
-        return parse_result(self.render_str(variables))
+        native = self._native
+        if native is _SENTINEL:
+            self.ensure_valid()  # syntax errors as the text form reports them
+            native = self._native = environment(self.hub).compile_native(self.source)
+        if native is None:
+            return parse_result(self.render_str(variables))
+        return self._render_native(native, variables)
+
+    def _render_native(self, native: jinja2.Template, variables: Mapping[str, Any] | None) -> Any:
+        """`{{ expression }}`: a number stays the number it is, where its text would parse back to
+        exactly that number; anything else goes the text way (str, strip, native-type parse)."""
+        env = environment(self.hub) if self._env is None else self._env
+        self._env = env
+        try:
+            values = list(native.root_render_func(_render_context(env, native, variables)))  # type: ignore[attr-defined]
+            value: Any = values[0] if values else ""
+        except TemplateError:
+            raise
+        except Exception as err:
+            raise TemplateError(f"error rendering template {self.source!r}: {err}") from err
+        kind = type(value)
+        if kind is float:
+            # Text in plain notation only: repr switches to an exponent outside [1e-4, 1e16), and
+            # Home Assistant leaves '1e+16' (and 'nan', 'inf') as text.
+            if value == 0.0 or 1e-4 <= abs(value) < 1e16:
+                return value
+        elif kind is int or kind is bool or value is None:
+            return value
+        return parse_result(str(value).strip())
 
     def render_tracked(self, variables: Mapping[str, Any] | None = None) -> tuple[Any, RenderInfo]:
         """Render, and report what the render read; a failed render returns its TemplateError."""

@@ -199,3 +199,28 @@ def test_rendered_containers_are_fresh_copies_every_render() -> None:
     static = Template("[1, 2]")
     static.render().append(3)
     assert static.render() == [1, 2]
+
+
+@pytest.mark.parametrize(
+    "value",
+    [0.0, -0.0, 1e-5, 1e-4, -1e-4, 0.1 + 0.2, 12.5, -3.25, 1e15, 9999999999999998.0, 1e16, 1e20, float("nan"),
+     float("inf"), float("-inf"), 0, -7, 10**30, True, False, None, "12.5", " 5 ", "007", "on", "1e5", "[1, 2]",
+     "None", "", [1, "a"], {"a": 1}, (1, 2)],
+)
+def test_a_single_expression_renders_as_its_text_would_parse(value: object) -> None:
+    # `{{ x }}` hands a number over as it is; that must be exactly what rendering it to text and
+    # parsing the text gives (Home Assistant's rule), which render_str + parse_result still do.
+    from orbiteos.template import parse_result
+
+    template = Template("{{ x }}")
+    native, via_text = template.render({"x": value}), parse_result(template.render_str({"x": value}))
+    if isinstance(via_text, float) and via_text != via_text:
+        assert isinstance(native, float) and native != native
+    else:
+        assert native == via_text and type(native) is type(via_text)
+
+
+def test_a_single_expression_with_an_undefined_name_or_an_error() -> None:
+    assert render("{{ missing }}") == ""
+    with pytest.raises(TemplateError, match="float got invalid input"):
+        render("{{ 'x' | float }}")
