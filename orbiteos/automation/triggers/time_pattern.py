@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import voluptuous as vol
@@ -63,8 +63,34 @@ def allowed_values(pattern: str, maximum: int) -> list[int]:
 
 
 def next_matching(after: datetime, hours: list[int], minutes: list[int], seconds: list[int]) -> datetime:
-    """The first whole second strictly after `after` (local, aware) whose h/m/s are all allowed."""
-    start = after.replace(microsecond=0) + timedelta(seconds=1)
+    """The first whole second strictly after `after` (local, aware) whose h/m/s are all allowed.
+
+    Across a change of the clocks: a wall-clock time that does not exist (spring forward) is
+    skipped, and every moment returned lies after `after` as an instant. Running through a fall
+    back, the wall clock's first pass is followed and the repeated hour does not fire again; a
+    start inside the repeated hour (a reload then) fires on through it, never in the past.
+    """
+    after_ts = after.timestamp()
+    while True:
+        candidate = _next_wall_clock_match(after, hours, minutes, seconds)
+        first = candidate.replace(fold=0)
+        if _exists(first) and first.timestamp() > after_ts:
+            return first
+        second = candidate.replace(fold=1)
+        if second.utcoffset() != first.utcoffset() and second.timestamp() > after_ts:
+            return second  # the repeated hour, its second time
+        after = candidate  # in the past as an instant, or absent from the clock: look further on
+
+
+def _exists(moment: datetime) -> bool:
+    """Whether this local wall-clock time happens at all (not in a spring-forward gap)."""
+    tz = moment.tzinfo
+    return moment.astimezone(UTC).astimezone(tz).replace(tzinfo=None) == moment.replace(tzinfo=None)
+
+
+def _next_wall_clock_match(after: datetime, hours: list[int], minutes: list[int], seconds: list[int]) -> datetime:
+    """The first allowed wall-clock time after `after`'s wall-clock time (fold and gaps ignored)."""
+    start = after.replace(microsecond=0, fold=0) + timedelta(seconds=1)
     for day in range(3):
         date = (start + timedelta(days=day)).date()
         first = day == 0
