@@ -540,6 +540,7 @@ _STATE_FIELDS = frozenset(
     ("entity_id", "state", "attributes", "last_changed", "last_updated", "context", "domain", "object_id", "name")
 )
 _PROXY_METHODS = frozenset(("get", "items", "keys", "values", "copy"))
+_FORMAT_METHODS = frozenset(("format", "format_map"))
 
 # Compiled Python code by template source, shared by every hub's environment (they are configured
 # alike), so that validating a configuration and setting it up compile each template once.
@@ -604,9 +605,10 @@ class TemplateEnvironment(ImmutableSandboxedEnvironment):
     def call(__self, __context: jinja2.runtime.Context, __obj: Any, *args: Any,  # noqa: N805
              **kwargs: Any) -> Any:
         # A builtin function or method (`attributes.get`) can carry no Jinja markers, so the
-        # probes would find none: calling it directly is what they would end up doing.
+        # probes would find none: calling it directly is what they would end up doing. Except
+        # str.format and format_map, which Jinja before 3.1.5 sandboxes only here, at the call.
         if type(__obj) is BuiltinMethodType:
-            trusted = True
+            trusted = __obj.__name__ not in _FORMAT_METHODS
         else:
             try:
                 trusted = __obj in __self._trusted_callables
@@ -818,19 +820,20 @@ class Template:
         try:
             values = list(native.root_render_func(_render_context(env, native, variables)))  # type: ignore[attr-defined]
             value: Any = values[0] if values else ""
+            kind = type(value)
+            if kind is float:
+                # Text in plain notation only: repr switches to an exponent outside [1e-4, 1e16),
+                # and Home Assistant leaves '1e+16' (and 'nan', 'inf') as text.
+                if value == 0.0 or 1e-4 <= abs(value) < 1e16:
+                    return value
+            elif kind is bool or value is None or (kind is int and value.bit_length() <= 14_000):
+                return value  # (an int of more than 4,300 digits: str() refuses it, as rendering did)
+            text = str(value).strip()
         except TemplateError:
             raise
         except Exception as err:
             raise TemplateError(f"error rendering template {self.source!r}: {err}") from err
-        kind = type(value)
-        if kind is float:
-            # Text in plain notation only: repr switches to an exponent outside [1e-4, 1e16), and
-            # Home Assistant leaves '1e+16' (and 'nan', 'inf') as text.
-            if value == 0.0 or 1e-4 <= abs(value) < 1e16:
-                return value
-        elif kind is int or kind is bool or value is None:
-            return value
-        return parse_result(str(value).strip())
+        return parse_result(text)
 
     def render_tracked(self, variables: Mapping[str, Any] | None = None) -> tuple[Any, RenderInfo]:
         """Render, and report what the render read; a failed render returns its TemplateError."""

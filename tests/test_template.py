@@ -224,3 +224,10 @@ def test_a_single_expression_with_an_undefined_name_or_an_error() -> None:
     assert render("{{ missing }}") == ""
     with pytest.raises(TemplateError, match="float got invalid input"):
         render("{{ 'x' | float }}")
+
+
+def test_a_number_too_long_to_print_is_a_template_error_as_when_rendered_to_text() -> None:
+    for source in ("{{ 10 ** big }}", "{{ [10 ** big] }}", "{{ {'a': 10 ** big} }}"):
+        with pytest.raises(TemplateError):
+            render(source, big=5000)
+    assert render("{{ 10 ** 30 }}") == 10**30

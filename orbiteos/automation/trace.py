@@ -111,8 +111,9 @@ class TraceView(Mapping[str, Any]):
         self._dict: dict[str, Any] | None = None
 
     @property
-    def trigger(self) -> Mapping[str, Any] | None:
-        """The trigger variables as the run got them (States, not their JSON)."""
+    def raw_trigger(self) -> Mapping[str, Any] | None:
+        """The trigger variables as the run got them (States, not their JSON); `view["trigger"]`
+        is their JSON, as in the built trace."""
         return self._trace.trigger
 
     def as_dict(self) -> dict[str, Any]:

@@ -91,7 +91,7 @@ class ReportCollector:
         automation = data.get("entity_id") or data.get("automation_id") or self.automation_of(event.context)
         trace = data.get("trace")
         # An automation's TraceView hands out its trigger as it was, without building the trace.
-        trigger = data.get("trigger") or getattr(trace, "trigger", None)
+        trigger = data.get("trigger") or getattr(trace, "raw_trigger", None)
         if trigger is None and isinstance(trace, Mapping):
             trigger = trace.get("trigger")
         self.automation_runs.append(

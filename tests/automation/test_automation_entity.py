@@ -268,3 +268,33 @@ def test_same_alias_twice_gets_a_suffix_and_a_failing_trigger_leaves_the_others(
     assert s.hub.states.get("automation.charge_2") is not None
     assert sorted(c.data["n"] for c in s.calls) == [1, 2]
     assert "charge_2: trigger 0 (webhook) failed to attach: webhook id 'same' is already registered" in caplog.text
+
+
+def test_an_automation_triggered_by_a_finished_run_sees_the_trace_as_a_plain_dict() -> None:
+    async def body(s: Scenario) -> None:
+        s.hub.bus.fire("go")
+        await s.advance(1)
+
+    yaml = """
+- id: first
+  trigger: {platform: event, event_type: go}
+  action: [{service: test.call, data: {n: 1}}]
+- id: watcher
+  trigger:
+    platform: event
+    event_type: automation_run_finished
+    event_data: {automation_id: first}
+  action:
+    - service: test.other
+      data:
+        trigger: "{{ trigger.event.data.trace.trigger.description }}"
+        result: "{{ trigger.event.data.trace.result }}"
+        state: "{{ trigger.event.data.trace.trigger.event.event_type }}"
+        json: "{{ trigger.event.data.trace | tojson }}"
+"""
+    s = run_scenario(yaml, body)
+    watched = [c for c in s.calls if c.service == "test.other"]
+    assert len(watched) == 1
+    data = watched[0].data
+    assert data["trigger"] == "event 'go'" and data["result"] == "finished"
+    assert json.loads(data["json"])["automation_id"] == "first"

@@ -41,3 +41,15 @@ def test_running_through_the_fall_back_goes_forward_in_time() -> None:
 def test_the_spring_forward_gap_is_skipped() -> None:
     found = moments(datetime(2026, 3, 29, 0, 59, 45, tzinfo=UTC), 2)
     assert [m.isoformat() for m in found] == ["2026-03-29T01:59:50+01:00", "2026-03-29T03:00:00+02:00"]
+
+
+def test_a_time_that_the_spring_change_skips_does_not_fire_that_day() -> None:
+    half_past_two = (allowed_values("2", 23), allowed_values("30", 59), allowed_values("0", 59))
+    after = datetime(2026, 3, 29, 0, 0, tzinfo=AMSTERDAM)
+    found = next_matching(after, *half_past_two)
+    assert found.isoformat() == "2026-03-30T02:30:00+02:00" and found.timestamp() > after.timestamp()
+    # The autumn night: 02:30 comes twice on the clock and fires once, at the first.
+    first = next_matching(datetime(2026, 10, 25, 0, 0, tzinfo=AMSTERDAM), *half_past_two)
+    second = next_matching(first, *half_past_two)
+    assert first.isoformat() == "2026-10-25T02:30:00+02:00"
+    assert second.isoformat() == "2026-10-26T02:30:00+01:00"

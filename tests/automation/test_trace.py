@@ -16,7 +16,7 @@ def test_trace_view_is_the_trace_as_json_built_once_on_first_read() -> None:
         trace.step("action/0", result="ok")
         trace.finish("finished")
         view = TraceView(trace)
-        assert view.trigger is not None and view.trigger["to_state"] is to_state  # no JSON needed for this
+        assert view.raw_trigger is not None and view.raw_trigger["to_state"] is to_state  # no JSON needed for this
         assert view._dict is None
         assert view["result"] == "finished"
         built = view.as_dict()

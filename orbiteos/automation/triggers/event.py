@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 import voluptuous as vol
 
 from orbiteos import validation as cv
+from orbiteos.automation.trace import TraceView
 from orbiteos.automation.trigger import TRIGGER_BASE, TriggerAction, TriggerInfo
 from orbiteos.core import Event, Hub, Unsubscribe
 
@@ -47,6 +49,11 @@ async def async_attach(
         return all(key not in context_match or value in context_match[key] for key, value in checks)
 
     def handle(event: Event) -> None:
+        if any(type(value) is TraceView for value in event.data.values()):
+            # `automation_run_finished`: the run sees the trace as the plain dict it stands for.
+            event = replace(event, data={
+                key: value.as_dict() if type(value) is TraceView else value for key, value in event.data.items()
+            })
         if event_data and not contains(event.data, event_data):
             return
         if context_match and not matches_context(event):

@@ -77,8 +77,8 @@ def next_matching(after: datetime, hours: list[int], minutes: list[int], seconds
         if _exists(first) and first.timestamp() > after_ts:
             return first
         second = candidate.replace(fold=1)
-        if second.utcoffset() != first.utcoffset() and second.timestamp() > after_ts:
-            return second  # the repeated hour, its second time
+        if second.utcoffset() != first.utcoffset() and _exists(second) and second.timestamp() > after_ts:
+            return second  # the repeated hour, its second time (in a spring gap fold=1 differs too)
         after = candidate  # in the past as an instant, or absent from the clock: look further on
 
 
