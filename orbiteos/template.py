@@ -77,7 +77,7 @@ def parse_result(text: str) -> Any:
     if result is _SENTINEL:
         return text
     # literal_eval may return a mutable container; hand out a copy so the cache stays intact.
-    if isinstance(result, list | dict | set):
+    if isinstance(result, list | dict | set | tuple):
         return _copy_literal(result)
     return result
 
@@ -541,6 +541,7 @@ _STATE_FIELDS = frozenset(
 )
 _PROXY_METHODS = frozenset(("get", "items", "keys", "values", "copy"))
 _FORMAT_METHODS = frozenset(("format", "format_map"))
+_PROXY_ATTRIBUTES = frozenset(dir(MappingProxyType))
 
 # Compiled Python code by template source, shared by every hub's environment (they are configured
 # alike), so that validating a configuration and setting it up compile each template once.
@@ -596,10 +597,11 @@ class TemplateEnvironment(ImmutableSandboxedEnvironment):
         elif kind is MappingProxyType:
             if attribute in _PROXY_METHODS:
                 return getattr(obj, attribute)
-            try:
-                return obj[attribute]
-            except KeyError:
-                pass
+            if attribute not in _PROXY_ATTRIBUTES:  # a name such as __class__ goes the sandbox's way
+                try:
+                    return obj[attribute]
+                except KeyError:
+                    pass
         return super().getattr(obj, attribute)
 
     def call(__self, __context: jinja2.runtime.Context, __obj: Any, *args: Any,  # noqa: N805
@@ -803,7 +805,7 @@ class Template:
             if self._static_value is _SENTINEL:
                 self._static_value = parse_result(self.source.strip())
             value = self._static_value
-            return _copy_literal(value) if isinstance(value, list | dict | set) else value
+            return _copy_literal(value) if isinstance(value, list | dict | set | tuple) else value
         native = self._native
         if native is _SENTINEL:
             self.ensure_valid()  # syntax errors as the text form reports them

@@ -231,3 +231,13 @@ def test_a_number_too_long_to_print_is_a_template_error_as_when_rendered_to_text
         with pytest.raises(TemplateError):
             render(source, big=5000)
     assert render("{{ 10 ** 30 }}") == 10**30
+
+
+async def test_attribute_keys_named_like_dunders_stay_hidden_and_cached_tuples_stay_intact() -> None:
+    hub = Hub()
+    hub.states.set("sensor.odd", "1", {"__class__": "k", "phase": 2})
+    assert render("{{ states.sensor.odd.attributes.__class__ }}", hub) == ""
+    assert render("{{ states.sensor.odd.attributes.phase }}", hub) == 2
+    template = Template("{{ '(1, [2])' }}")
+    template.render()[1].append(99)
+    assert template.render() == (1, [2])
