@@ -73,12 +73,15 @@ def next_matching(after: datetime, hours: list[int], minutes: list[int], seconds
     after_ts = after.timestamp()
     while True:
         candidate = _next_wall_clock_match(after, hours, minutes, seconds)
-        first = candidate.replace(fold=0)
-        if _exists(first) and first.timestamp() > after_ts:
-            return first
-        second = candidate.replace(fold=1)
-        if second.utcoffset() != first.utcoffset() and _exists(second) and second.timestamp() > after_ts:
-            return second  # the repeated hour, its second time (in a spring gap fold=1 differs too)
+        first, second = candidate.replace(fold=0), candidate.replace(fold=1)
+        if first.utcoffset() == second.utcoffset():  # the common case: the time comes once
+            if first.timestamp() > after_ts:
+                return first
+        else:  # it comes twice (fall back) or not at all (spring forward: both folds are made up)
+            if _exists(first) and first.timestamp() > after_ts:
+                return first
+            if _exists(second) and second.timestamp() > after_ts:
+                return second  # the repeated hour, its second time
         after = candidate  # in the past as an instant, or absent from the clock: look further on
 
 
