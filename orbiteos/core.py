@@ -111,13 +111,8 @@ class State:
     ) -> None:
         if last_updated is None:
             raise ValueError("State needs last_updated (take it from hub.clock)")
-        setattr_ = object.__setattr__
-        setattr_(self, "entity_id", entity_id)
-        setattr_(self, "state", state)
-        setattr_(self, "attributes", MappingProxyType(dict(attributes or {})))
-        setattr_(self, "last_updated", last_updated)
-        setattr_(self, "last_changed", last_changed or last_updated)
-        setattr_(self, "context", context or Context())
+        self._fill(entity_id, state, MappingProxyType(dict(attributes or {})), last_changed or last_updated,
+                   last_updated, context or Context())
 
     @classmethod
     def _made(
@@ -126,6 +121,13 @@ class State:
     ) -> State:
         """The state machine's constructor: every field given, the attributes already a private copy."""
         self = object.__new__(cls)
+        self._fill(entity_id, state, attributes, last_changed, last_updated, context)
+        return self
+
+    def _fill(
+        self, entity_id: str, state: str, attributes: MappingProxyType[str, Any], last_changed: datetime,
+        last_updated: datetime, context: Context,
+    ) -> None:
         setattr_ = object.__setattr__
         setattr_(self, "entity_id", entity_id)
         setattr_(self, "state", state)
@@ -133,7 +135,6 @@ class State:
         setattr_(self, "last_updated", last_updated)
         setattr_(self, "last_changed", last_changed)
         setattr_(self, "context", context)
-        return self
 
     def __setattr__(self, name: str, value: Any) -> None:
         raise AttributeError("State is immutable")

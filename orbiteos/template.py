@@ -788,8 +788,7 @@ class Template:
         if compiled is None:
             self.ensure_valid()
             compiled = self._compiled
-        env = environment(self.hub) if self._env is None else self._env
-        self._env = env
+        env = self._environment()
         try:
             context = _render_context(env, compiled, variables)  # type: ignore[arg-type]
             text = env.concat(compiled.root_render_func(context))  # type: ignore[union-attr, attr-defined]
@@ -814,11 +813,16 @@ class Template:
             return parse_result(self.render_str(variables))
         return self._render_native(native, variables)
 
+    def _environment(self) -> TemplateEnvironment:
+        env = self._env
+        if env is None:
+            env = self._env = environment(self.hub)
+        return env
+
     def _render_native(self, native: jinja2.Template, variables: Mapping[str, Any] | None) -> Any:
         """`{{ expression }}`: a number stays the number it is, where its text would parse back to
         exactly that number; anything else goes the text way (str, strip, native-type parse)."""
-        env = environment(self.hub) if self._env is None else self._env
-        self._env = env
+        env = self._environment()
         try:
             values = list(native.root_render_func(_render_context(env, native, variables)))  # type: ignore[attr-defined]
             value: Any = values[0] if values else ""

@@ -49,15 +49,16 @@ async def async_attach(
         return all(key not in context_match or value in context_match[key] for key, value in checks)
 
     def handle(event: Event) -> None:
-        if any(type(value) is TraceView for value in event.data.values()):
-            # `automation_run_finished`: the run sees the trace as the plain dict it stands for.
-            event = replace(event, data={
-                key: value.as_dict() if type(value) is TraceView else value for key, value in event.data.items()
-            })
         if event_data and not contains(event.data, event_data):
             return
         if context_match and not matches_context(event):
             return
+        if any(type(value) is TraceView for value in event.data.values()):
+            # `automation_run_finished`: the run sees the trace as the plain dict it stands for
+            # (built here, for a run that starts, not for every event the filters turn away).
+            event = replace(event, data={
+                key: value.as_dict() if type(value) is TraceView else value for key, value in event.data.items()
+            })
         action(
             {"trigger": {**trigger_data, "platform": "event", "event": event,
                          "description": f"event '{event.event_type}'"}},

@@ -77,11 +77,10 @@ def next_matching(after: datetime, hours: list[int], minutes: list[int], seconds
         if first.utcoffset() == second.utcoffset():  # the common case: the time comes once
             if first.timestamp() > after_ts:
                 return first
-        else:  # it comes twice (fall back) or not at all (spring forward: both folds are made up)
-            if _exists(first) and first.timestamp() > after_ts:
-                return first
-            if _exists(second) and second.timestamp() > after_ts:
-                return second  # the repeated hour, its second time
+        else:  # it comes twice (fall back), or not at all (spring forward: both folds are made up)
+            for moment in (first, second):
+                if _exists(moment) and moment.timestamp() > after_ts:
+                    return moment
         after = candidate  # in the past as an instant, or absent from the clock: look further on
 
 

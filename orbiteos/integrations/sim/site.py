@@ -46,7 +46,7 @@ def _kw_value(value: float) -> float:
 
 def _kw(value: float) -> str:
     """kW as a state string, to the watt; never '-0.0'."""
-    return str(round(value * 1e3) / 1e3 + 0.0)
+    return str(_kw_value(value))
 
 
 def entity_ids_of(config: Mapping[str, Any]) -> list[str]:
