@@ -280,6 +280,10 @@ class Recorder:
             self._pool = await asyncpg.create_pool(self.writer.url, min_size=0, max_size=2, timeout=10)
         return self._pool
 
+    async def wait_connected(self) -> None:
+        """Return once the recorder has reached its database and applied the schema (wrap in asyncio.timeout)."""
+        await self._connected.wait()
+
     async def flush(self) -> None:
         """Return once everything recorded before this call is committed (wrap in asyncio.timeout)."""
         backlog = self.backlog

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import asyncpg
 
+from orbiteos.integrations.recorder import copy_binary
 from orbiteos.integrations.recorder.rows import COLUMNS, Batch, Columns, Row
 from orbiteos.integrations.recorder.slicing import SLICE, pause
 
@@ -23,6 +24,12 @@ _LOGGER = logging.getLogger(__name__)
 SCHEMA_FILE = Path(__file__).with_name("schema.sql")  # a link to the repository's schema.sql
 # During a COPY the clock is read every _CHECK_EVERY rows (about 20 µs of encoding).
 _CHECK_EVERY = 8
+# The states rows go out in COPY data messages of about this size (a join and a socket write each).
+_SEND_BYTES = 64 * 1024
+
+
+class SchemaMismatch(Exception):
+    """The `states` table's columns are not of the types the recorder encodes for."""
 
 
 def schema_sql() -> str:
@@ -43,7 +50,21 @@ async def apply_schema(conn: asyncpg.Connection, settings: dict[str, str] | None
     for name, value in (settings or {}).items():
         await conn.execute("SELECT set_config($1, $2, false)", name, value)
     await conn.execute(schema_sql())
+    await check_states_columns(conn)
     return bool(await conn.fetchval("SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'timescaledb')"))
+
+
+async def check_states_columns(conn: asyncpg.Connection) -> None:
+    """Binary COPY data must match the column types exactly (a table from elsewhere might not)."""
+    found = dict(await conn.fetch(
+        "SELECT attname::text, format_type(atttypid, NULL) FROM pg_attribute "
+        "WHERE attrelid = 'states'::regclass AND attnum > 0 AND NOT attisdropped"
+    ))
+    expected = dict(zip(COLUMNS["states"], copy_binary.STATES_TYPES, strict=True))
+    wrong = [f"{name} is {found.get(name, 'missing')}, expected {kind}"
+             for name, kind in expected.items() if found.get(name) != kind]
+    if wrong:
+        raise SchemaMismatch(f"table states: {'; '.join(wrong)}")
 
 
 async def _sliced(columns: Columns) -> AsyncIterator[Row]:
@@ -56,6 +77,17 @@ async def _sliced(columns: Columns) -> AsyncIterator[Row]:
     for n, row in enumerate(zip(*columns, strict=True), 1):
         yield row
         if not n % _CHECK_EVERY and clock() > slice_end:
+            await pause()
+            slice_end = clock() + SLICE
+
+
+async def _sliced_data(chunks: list[bytes]) -> AsyncIterator[bytes]:
+    """The binary COPY data of encoded rows, yielding to the event loop every SLICE seconds."""
+    clock = time.perf_counter  # CPU budgeting, not domain time
+    slice_end = clock() + SLICE
+    for data in copy_binary.stream(chunks, _SEND_BYTES):
+        yield data
+        if clock() > slice_end:
             await pause()
             slice_end = clock() + SLICE
 
@@ -104,6 +136,9 @@ class Writer:
             )
             if receipt is None:
                 return False
+            if batch.states.count:
+                await conn.copy_to_table("states", source=_sliced_data(batch.states.chunks),
+                                         columns=COLUMNS["states"], format="binary")
             for table, columns in batch.tables.items():
                 if columns[0]:
                     await conn.copy_records_to_table(table, records=_sliced(columns), columns=COLUMNS[table])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pickle
 from pathlib import Path
 
 from orbiteos.core import Hub
@@ -58,3 +59,16 @@ async def test_an_unreadable_segment_is_moved_aside_and_the_rest_replays(tmp_pat
     batch = await journal.read_head()
     assert batch is not None and [r[3] for r in batch.rows_of("states")] == ["2", "3"]
     assert len(_files(tmp_path, "*.unreadable")) == 1
+
+
+async def test_a_segment_from_before_the_binary_states_rows_replays(tmp_path: Path):
+    _, states = _hub_with_states(3)
+    built = RowBuilder(7).build(states)
+    columns = [list(column) for column in zip(*built.rows_of("states"), strict=True)]
+    # Format 1: every table, states too, column by column.
+    payload = (1, built.batch_id.bytes, 7, 9, {"states": columns})
+    (tmp_path / f"{7:020d}-{9:020d}.batch").write_bytes(pickle.dumps(payload))
+    batch = await Journal(tmp_path).read_head()
+    assert batch is not None and batch.batch_id == built.batch_id and batch.states.count == 3
+    assert batch.rows_of("states") == built.rows_of("states")
+    assert batch.states.chunks and not batch.tables

@@ -6,14 +6,16 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from orbiteos.core import Hub, SiteConfig
+from orbiteos.core import Context, Event, Hub, SiteConfig
 from orbiteos.integrations import recorder as recorder_integration
+from orbiteos.integrations.recorder.copy_binary import STATES_TYPES, EncodedRows
 from orbiteos.integrations.recorder.queue.journal import Journal
-from orbiteos.integrations.recorder.rows import RowBuilder
+from orbiteos.integrations.recorder.rows import Batch, RowBuilder
 from orbiteos.integrations.recorder.writer import Writer
 from tests.integrations.recorder.conftest import RecorderHub, fetch, running_recorder
 from tests.servers.postgres import TestPostgres
@@ -168,13 +170,29 @@ async def test_rows_arriving_during_an_outage_do_not_hurry_the_reconnect_attempt
     assert 1 <= attempts <= 10
 
 
-async def test_a_batch_the_database_refuses_is_set_aside_and_the_rest_goes_on(postgres_url: str, tmp_path: Path):
+def _refused_by_the_server(hub: Hub) -> Batch:
+    poisoned = RowBuilder(1).build(hub.states.all())
+    row = poisoned.rows_of("states")[0]
+    poisoned.states = EncodedRows(STATES_TYPES)
+    poisoned.states.add((*row[:5], "{not json", *row[6:]))  # the `attributes` column
+    return poisoned
+
+
+def _refused_by_asyncpg(hub: Hub) -> Batch:
+    event = Event("site_mode_changed", {"mode": "eco"}, hub.clock.now(), Context())
+    poisoned = RowBuilder(1).build([*hub.states.all(), event])
+    poisoned.tables["events"][0][0] = "not a time"  # the `time` column
+    return poisoned
+
+
+@pytest.mark.parametrize("poison", [_refused_by_the_server, _refused_by_asyncpg])
+async def test_a_batch_the_database_refuses_is_set_aside_and_the_rest_goes_on(
+    postgres_url: str, tmp_path: Path, poison: Callable[[Hub], Batch]
+):
     journal_dir = tmp_path / ".storage" / "recorder-journal"
     hub = Hub(config=SiteConfig(config_dir=tmp_path))
     hub.states.set("sensor.bad", 1)
-    poisoned = RowBuilder(1).build(hub.states.all())
-    poisoned.tables["states"][4][0] = "not a number"  # the `value` column
-    await Journal(journal_dir).append(poisoned)
+    await Journal(journal_dir).append(poison(hub))
     async with asyncio.timeout(30):
         await recorder_integration.async_setup(hub, {"db_url": postgres_url, "commit_interval": 0.05})
         await hub.start()

@@ -5,7 +5,9 @@ replay order. A file is written under a temporary name and renamed, so a crash l
 whole batch or nothing. A segment is deleted only after its batch was committed; the batch keeps
 its id, so replaying a batch that was in fact committed is recognised (see writer.py).
 
-The files are pickles of plain tuples written and read only by this process's own recorder.
+The files are pickles of plain values (the states rows as binary COPY data, the other tables
+column by column) written and read only by this process's own recorder. A format 1 file (from
+before the states rows were encoded) has the states rows as columns; they are encoded on reading.
 """
 
 from __future__ import annotations
@@ -17,12 +19,13 @@ import pickle
 import uuid
 from pathlib import Path
 
-from orbiteos.integrations.recorder.rows import Batch
+from orbiteos.integrations.recorder.copy_binary import STATES_TYPES, EncodedRows
+from orbiteos.integrations.recorder.rows import Batch, Columns
 
 _LOGGER = logging.getLogger(__name__)
 
 _SUFFIX = ".batch"
-_FORMAT = 1
+_FORMAT = 2
 
 
 class Journal:
@@ -51,8 +54,7 @@ class Journal:
         path = self.directory / name
         if self._segments and path <= self._segments[-1]:
             raise ValueError(f"journal order broken: {name} after {self._segments[-1].name}")
-        payload = (_FORMAT, batch.batch_id.bytes, batch.first_seq, batch.last_seq, batch.tables)
-        await asyncio.to_thread(_write_atomically, path, payload)
+        await asyncio.to_thread(_write_atomically, path, _payload(batch))
         self._segments.append(path)
         self.rows += batch.rows
         return path
@@ -62,10 +64,7 @@ class Journal:
         if path is None:
             return None
         try:
-            payload = await asyncio.to_thread(_read, path)
-            version, batch_id, first_seq, last_seq, tables = payload
-            if version != _FORMAT:
-                raise ValueError(f"unknown journal format {version}")
+            batch = await asyncio.to_thread(_read_batch, path)  # a format 1 file is encoded there too
         except (OSError, ValueError, pickle.UnpicklingError, EOFError, TypeError) as err:
             # Keep the file for a person to look at; move it aside so the journal can go on.
             aside = path.with_suffix(".unreadable")
@@ -73,7 +72,7 @@ class Journal:
             path.rename(aside)
             self._segments.pop(0)
             return await self.read_head()
-        return Batch(uuid.UUID(bytes=batch_id), first_seq, last_seq, tables)
+        return batch
 
     def remove_head(self) -> None:
         path = self._segments.pop(0)
@@ -82,9 +81,29 @@ class Journal:
     async def set_aside(self, batch: Batch, reason: str) -> Path:
         """Keep a batch the database refused (a data error) next to the journal, out of the replay."""
         path = self.directory / f"rejected-{batch.first_seq:020d}-{batch.batch_id.hex}.pickle"
-        payload = (_FORMAT, batch.batch_id.bytes, batch.first_seq, batch.last_seq, batch.tables, reason)
-        await asyncio.to_thread(_write_atomically, path, payload)
+        await asyncio.to_thread(_write_atomically, path, (*_payload(batch), reason))
         return path
+
+
+def _payload(batch: Batch) -> tuple:  # type: ignore[type-arg]
+    return (_FORMAT, batch.batch_id.bytes, batch.first_seq, batch.last_seq, batch.tables,
+            batch.states.chunks, batch.states.count)
+
+
+def _batch(payload: tuple) -> Batch:  # type: ignore[type-arg]
+    version = payload[0]
+    if version == _FORMAT:
+        _, batch_id, first_seq, last_seq, tables, chunks, count = payload
+        states = EncodedRows(STATES_TYPES, chunks, count)
+    elif version == 1:
+        _, batch_id, first_seq, last_seq, tables = payload
+        states = EncodedRows(STATES_TYPES)
+        columns: Columns | None = tables.pop("states", None)
+        for row in zip(*columns or (), strict=True):
+            states.add(row)
+    else:
+        raise ValueError(f"unknown journal format {version}")
+    return Batch(uuid.UUID(bytes=batch_id), first_seq, last_seq, tables, states)
 
 
 def _write_atomically(path: Path, payload: object) -> None:
@@ -96,6 +115,6 @@ def _write_atomically(path: Path, payload: object) -> None:
     os.replace(temporary, path)
 
 
-def _read(path: Path) -> tuple:  # type: ignore[type-arg]
+def _read_batch(path: Path) -> Batch:
     with open(path, "rb") as file:
-        return pickle.load(file)  # noqa: S301 - our own journal files
+        return _batch(pickle.load(file))  # noqa: S301 - our own journal files
