@@ -922,6 +922,18 @@ def render_complex(value: Any, variables: Mapping[str, Any] | None = None, hub: 
     return value
 
 
+def copy_plain(value: Any) -> Any:
+    """What `render_complex` gives for data without templates: lists and mappings copied (so a
+    run cannot change the configuration), everything else as it is."""
+    if isinstance(value, Template):  # a static one: its text's native value
+        return value.render()
+    if isinstance(value, list):
+        return [copy_plain(v) for v in value]
+    if isinstance(value, Mapping):
+        return {k: copy_plain(v) for k, v in value.items()}
+    return value
+
+
 def has_templates(value: Any) -> bool:
     """True when nested data holds a template anywhere."""
     if isinstance(value, Template):

@@ -24,7 +24,7 @@ from orbiteos.automation.trace import Trace, TraceStore, TraceView
 from orbiteos.automation.trigger import async_attach_triggers
 from orbiteos.core import Context, Hub, Unsubscribe
 from orbiteos.errors import OrbitEOSError
-from orbiteos.template import compile_complex, render_complex, template_names
+from orbiteos.template import Template, compile_complex, copy_plain, has_templates, render_complex, template_names
 
 _LOGGER = logging.getLogger("orbiteos.automation")
 
@@ -53,6 +53,13 @@ class Automation:
         self._conditions = compile_conditions(hub, config["conditions"])
         self._sequence = compile_sequence(hub, config["actions"])
         self._variables = compile_complex(config.get("variables") or {}, hub)
+        # name -> (template or None, the value itself when there is nothing to render)
+        self._variable_plan = [
+            (name, value if isinstance(value, Template) or has_templates(value) else None, value)
+            for name, value in self._variables.items()
+        ]
+        # `this` is built for a run only when some template of the automation names it.
+        self._reads_this = "this" in template_names(config)
         # Conditions that read none of the automation's variables are checked before those are
         # rendered: the outcome is the same, and a run the conditions stop costs no rendering.
         self._conditions_first = not (template_names(config["conditions"]) & set(self._variables))
@@ -143,9 +150,11 @@ class Automation:
         trigger = run_variables.get("trigger")
         trace = Trace(hub, self.automation_id, self.entity_id, trigger, context)
         self._traces.add(trace)
-        own_state = hub.states.get(self.entity_id)
-        # `this` is the state as a mapping, as Home Assistant gives it (timestamps as ISO strings).
-        variables: dict[str, Any] = {"this": own_state.as_dict() if own_state else None, **run_variables}
+        variables: dict[str, Any] = dict(run_variables)
+        if self._reads_this and "this" not in run_variables:
+            own_state = hub.states.get(self.entity_id)
+            # `this` is the state as a mapping, as Home Assistant gives it (timestamps as ISO strings).
+            variables["this"] = own_state.as_dict() if own_state else None
         check_conditions = not skip_condition and bool(self._conditions)
         try:
             if check_conditions and self._conditions_first:
@@ -155,9 +164,14 @@ class Automation:
                     return
             # As Home Assistant: rendered in order, each seeing the ones before it; the trigger's
             # run variables win over automation variables of the same name.
-            for name, value in self._variables.items():
+            for name, template, value in self._variable_plan:
                 if name not in run_variables:
-                    variables[name] = render_complex(value, variables, hub)
+                    if template is None:
+                        variables[name] = copy_plain(value)
+                    elif type(template) is Template:
+                        variables[name] = template.render(variables)
+                    else:
+                        variables[name] = render_complex(template, variables, hub)
             if check_conditions and not all_pass(
                 self._conditions, variables, trace, "condition", self.automation_id
             ):

@@ -50,10 +50,14 @@ class NumericTest:
             and not isinstance(below, str)
         )
 
-    def value(self, state: State, variables: Mapping[str, Any] | None = None) -> Any:
-        """The value under test: the state, the attribute, or the rendered value_template."""
+    def value(self, state: State, variables: Mapping[str, Any] | None = None, own_scope: bool = False) -> Any:
+        """The value under test: the state, the attribute, or the rendered value_template.
+
+        `own_scope`: `variables` is a dict of the caller's own, which the template's `state` may be
+        written into (a trigger judging every change of an entity keeps one for it).
+        """
         if self.value_template is not None:
-            scope = dict(variables or {})
+            scope = variables if own_scope and type(variables) is dict else dict(variables or {})
             scope["state"] = state
             try:
                 return self.value_template.render(scope)
@@ -65,7 +69,8 @@ class NumericTest:
             return state.attributes[self.attribute]
         return state.state
 
-    def matches(self, state: State | None, variables: Mapping[str, Any] | None = None) -> bool:
+    def matches(self, state: State | None, variables: Mapping[str, Any] | None = None,
+                own_scope: bool = False) -> bool:
         """True when the value is inside the range; raises NumericError when it cannot be judged."""
         if state is None:
             raise NumericError("entity does not exist")
@@ -79,7 +84,7 @@ class NumericTest:
                 raise NumericError(f"{state.entity_id} state {raw!r} cannot be processed as a number") from None
             below, above = self._below_num, self._above_num
             return (below is None or number < below) and (above is None or number > above)
-        raw = self.value(state, variables)
+        raw = self.value(state, variables, own_scope)
         if raw in _NEVER:
             return False
         try:

@@ -74,3 +74,35 @@ def test_condition_reading_a_variable_sees_it_rendered() -> None:
 """
     s = run_scenario(yaml_text, body)
     assert s.called() == [(0.0, "test.call", {"grid": 90.0})]
+
+
+def test_this_is_the_automations_own_state_when_a_template_reads_it() -> None:
+    """`this` is built only for automations whose templates name it; those see their own state
+    as Home Assistant gives it (a mapping with ISO timestamps)."""
+
+    async def body(s: Scenario) -> None:
+        s.hub.bus.fire("go", {})
+        await s.advance(1)
+
+    yaml_text = """
+- id: reads_this
+  trigger: {platform: event, event_type: go}
+  variables:
+    me: "{{ this.entity_id }}"
+  action:
+    - action: test.call
+      data:
+        me: "{{ me }}"
+        state: "{{ this.state }}"
+        mode: "{{ this.attributes.mode }}"
+        changed_is_text: "{{ this.last_changed is string }}"
+- id: ignores_this
+  trigger: {platform: event, event_type: go}
+  action:
+    - action: test.other
+"""
+    s = run_scenario(yaml_text, body)
+    assert sorted(s.called()) == [
+        (0.0, "test.call", {"me": "automation.reads_this", "state": "on", "mode": "single", "changed_is_text": True}),
+        (0.0, "test.other", {}),
+    ]

@@ -26,3 +26,27 @@ def test_trace_view_is_the_trace_as_json_built_once_on_first_read() -> None:
         json.dumps(dict(view))
 
     run_virtual(main, datetime(2026, 11, 24, tzinfo=UTC))
+
+
+def test_a_time_conditions_step_reads_as_text_in_the_trace() -> None:
+    from tests.automation.scenario import Scenario, run_scenario
+
+    async def body(s: Scenario) -> None:
+        s.hub.bus.fire("go", {})
+        await s.advance(1)
+
+    s = run_scenario("""
+- id: a
+  trigger: {platform: event, event_type: go}
+  condition:
+    - condition: time
+      after: "21:00"
+      weekday: [mon, tue]
+  action:
+    - action: test.call
+""", body)
+    (trace,) = s.traces("a")
+    (step,) = [step for step in trace["steps"] if step["path"] == "condition/0"]
+    assert step["after"] == "21:00:00" and step["before"] == "23:59:59.999999"
+    assert datetime.fromisoformat(step["now"]).tzinfo is not None
+    json.dumps(trace)

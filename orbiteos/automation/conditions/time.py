@@ -17,6 +17,8 @@ from orbiteos.automation.trace import Trace
 from orbiteos.core import Hub
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+_MIDNIGHT = time(0)
+_END_OF_DAY = time(23, 59, 59, 999999)
 
 
 def _time_or_entity(value: Any) -> time | str:
@@ -71,9 +73,9 @@ def build(hub: Hub, config: dict[str, Any]) -> Check:
 
     def check(variables: Mapping[str, Any], trace: Trace | None, path: str) -> bool:
         now = hub.now_local()
-        after = resolve(after_config, time(0))
-        before = resolve(before_config, time(23, 59, 59, 999999))
-        current = now.time().replace(tzinfo=None)
+        after = resolve(after_config, _MIDNIGHT)
+        before = resolve(before_config, _END_OF_DAY)
+        current = now.time()
         if after is None or before is None:
             result = False
         elif after < before:
@@ -83,8 +85,8 @@ def build(hub: Hub, config: dict[str, Any]) -> Check:
         if result and weekdays:
             result = WEEKDAYS[now.weekday()] in weekdays
         if trace is not None:
-            trace.step(path, condition="time", result=result, now=now.isoformat(),
-                       after=str(after) if after else None, before=str(before) if before else None)
+            # Kept as they are: the trace turns them into text (the same text) only when it is read.
+            trace.step(path, condition="time", result=result, now=now, after=after, before=before)
         return result
 
     return check

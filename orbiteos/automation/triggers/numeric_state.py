@@ -65,13 +65,24 @@ async def async_attach(
     armed: set[str] = set()
     pending: dict[str, Unsubscribe] = {}
 
+    scopes: dict[str, dict[str, Any]] = {}
+
     def scope(entity_id: str) -> dict[str, Any]:
-        return {**base_variables, "trigger": {"platform": "numeric_state", "entity_id": entity_id,
-                                              "below": below, "above": above, "attribute": attribute}}
+        # One per entity, kept: the value template's `state` is written into it for each judgement
+        # (templates cannot change it: the sandbox is immutable).
+        variables = scopes.get(entity_id)
+        if variables is None:
+            variables = scopes[entity_id] = {
+                **base_variables,
+                "trigger": {"platform": "numeric_state", "entity_id": entity_id, "below": below, "above": above,
+                            "attribute": attribute},
+            }
+        return variables
 
     for entity_id in entity_ids:
         try:
-            if not test.matches(hub.states.get(entity_id), scope(entity_id) if uses_variables else None):
+            initial = hub.states.get(entity_id)
+            if not test.matches(initial, scope(entity_id) if uses_variables else None, own_scope=True):
                 armed.add(entity_id)
         except NumericError as err:
             _LOGGER.debug("%s: numeric_state trigger not armed for %s: %s", name, entity_id, err)
@@ -100,7 +111,7 @@ async def async_attach(
         entity_id: str = data["entity_id"]
         new: State | None = data["new_state"]
         try:
-            matching = test.matches(new, scope(entity_id) if uses_variables else None)
+            matching = test.matches(new, scope(entity_id) if uses_variables else None, own_scope=True)
         except NumericError as err:
             _LOGGER.debug("%s: numeric_state trigger cannot judge %s: %s", name, entity_id, err)
             return
@@ -122,7 +133,7 @@ async def async_attach(
 
         def still_matching(state: State | None) -> bool:
             try:
-                return test.matches(state, scope(entity_id) if uses_variables else None)
+                return test.matches(state, scope(entity_id) if uses_variables else None, own_scope=True)
             except NumericError:
                 return False
 

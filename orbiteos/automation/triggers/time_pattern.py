@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -53,6 +54,9 @@ TRIGGER_SCHEMA = vol.All(
 )
 
 
+_ONE_DAY = timedelta(days=1)
+
+
 def allowed_values(pattern: str, maximum: int) -> list[int]:
     if pattern == "*":
         return list(range(maximum + 1))
@@ -72,8 +76,8 @@ def next_matching(after: datetime, hours: list[int], minutes: list[int], seconds
     """
     after_ts = after.timestamp()
     while True:
-        candidate = _next_wall_clock_match(after, hours, minutes, seconds)
-        first, second = candidate.replace(fold=0), candidate.replace(fold=1)
+        first = _next_wall_clock_match(after, hours, minutes, seconds)  # fold=0
+        second = first.replace(fold=1)
         if first.utcoffset() == second.utcoffset():  # the common case: the time comes once
             if first.timestamp() > after_ts:
                 return first
@@ -81,7 +85,7 @@ def next_matching(after: datetime, hours: list[int], minutes: list[int], seconds
             for moment in (first, second):
                 if _exists(moment) and moment.timestamp() > after_ts:
                     return moment
-        after = candidate  # in the past as an instant, or absent from the clock: look further on
+        after = first  # in the past as an instant, or absent from the clock: look further on
 
 
 def _exists(moment: datetime) -> bool:
@@ -91,23 +95,30 @@ def _exists(moment: datetime) -> bool:
 
 
 def _next_wall_clock_match(after: datetime, hours: list[int], minutes: list[int], seconds: list[int]) -> datetime:
-    """The first allowed wall-clock time after `after`'s wall-clock time (fold and gaps ignored)."""
-    start = after.replace(microsecond=0, fold=0) + timedelta(seconds=1)
-    for day in range(3):
-        date = (start + timedelta(days=day)).date()
-        first = day == 0
-        for hour in hours:
-            if first and hour < start.hour:
-                continue
-            same_hour = first and hour == start.hour
-            for minute in minutes:
-                if same_hour and minute < start.minute:
-                    continue
-                same_minute = same_hour and minute == start.minute
-                for second in seconds:
-                    if same_minute and second < start.second:
-                        continue
-                    return datetime(date.year, date.month, date.day, hour, minute, second, tzinfo=after.tzinfo)
+    """The first allowed wall-clock time after `after`'s wall-clock time (fold and gaps ignored).
+
+    `hours`, `minutes` and `seconds` are sorted: each unit is looked up, not counted through.
+    """
+    day = after.date()
+    hour, minute, second = after.hour, after.minute, after.second + 1  # the next whole second
+    for _ in range(3):
+        h_index = bisect_left(hours, hour)
+        while h_index < len(hours):
+            h = hours[h_index]
+            if h != hour:  # a later hour: from its first minute and second
+                hour, minute, second = h, 0, 0
+            m_index = bisect_left(minutes, minute)
+            while m_index < len(minutes):
+                m = minutes[m_index]
+                if m != minute:
+                    minute, second = m, 0
+                s_index = bisect_left(seconds, second)
+                if s_index < len(seconds):
+                    return datetime(day.year, day.month, day.day, h, m, seconds[s_index], tzinfo=after.tzinfo)
+                m_index += 1
+            h_index += 1
+        day += _ONE_DAY
+        hour = minute = second = 0
     raise AssertionError("unreachable: a time pattern matches within two days")
 
 
