@@ -33,8 +33,8 @@ _UNPACK_FLOAT8 = struct.Struct(">d").unpack_from
 
 # The `states` columns' types (as format_type names them), in rows.COLUMNS["states"] order; checked
 # against the table at connect.
-STATES_TYPES = ("timestamp with time zone", "bigint", "text", "text", "double precision", "jsonb",
-                "timestamp with time zone", "text", "text", "text")
+STATES_TYPES = ("timestamp with time zone", "bigint", "double precision", "timestamp with time zone", "text",
+                "jsonb", "text", "text", "text", "text")
 
 
 def microseconds(value: datetime) -> int:

@@ -21,8 +21,6 @@ from typing import Any, cast
 from orbiteos.core import EVENT_CALL_SERVICE, EVENT_STATE_CHANGED, Context, Event, State
 from orbiteos.integrations.recorder import energy
 from orbiteos.integrations.recorder.copy_binary import (
-    FLOAT8,
-    INT8,
     LENGTH,
     NULL,
     ONE_US,
@@ -39,7 +37,8 @@ EVENT_AUTOMATION_RUN_FINISHED = "automation_run_finished"
 
 # Column order of each table as the recorder writes it (a subset of schema.sql's columns).
 COLUMNS: dict[str, tuple[str, ...]] = {
-    "states": ("time", "seq", "entity_id", "state", "value", "attributes", "last_changed",
+    # The fixed-size columns first: the builder packs them in one go (see RowBuilder.build).
+    "states": ("time", "seq", "value", "last_changed", "entity_id", "attributes", "state",
                "context_id", "context_user_id", "context_parent_id"),
     "events": ("time", "seq", "event_type", "data", "context_id", "context_user_id", "context_parent_id"),
     "audit_log": ("time", "seq", "user_id", "domain", "service", "service_data", "handled",
@@ -192,20 +191,26 @@ def _time(value: Any, fallback: datetime) -> datetime:
 
 # ---------------------------------------------------------------- the builder
 
-# The start of a states row: its field count, `time` and `seq`.
-_ROW_HEAD = struct.Struct(">hiqiq").pack
-_NO_USER_NO_PARENT = NULL + NULL
+# A states row starts with its field count and its fixed-size fields (time, seq, value,
+# last_changed; COLUMNS["states"] puts them first): one pack for each of the four shapes.
+_HEAD = struct.Struct(">hiqiqidi").pack  # a number; last_changed NULL (changed in this row)
+_HEAD_NO_VALUE = struct.Struct(">hiqiqii").pack
+_HEAD_CHANGED = struct.Struct(">hiqiqidiq").pack
+_HEAD_NO_VALUE_CHANGED = struct.Struct(">hiqiqiiiq").pack
+_LENGTHS = tuple(LENGTH(n) for n in range(256))
+# The three context fields of a context as `Context()` makes it: a 32-character id, no user, no parent.
+_NEW_CONTEXT = struct.Struct(">i32sii").pack
 
 
 class _Entity:
-    """What the builder keeps per entity: its encoded id, its last attributes and their encoding."""
+    """What the builder keeps per entity: its last attributes, and its id and those attributes encoded."""
 
-    __slots__ = ("entity_id_field", "attributes", "attributes_field", "kind")
+    __slots__ = ("entity_id_field", "attributes", "fields", "kind")
 
     def __init__(self, entity_id: str, kind: str) -> None:
         self.entity_id_field = text_field(entity_id)
         self.attributes: Mapping[str, Any] | None = None
-        self.attributes_field = b""
+        self.fields = b""  # entity_id and attributes, next to each other in COLUMNS["states"]
         self.kind = kind
 
 
@@ -235,7 +240,7 @@ class RowBuilder:
     def build(self, items: Iterable[QueueItem], into: Batch | None = None) -> Batch:
         """Rows for `items`, numbered on from the last ones; added to `into` when given.
 
-        The hot loop of the recorder: a state row costs one float() attempt, a few struct packs
+        The hot loop of the recorder: a state row costs one float() attempt, two struct packs
         and, when the attributes changed, one JSON encode; its pieces are joined once per call.
         """
         batch = into if into is not None else Batch(uuid.uuid4(), self.next_seq, self.next_seq - 1)
@@ -244,8 +249,7 @@ class RowBuilder:
         put = out.extend
         state_rows = 0
         entities = self._entities
-        epoch, one_us, head, length, float8, null = PG_EPOCH, ONE_US, _ROW_HEAD, LENGTH, FLOAT8, NULL
-        no_user_no_parent = _NO_USER_NO_PARENT
+        epoch, one_us, lengths, new_context = PG_EPOCH, ONE_US, _LENGTHS, _NEW_CONTEXT
         last_context: Context | None = None
         context_fields = b""
         for item in items:
@@ -263,49 +267,53 @@ class RowBuilder:
             value: float | None
             try:
                 value = float(state_text)
-                value_field = float8(8, value) if value - value == 0.0 else null  # not nan, inf
+                if value - value != 0.0:  # nan, inf
+                    value = None
             except ValueError:
-                value, value_field = None, null
+                value = None
             entity_id = item.entity_id
             entity = entities.get(entity_id)
             if entity is None:
                 entity = entities[entity_id] = _Entity(entity_id, self._kind(item))
             attributes = item.attributes
             if entity.attributes != attributes:  # most updates change the state, not the attributes
-                entity.attributes_field = _attributes_field(attributes)
+                entity.fields = entity.entity_id_field + _attributes_field(attributes)
                 entity.attributes = attributes
             ctx = item.context
             updated = item.last_updated
             changed = item.last_changed
             try:
+                time_us = (updated - epoch) // one_us
+                if changed is updated:  # last_changed NULL: changed with this row
+                    head = (_HEAD(10, 8, time_us, 8, seq, 8, value, -1) if value is not None
+                            else _HEAD_NO_VALUE(10, 8, time_us, 8, seq, -1, -1))
+                else:
+                    changed_us = (changed - epoch) // one_us
+                    head = (_HEAD_CHANGED(10, 8, time_us, 8, seq, 8, value, 8, changed_us) if value is not None
+                            else _HEAD_NO_VALUE_CHANGED(10, 8, time_us, 8, seq, -1, 8, changed_us))
                 if ctx is not last_context:
                     last_context = ctx
-                    if ctx.user_id is None and ctx.parent_id is None and "\x00" not in ctx.id:
-                        context_id = ctx.id.encode()
-                        context_fields = length(len(context_id)) + context_id + no_user_no_parent
+                    context_id = ctx.id.encode()
+                    if (len(context_id) == 32 and ctx.user_id is None and ctx.parent_id is None
+                            and b"\x00" not in context_id):
+                        context_fields = new_context(32, context_id, -1, -1)
                     else:
                         context_fields = _context_fields(ctx)
                 if "\x00" in state_text:
                     state_text = state_text.replace("\x00", "")
                 state_bytes = state_text.encode()
-                put((
-                    head(10, 8, (updated - epoch) // one_us, 8, seq), entity.entity_id_field,
-                    length(len(state_bytes)), state_bytes, value_field, entity.attributes_field,
-                    null if changed is updated else INT8(8, (changed - epoch) // one_us),  # NULL: changed with this row
-                    context_fields,
-                ))
-            except (TypeError, ValueError):  # a naive datetime, a lone surrogate: the general path
+                size = len(state_bytes)
+                put((head, entity.fields, lengths[size] if size < 256 else LENGTH(size), state_bytes, context_fields))
+            except (TypeError, ValueError, struct.error):  # a naive datetime, a lone surrogate: the general path
                 last_context = None
                 out.append(encode_row(STATES_TYPES, (
-                    updated, seq, entity_id, state_text, value if value_field is not null else None,
-                    entity.attributes_field[5:].decode(), None if changed is updated else changed,
+                    updated, seq, value, None if changed is updated else changed, entity_id,
+                    entity.fields[len(entity.entity_id_field) + 5:].decode(), state_text,
                     ctx.id, ctx.user_id, ctx.parent_id,
                 )))
             kind = entity.kind
             if kind is _PLAIN:
                 continue
-            if value_field is null:
-                value = None
             if kind is _NATURE:
                 batch.add("device_telemetry", energy.telemetry_row(item, value))
                 for flow in energy.flow_rows(item, value):
@@ -331,7 +339,7 @@ class RowBuilder:
 
     def _removed_row(self, event: Event, seq: int) -> Row:
         ctx = event.context
-        return (event.time_fired, seq, text(event.data.get("entity_id")), None, None, None, None,
+        return (event.time_fired, seq, None, None, text(event.data.get("entity_id")), None, None,
                 ctx.id, ctx.user_id, ctx.parent_id)
 
     def _event_rows(self, event: Event, seq: int, batch: Batch) -> None:

@@ -21,8 +21,18 @@ from orbiteos.integrations.recorder.writer import SchemaMismatch, Writer, apply_
 T = datetime(2026, 12, 2, 4, 30, 1, 123456, tzinfo=UTC)
 BERLIN = ZoneInfo("Europe/Berlin")
 
-# Every column type, NULLs, non-ASCII, the float8 specials, times in other zones and naive (local).
-ROWS: list[tuple[Any, ...]] = [
+# ROWS: every column type, NULLs, non-ASCII, the float8 specials, times in other zones and naive
+# (local). Listed in this order; _row puts them in the writer's (COLUMNS["states"]).
+_LISTED_AS = ("time", "seq", "entity_id", "state", "value", "attributes", "last_changed", "context_id",
+              "context_user_id", "context_parent_id")
+
+
+def _row(*values: Any) -> tuple[Any, ...]:
+    by_name = dict(zip(_LISTED_AS, values, strict=True))
+    return tuple(by_name[name] for name in COLUMNS["states"])
+
+
+ROWS: list[tuple[Any, ...]] = [_row(*values) for values in [
     (T, 1, "sensor.a", "12.5", 12.5, '{"unit":"kW"}', None, "c1", None, None),
     (T.astimezone(BERLIN), 2, "sensor.ü", "héllo ✓ 😀", None, '{"name":"\\u00dcn\\u00efcode"}', T - timedelta(days=400),
      "c2", "usér", "parent ✓"),
@@ -36,7 +46,7 @@ ROWS: list[tuple[Any, ...]] = [
     (T, 2**62, "sensor." + "x" * 300, "y" * 5000, 5e-324, json.dumps({"long": "z" * 10_000}), None, "i" * 100,
      None, None),
     (T, -1, "sensor.c", None, None, None, None, None, None, None),
-]
+]]
 
 
 async def _connect(url: str) -> asyncpg.Connection:

@@ -8,7 +8,9 @@ from pathlib import Path
 from orbiteos.core import Hub
 from orbiteos.integrations.recorder.queue.backlog import Backlog
 from orbiteos.integrations.recorder.queue.journal import Journal
-from orbiteos.integrations.recorder.rows import RowBuilder
+from orbiteos.integrations.recorder.rows import COLUMNS, RowBuilder
+
+STATE = COLUMNS["states"].index("state")
 
 
 def _files(directory: Path, pattern: str) -> list[Path]:
@@ -43,7 +45,7 @@ async def test_spilled_batches_replay_in_order_with_their_ids(tmp_path: Path):
     while (batch := await replay.next_batch()) is not None:
         if not seen:
             assert batch.batch_id == first.batch_id
-        seen.extend(row[3] for row in batch.rows_of("states"))
+        seen.extend(row[STATE] for row in batch.rows_of("states"))
         replay.done(batch)
     assert seen == [str(n) for n in range(25)]
     assert not _files(tmp_path, "*.batch")
@@ -57,16 +59,18 @@ async def test_an_unreadable_segment_is_moved_aside_and_the_rest_replays(tmp_pat
         await journal.append(builder.build(pair))
     journal.head.write_bytes(b"not a pickle")  # type: ignore[union-attr]
     batch = await journal.read_head()
-    assert batch is not None and [r[3] for r in batch.rows_of("states")] == ["2", "3"]
+    assert batch is not None and [r[STATE] for r in batch.rows_of("states")] == ["2", "3"]
     assert len(_files(tmp_path, "*.unreadable")) == 1
 
 
 async def test_a_segment_from_before_the_binary_states_rows_replays(tmp_path: Path):
     _, states = _hub_with_states(3)
     built = RowBuilder(7).build(states)
-    columns = [list(column) for column in zip(*built.rows_of("states"), strict=True)]
-    # Format 1: every table, states too, column by column.
-    payload = (1, built.batch_id.bytes, 7, 9, {"states": columns})
+    by_name = dict(zip(COLUMNS["states"], zip(*built.rows_of("states"), strict=True), strict=True))
+    old_order = ("time", "seq", "entity_id", "state", "value", "attributes", "last_changed",
+                 "context_id", "context_user_id", "context_parent_id")
+    # Format 1: every table, states too, column by column, in the order of that time.
+    payload = (1, built.batch_id.bytes, 7, 9, {"states": [list(by_name[name]) for name in old_order]})
     (tmp_path / f"{7:020d}-{9:020d}.batch").write_bytes(pickle.dumps(payload))
     batch = await Journal(tmp_path).read_head()
     assert batch is not None and batch.batch_id == built.batch_id and batch.states.count == 3

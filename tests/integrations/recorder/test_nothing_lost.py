@@ -15,7 +15,7 @@ from orbiteos.core import Context, Event, Hub, SiteConfig
 from orbiteos.integrations import recorder as recorder_integration
 from orbiteos.integrations.recorder.copy_binary import STATES_TYPES, EncodedRows
 from orbiteos.integrations.recorder.queue.journal import Journal
-from orbiteos.integrations.recorder.rows import Batch, RowBuilder
+from orbiteos.integrations.recorder.rows import COLUMNS, Batch, RowBuilder
 from orbiteos.integrations.recorder.writer import Writer
 from tests.integrations.recorder.conftest import RecorderHub, fetch, running_recorder
 from tests.servers.postgres import TestPostgres
@@ -172,9 +172,10 @@ async def test_rows_arriving_during_an_outage_do_not_hurry_the_reconnect_attempt
 
 def _refused_by_the_server(hub: Hub) -> Batch:
     poisoned = RowBuilder(1).build(hub.states.all())
-    row = poisoned.rows_of("states")[0]
+    row = list(poisoned.rows_of("states")[0])
+    row[COLUMNS["states"].index("attributes")] = "{not json"
     poisoned.states = EncodedRows(STATES_TYPES)
-    poisoned.states.add((*row[:5], "{not json", *row[6:]))  # the `attributes` column
+    poisoned.states.add(row)
     return poisoned
 
 

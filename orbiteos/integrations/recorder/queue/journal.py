@@ -20,12 +20,14 @@ import uuid
 from pathlib import Path
 
 from orbiteos.integrations.recorder.copy_binary import STATES_TYPES, EncodedRows
-from orbiteos.integrations.recorder.rows import Batch, Columns
+from orbiteos.integrations.recorder.rows import COLUMNS, Batch, Columns
 
 _LOGGER = logging.getLogger(__name__)
 
 _SUFFIX = ".batch"
 _FORMAT = 2
+_FORMAT_1_STATES_COLUMNS = ("time", "seq", "entity_id", "state", "value", "attributes", "last_changed",
+                            "context_id", "context_user_id", "context_parent_id")
 
 
 class Journal:
@@ -99,8 +101,10 @@ def _batch(payload: tuple) -> Batch:  # type: ignore[type-arg]
         _, batch_id, first_seq, last_seq, tables = payload
         states = EncodedRows(STATES_TYPES)
         columns: Columns | None = tables.pop("states", None)
-        for row in zip(*columns or (), strict=True):
-            states.add(row)
+        if columns:
+            by_name = dict(zip(_FORMAT_1_STATES_COLUMNS, columns, strict=True))
+            for row in zip(*(by_name[name] for name in COLUMNS["states"]), strict=True):
+                states.add(row)
     else:
         raise ValueError(f"unknown journal format {version}")
     return Batch(uuid.UUID(bytes=batch_id), first_seq, last_seq, tables, states)
