@@ -12,13 +12,23 @@ from __future__ import annotations
 
 import fnmatch
 import re
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 
 
 def _glob_regex(globs: Iterable[str]) -> re.Pattern[str] | None:
     patterns = [fnmatch.translate(g.lower()) for g in globs]
     return re.compile("|".join(patterns)) if patterns else None
+
+
+class _Decisions(dict[str, bool]):
+    def __init__(self, decide: Callable[[str], bool]) -> None:
+        super().__init__()
+        self._decide = decide
+
+    def __missing__(self, entity_id: str) -> bool:
+        keep = self[entity_id] = self._decide(entity_id)
+        return keep
 
 
 @dataclass
@@ -30,12 +40,14 @@ class EntityFilter:
     exclude_entities: frozenset[str] = frozenset()
     exclude_globs: tuple[str, ...] = ()
     exclude_event_types: frozenset[str] = frozenset()
-    _cache: dict[str, bool] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
         self._include_re = _glob_regex(self.include_globs)
         self._exclude_re = _glob_regex(self.exclude_globs)
         self._has_include = bool(self.include_domains or self.include_globs or self.include_entities)
+        # `decisions[entity_id]`: whether to record it, decided once per entity id (the listener's
+        # hot path: a dict lookup, no call).
+        self.decisions = _Decisions(self._decide)
 
     @classmethod
     def from_config(cls, include: dict[str, list[str]], exclude: dict[str, list[str]]) -> EntityFilter:
@@ -51,11 +63,7 @@ class EntityFilter:
 
     def __call__(self, entity_id: str) -> bool:
         """Whether to record this entity; the answer is cached per entity id."""
-        try:
-            return self._cache[entity_id]
-        except KeyError:
-            keep = self._cache[entity_id] = self._decide(entity_id)
-            return keep
+        return self.decisions[entity_id]
 
     def _decide(self, entity_id: str) -> bool:
         if entity_id in self.exclude_entities:

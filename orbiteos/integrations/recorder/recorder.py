@@ -108,6 +108,8 @@ class Recorder:
         self.batches_skipped = 0  # replays recognised as already written
         self._on_close = on_close
         self._filter = settings.entity_filter
+        self._keeps = self._filter.decisions
+        self._memory = self.backlog.memory
         self._unsubscribe: list[Unsubscribe] = []
         self._wake = asyncio.Event()
         self._progress = asyncio.Event()
@@ -134,9 +136,10 @@ class Recorder:
         if new_state is None:  # removed: recorded as a row without a state
             if self._filter(event.data["entity_id"]):
                 self.backlog.append(event)
-        elif self._filter(new_state.entity_id):
-            self.backlog.append(new_state)
-            if len(self.backlog.memory) >= ABSORB_ITEMS:
+        elif self._keeps[new_state.entity_id]:
+            memory = self._memory
+            memory.append(new_state)
+            if len(memory) >= ABSORB_ITEMS:
                 self._wake.set()
 
     def _on_event(self, event: Event) -> None:
