@@ -741,6 +741,20 @@ def _render_context(env: TemplateEnvironment, compiled: jinja2.Template,
     return context
 
 
+def _released(context: _RenderContext) -> _RenderContext:
+    """A context after a render, reset for the next render of the same template (what a
+    `{% set %}` or an `{% autoescape %}` block left in it is cleared)."""
+    context.parent = _NO_VARIABLES  # type: ignore[assignment]
+    if context.vars:
+        context.vars = {}
+    if context.exported_vars:
+        context.exported_vars = set()
+    eval_ctx = context.eval_ctx
+    eval_ctx.autoescape = False
+    eval_ctx.volatile = False
+    return context
+
+
 _NO_HUB_ENV: TemplateEnvironment | None = None
 
 
@@ -760,7 +774,8 @@ def environment(hub: Hub | None) -> TemplateEnvironment:
 class Template:
     """A template string bound to a hub; compiled once, on first render or `ensure_valid()`."""
 
-    __slots__ = ("source", "hub", "is_static", "_compiled", "_native", "_static_value", "_env", "entities")
+    __slots__ = ("source", "hub", "is_static", "_compiled", "_native", "_static_value", "_env", "entities",
+                 "_spare_text", "_spare_native")
 
     def __init__(self, source: str, hub: Hub | None = None) -> None:
         if not isinstance(source, str):
@@ -774,6 +789,9 @@ class Template:
         self._env: TemplateEnvironment | None = None
         # The entity ids the last `render_tracked()` read.
         self.entities: frozenset[str] = frozenset()
+        # A render context the last successful render left behind, for the next one to reuse.
+        self._spare_text: _RenderContext | None = None
+        self._spare_native: _RenderContext | None = None
 
     def ensure_valid(self) -> None:
         """Compile now; raises TemplateError on a syntax error."""
@@ -789,13 +807,20 @@ class Template:
             self.ensure_valid()
             compiled = self._compiled
         env = self._environment()
-        try:
+        context = self._spare_text
+        if context is None:
             context = _render_context(env, compiled, variables)  # type: ignore[arg-type]
+        else:
+            self._spare_text = None  # taken: a render inside this render builds its own
+            context.parent = variables if variables is not None else _NO_VARIABLES  # type: ignore[assignment]
+        try:
             text = env.concat(compiled.root_render_func(context))  # type: ignore[union-attr, attr-defined]
         except TemplateError:
             raise
         except Exception as err:
             raise TemplateError(f"error rendering template {self.source!r}: {err}") from err
+        if type(context) is _RenderContext:
+            self._spare_text = _released(context)
         return text.strip()
 
     def render(self, variables: Mapping[str, Any] | None = None) -> Any:
@@ -823,8 +848,17 @@ class Template:
         """`{{ expression }}`: a number stays the number it is, where its text would parse back to
         exactly that number; anything else goes the text way (str, strip, native-type parse)."""
         env = self._environment()
+        context = self._spare_native
+        if context is None:
+            context = _render_context(env, native, variables)  # type: ignore[assignment]
+        else:
+            self._spare_native = None  # taken: a render inside this render builds its own
+            context.parent = variables if variables is not None else _NO_VARIABLES  # type: ignore[assignment]
         try:
-            values = list(native.root_render_func(_render_context(env, native, variables)))  # type: ignore[attr-defined]
+            values = list(native.root_render_func(context))  # type: ignore[attr-defined]
+            # Rendered through: whatever the value is, it leaves this method as a scalar or as
+            # text, never holding the context.
+            self._spare_native = _released(context)  # type: ignore[arg-type]
             value: Any = values[0] if values else ""
             kind = type(value)
             if kind is float:

@@ -82,14 +82,15 @@ class Automation:
         return {
             "id": self.automation_id,
             "friendly_name": self.alias,
-            "last_triggered": self.last_triggered.isoformat() if self.last_triggered else None,
+            "last_triggered": _isoformat(self.last_triggered) if self.last_triggered else None,
             "mode": self.mode,
             "current": self.current,
             **({"max": self.max} if self.mode in ("queued", "parallel") else {}),
         }
 
-    def write_state(self) -> None:
-        self.hub.states.set(self.entity_id, "on" if self.enabled else "off", self.attributes())
+    def write_state(self, context: Context | None = None) -> None:
+        """Write the entity; a run's own writes carry the run's context (as Home Assistant's do)."""
+        self.hub.states.set(self.entity_id, "on" if self.enabled else "off", self.attributes(), context=context)
 
     # --- life cycle ------------------------------------------------------------------------
     async def attach(self) -> None:
@@ -226,7 +227,7 @@ class Automation:
         waiting = lock.locked()
         if waiting:
             self._queued += 1
-            self.write_state()
+            self.write_state(context)
         try:
             await lock.acquire()
         except asyncio.CancelledError:
@@ -244,7 +245,7 @@ class Automation:
         task = asyncio.current_task()
         assert task is not None  # noqa: S101 - always inside a task
         self._runs.append(task)
-        self.write_state()
+        self.write_state(context)
         result, error = "finished", None
         try:
             await self._sequence.run(Run(self.hub, self.automation_id, trace, context), variables, "action")
@@ -253,7 +254,7 @@ class Automation:
         except asyncio.CancelledError:
             self._finish(trace, "cancelled")
             self._runs.remove(task)
-            self.write_state()
+            self.write_state(context)
             raise
         except OrbitEOSError as err:
             _LOGGER.error("%s: run aborted: %s", self.automation_id, err)
@@ -264,7 +265,7 @@ class Automation:
             result, error = "error", f"{type(err).__name__}: {err}"
         self._runs.remove(task)
         self._finish(trace, result, error)
-        self.write_state()
+        self.write_state(context)
 
     def _finish(self, trace: Trace, result: str, error: str | None = None) -> None:
         trace.finish(result, error)
@@ -276,11 +277,25 @@ class Automation:
                     "automation_id": self.automation_id,
                     "entity_id": self.entity_id,
                     "run_id": trace.run_id,
-                    "started": trace.started.isoformat(),
-                    "finished": trace.finished.isoformat() if trace.finished else None,
+                    "started": _isoformat(trace.started),
+                    "finished": _isoformat(trace.finished) if trace.finished else None,
                     "result": result,
                     "error": error,
                     "trace": TraceView(trace),
                 },
                 context=trace.context,
             )
+
+
+_last_formatted: tuple[datetime | None, str] = (None, "")
+
+
+def _isoformat(moment: datetime) -> str:
+    """`moment.isoformat()`, remembered for the last moment: the runs of one tick share the
+    clock's datetime (start and finish, and the automations due together)."""
+    global _last_formatted
+    last, text = _last_formatted
+    if moment is not last:
+        text = moment.isoformat()
+        _last_formatted = (moment, text)
+    return text

@@ -116,6 +116,11 @@ class TraceView(Mapping[str, Any]):
         is their JSON, as in the built trace."""
         return self._trace.trigger
 
+    @property
+    def raw_started(self) -> datetime:
+        """When the run started, as the datetime (`view["started"]` is its ISO text)."""
+        return self._trace.started
+
     def as_dict(self) -> dict[str, Any]:
         if self._dict is None:
             self._dict = self._trace.as_dict()

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from orbiteos.automation.trace import TraceView
 from orbiteos.core import EVENT_CALL_SERVICE, Context, Event, Hub, State, Unsubscribe
 
 EVENT_AUTOMATION_TRIGGERED = "automation_triggered"
@@ -81,7 +82,8 @@ class ReportCollector:
 
     def _on_run_finished(self, event: Event) -> None:
         data = event.data
-        started = data.get("started")
+        trace = data.get("trace")
+        started = trace.raw_started if isinstance(trace, TraceView) else data.get("started")
         moment = started if isinstance(started, datetime) else event.time_fired
         if isinstance(started, str):
             try:
@@ -89,7 +91,6 @@ class ReportCollector:
             except ValueError:
                 moment = event.time_fired
         automation = data.get("entity_id") or data.get("automation_id") or self.automation_of(event.context)
-        trace = data.get("trace")
         # An automation's TraceView hands out its trigger as it was, without building the trace.
         trigger = data.get("trigger") or getattr(trace, "raw_trigger", None)
         if trigger is None and isinstance(trace, Mapping):
@@ -113,17 +114,25 @@ def _trigger_summary(trigger: Any) -> Any:
     the from/to state values."""
     if not isinstance(trigger, Mapping):
         return jsonable(trigger)
-    summary = {key: jsonable(trigger[key]) for key in _TRIGGER_KEYS if trigger.get(key) is not None}
-    for key in ("from_state", "to_state"):
-        state = trigger.get(key)
-        if isinstance(state, State):
-            summary[key] = state.state
-        elif isinstance(state, Mapping) and "state" in state:
-            summary[key] = state["state"]
+    summary = {}
+    for key in _TRIGGER_KEYS:
+        value = trigger.get(key)
+        if value is not None:
+            summary[key] = value if type(value) in _PLAIN else jsonable(value)
+    if "from_state" in trigger or "to_state" in trigger:
+        for key in ("from_state", "to_state"):
+            state = trigger.get(key)
+            if isinstance(state, State):
+                summary[key] = state.state
+            elif isinstance(state, Mapping) and "state" in state:
+                summary[key] = state["state"]
     event = trigger.get("event")
     if isinstance(event, Event):
         summary["event_type"] = event.event_type
     return summary
+
+
+_PLAIN = frozenset({str, int, float, bool})
 
 
 def build_report(

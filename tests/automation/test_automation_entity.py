@@ -7,6 +7,7 @@ import json
 import textwrap
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from orbiteos.automation import async_setup, get_manager
 from orbiteos.clock import VirtualClock, run_virtual
@@ -84,8 +85,10 @@ def test_turn_off_stops_running_actions() -> None:
 
 def test_triggered_event_and_service_calls_share_the_run_context() -> None:
     origin = Context()
+    own: list[Any] = []
 
     async def body(s: Scenario) -> None:
+        s.hub.states.listen("automation.peak_shaving", lambda event: own.append(event.data["new_state"]))
         s.hub.states.set("sensor.grid", "8", context=origin)
         await s.advance(1)
 
@@ -107,6 +110,9 @@ def test_triggered_event_and_service_calls_share_the_run_context() -> None:
     assert trace["context"]["parent_id"] == origin.id
     service_step = next(step for step in trace["steps"] if "service" in step)
     assert service_step["service"] == "test.call" and service_step["data"] == {"kw": 8}
+    # The automation's own state, `current` up and down in the run, carries the run's context.
+    assert [state.attributes["current"] for state in own] == [1, 0]
+    assert {state.context.id for state in own} == {triggered[0].context.id}
 
 
 def test_traces_keep_the_last_n_runs() -> None:
