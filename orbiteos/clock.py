@@ -64,16 +64,34 @@ class VirtualClock(Clock):
         # state written, every trace step): the last answer is kept for its loop time.
         self._last_loop_time = -1.0
         self._last_now = self.start
+        # The loop `run_virtual` made for this clock. Asking asyncio for the running loop costs a
+        # getpid() system call each time (CPython 3.11 checks for a fork), and the clock is asked
+        # for the time about ten times per simulated second.
+        self._loop: VirtualEventLoop | None = None
+
+    def _running_loop(self) -> VirtualEventLoop:
+        loop = self._loop
+        if loop is not None:
+            return loop
+        running = asyncio.get_running_loop()
+        if not isinstance(running, VirtualEventLoop):
+            raise RuntimeError("VirtualClock needs a VirtualEventLoop (use run_virtual)")
+        return running
 
     def now(self) -> datetime:
-        loop = asyncio.get_running_loop()
-        if not isinstance(loop, VirtualEventLoop):
-            raise RuntimeError("VirtualClock needs a VirtualEventLoop (use run_virtual)")
-        loop_time = loop._virtual_time
+        loop_time = self._running_loop()._virtual_time
         if loop_time != self._last_loop_time:
             self._last_now = self.start + timedelta(seconds=loop_time)
             self._last_loop_time = loop_time
         return self._last_now
+
+    def monotonic(self) -> float:
+        return self._running_loop()._virtual_time
+
+    def call_later(
+        self, delay: float, callback: Callable[..., object], *args: Any
+    ) -> asyncio.TimerHandle:
+        return self._running_loop().call_later(max(0.0, delay), callback, *args)
 
 
 class _JumpingSelector:
@@ -125,4 +143,8 @@ def run_virtual(
     """Run `main(clock)` on a fresh virtual-time loop starting at `start`."""
     clock = VirtualClock(start)
     with asyncio.Runner(loop_factory=VirtualEventLoop) as runner:
-        return runner.run(main(clock))
+        clock._loop = runner.get_loop()  # type: ignore[assignment]  # this clock belongs to this loop
+        try:
+            return runner.run(main(clock))
+        finally:
+            clock._loop = None
