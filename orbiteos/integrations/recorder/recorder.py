@@ -22,6 +22,7 @@ from orbiteos.integrations.recorder.filters import EntityFilter
 from orbiteos.integrations.recorder.queue.backlog import Backlog
 from orbiteos.integrations.recorder.queue.journal import Journal
 from orbiteos.integrations.recorder.rows import Batch, RowBuilder
+from orbiteos.integrations.recorder.slicing import pause
 from orbiteos.integrations.recorder.writer import Writer, is_data_error
 
 _LOGGER = logging.getLogger(__name__)
@@ -225,11 +226,14 @@ class Recorder:
     async def _absorb_until(self, finished: asyncio.Event) -> None:
         """Turn arrivals into rows of the next batch until `finished` is set."""
         while True:
-            await self.backlog.prebuild()
+            more = await self.backlog.prebuild()
             if finished.is_set():
                 return
-            self._wake.clear()
-            await _wait(self._wake, ABSORB_INTERVAL)
+            if more:
+                await pause()  # the step's last slice ran on to its end unchecked
+            else:
+                self._wake.clear()
+                await _wait(self._wake, ABSORB_INTERVAL)
 
     async def _gather(self, seconds: float) -> None:
         """Wait up to a commit interval for rows, turning them into rows as they come.
