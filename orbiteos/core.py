@@ -88,6 +88,24 @@ class Event:
         }
 
 
+_set_event_type = Event.event_type.__set__  # type: ignore[attr-defined]
+_set_data = Event.data.__set__  # type: ignore[attr-defined]
+_set_time_fired = Event.time_fired.__set__  # type: ignore[attr-defined]
+_set_event_context = Event.context.__set__  # type: ignore[attr-defined]
+_new_object = object.__new__
+
+
+def _made_event(event_type: str, data: Mapping[str, Any], time_fired: datetime, context: Context) -> Event:
+    """`Event(...)` for the bus and the state machine: the same object, built through the slots'
+    setters (a frozen dataclass's __init__ goes through object.__setattr__ per field)."""
+    event = _new_object(Event)
+    _set_event_type(event, event_type)
+    _set_data(event, data)
+    _set_time_fired(event, time_fired)
+    _set_event_context(event, context)
+    return event
+
+
 class State:
     """An entity's state at one moment. Immutable."""
 
@@ -128,13 +146,13 @@ class State:
         self, entity_id: str, state: str, attributes: MappingProxyType[str, Any], last_changed: datetime,
         last_updated: datetime, context: Context,
     ) -> None:
-        setattr_ = object.__setattr__
-        setattr_(self, "entity_id", entity_id)
-        setattr_(self, "state", state)
-        setattr_(self, "attributes", attributes)
-        setattr_(self, "last_updated", last_updated)
-        setattr_(self, "last_changed", last_changed)
-        setattr_(self, "context", context)
+        # Through the slots' own setters: object.__setattr__ would look each name up first.
+        _set_entity_id(self, entity_id)
+        _set_state(self, state)
+        _set_attributes(self, attributes)
+        _set_last_updated(self, last_updated)
+        _set_last_changed(self, last_changed)
+        _set_context(self, context)
 
     def __setattr__(self, name: str, value: Any) -> None:
         raise AttributeError("State is immutable")
@@ -176,6 +194,14 @@ class State:
 
     def __repr__(self) -> str:
         return f"<State {self.entity_id}={self.state} {dict(self.attributes)}>"
+
+
+_set_entity_id = State.entity_id.__set__  # type: ignore[attr-defined]
+_set_state = State.state.__set__  # type: ignore[attr-defined]
+_set_attributes = State.attributes.__set__  # type: ignore[attr-defined]
+_set_last_updated = State.last_updated.__set__  # type: ignore[attr-defined]
+_set_last_changed = State.last_changed.__set__  # type: ignore[attr-defined]
+_set_context = State.context.__set__  # type: ignore[attr-defined]
 
 
 EventListener = Callable[[Event], Any]
@@ -225,7 +251,7 @@ class EventBus:
         context: Context | None = None,
         time_fired: datetime | None = None,
     ) -> Event:
-        event = Event(
+        event = _made_event(
             event_type,
             data if data is not None else {},
             time_fired or self._hub.clock.now(),
@@ -324,7 +350,7 @@ class StateMachine:
             context or Context(),
         )
         states[entity_id] = state
-        event = Event(
+        event = _made_event(
             EVENT_STATE_CHANGED,
             {"entity_id": entity_id, "old_state": old, "new_state": state},
             now,
