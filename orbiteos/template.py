@@ -673,12 +673,32 @@ class TemplateEnvironment(ImmutableSandboxedEnvironment):
                     and not isinstance(body[0].nodes[0], jinja2.nodes.TemplateData)):
                 stream = StringIO()
                 NativeCodeGenerator(self, None, None, stream).visit(tree)
-                native_code = compile(stream.getvalue(), "<template>", "exec")
+                returning = _returning_root(stream.getvalue())
+                native_code = compile(returning, "<template>", "exec") if returning is not None else None
             codes = (code, native_code)
             if len(_CODE_CACHE) >= _CODE_CACHE_SIZE:
                 _CODE_CACHE.pop(next(iter(_CODE_CACHE)))
             _CODE_CACHE[source] = codes
         return codes
+
+
+def _returning_root(source: str) -> str | None:
+    """A single-expression template's generated module, its `root` turned from a generator that
+    yields the value once into a function that returns it (no generator to make and drain per
+    render); None when the code is not of that one shape (then the text form renders it)."""
+    lines = source.split("\n")
+    try:
+        start = lines.index("def root(context, missing=missing, environment=environment):")
+        end = lines.index("blocks = {}", start)
+    except ValueError:
+        return None
+    body = lines[start + 1:end]
+    yields = [i for i, line in enumerate(body) if line.lstrip().startswith(("yield", "if 0: yield"))]
+    if len(yields) != 2 or body[yields[0]] != "    if 0: yield None" or not body[yields[1]].startswith("    yield "):
+        return None
+    body[yields[0]] = "    pass"  # the same line numbers as before
+    body[yields[1]] = "    return " + body[yields[1]][len("    yield "):]
+    return "\n".join([*lines[:start + 1], *body, *lines[end:]])
 
 
 def _mark_plain_callable(helper: Any) -> None:
@@ -855,11 +875,10 @@ class Template:
             self._spare_native = None  # taken: a render inside this render builds its own
             context.parent = variables if variables is not None else _NO_VARIABLES  # type: ignore[assignment]
         try:
-            values = list(native.root_render_func(context))  # type: ignore[attr-defined]
+            value: Any = native.root_render_func(context)  # type: ignore[attr-defined]
             # Rendered through: whatever the value is, it leaves this method as a scalar or as
             # text, never holding the context.
             self._spare_native = _released(context)  # type: ignore[arg-type]
-            value: Any = values[0] if values else ""
             kind = type(value)
             if kind is float:
                 # Text in plain notation only: repr switches to an exponent outside [1e-4, 1e16),

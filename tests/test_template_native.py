@@ -32,3 +32,28 @@ def test_plain_number_fast_path_matches_the_literal_eval_rule(text: str) -> None
     got = parse_result(text)
     assert type(got) is type(expected)
     assert got == expected
+
+
+@pytest.mark.parametrize(
+    ("source", "variables", "expected"),
+    [
+        ("{{ yield_kw + 1 }}", {"yield_kw": 2}, 3),  # a name holding 'yield'
+        ("{{ 'yield' }}", {}, "yield"),
+        ("{{ a +\n b }}", {"a": 1.5, "b": 2}, 3.5),  # an expression over two lines
+        ("{{ [1, 2] | map('string') | list }}", {}, ["1", "2"]),
+        ("{{ x if y }}", {"x": 4, "y": False}, ""),
+    ],
+)
+def test_a_single_expression_is_returned_by_a_plain_function(source: str, variables: dict, expected: object) -> None:
+    """The native form of `{{ expression }}` returns its value (no generator per render), and
+    renders what the text form renders."""
+    import inspect
+
+    from orbiteos.core import Hub
+    from orbiteos.template import Template, environment, parse_result
+
+    hub = Hub()
+    template = Template(source, hub)
+    native = environment(hub).compile_native(source)
+    assert native is not None and not inspect.isgeneratorfunction(native.root_render_func)
+    assert template.render(variables) == expected == parse_result(template.render_str(variables))
