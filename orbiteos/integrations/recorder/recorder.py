@@ -248,7 +248,8 @@ class Recorder:
                 return
             self._wake.clear()
             await _wait(self._wake, min(ABSORB_INTERVAL, remaining))
-            await self.backlog.absorb()
+            if not self.backlog.ready:  # when it is, the write starts with a short batch (Backlog.next_batch)
+                await self.backlog.absorb()
 
     async def _back_off(self, seconds: float) -> None:
         """Wait before the next connection attempt (only a stop cuts it short), keeping memory bounded."""
