@@ -100,12 +100,26 @@ class _JumpingSelector:
     def __init__(self, loop: VirtualEventLoop, inner: selectors.BaseSelector) -> None:
         self._loop = loop
         self._inner = inner
+        # Sockets and pipes registered since the loop made its own wake-up pipe. While there are
+        # none, a poll could only find that pipe, whose callbacks are already queued: the loop
+        # then steps without a system call per pass.
+        self._watched = 0
+
+    def register(self, fileobj: Any, events: int, data: Any = None) -> selectors.SelectorKey:
+        key = self._inner.register(fileobj, events, data)
+        self._watched += 1
+        return key
+
+    def unregister(self, fileobj: Any) -> selectors.SelectorKey:
+        key = self._inner.unregister(fileobj)
+        self._watched -= 1
+        return key
 
     def select(self, timeout: float | None = None) -> list[Any]:
         if timeout is None:
-            # Nothing scheduled at all: only real I/O can wake us.
+            # Nothing scheduled at all: only real I/O (or another thread) can wake us.
             return self._inner.select(None)
-        events = self._inner.select(0)
+        events = self._inner.select(0) if self._watched > 0 else []
         if not events and timeout > 0:
             self._loop._jump_to_next_timer()
         return events

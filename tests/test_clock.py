@@ -48,3 +48,37 @@ def test_virtual_day_lands_on_exact_times() -> None:
 
 def test_virtual_runs_are_identical() -> None:
     assert _day_of_timers() == _day_of_timers()
+
+
+def test_real_io_still_works_under_virtual_time() -> None:
+    """A socket registered with the virtual loop is polled (the loop skips the poll only while
+    nothing but its own wake-up pipe is registered), and another thread's result wakes it."""
+
+    async def main(clock: VirtualClock) -> tuple[bytes, int, float]:
+        async def echo(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            writer.write(await reader.readline())
+            await writer.drain()
+            writer.close()
+
+        async def ticker() -> None:  # a timer always pending, as the simulated site's step
+            while True:
+                await clock.sleep(1)
+
+        background = asyncio.create_task(ticker())
+        server = await asyncio.start_server(echo, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        async with asyncio.timeout(60):  # virtual seconds: a loop that never polled would time out here
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.write(b"ping\n")
+            answer = await reader.readline()
+        answered_after = clock.monotonic()  # virtual seconds: the loop polled the socket between its jumps
+        background.cancel()
+        writer.close()
+        server.close()
+        await server.wait_closed()
+        from_thread = await asyncio.to_thread(lambda: 41 + 1)
+        return answer, from_thread, answered_after
+
+    answer, from_thread, answered_after = run_virtual(main, START)
+    assert (answer, from_thread) == (b"ping\n", 42)
+    assert answered_after < 30
