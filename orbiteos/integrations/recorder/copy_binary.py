@@ -10,7 +10,7 @@ IEEE 754 float8, text as UTF-8, jsonb as a version byte 1 and the JSON text. Big
 from __future__ import annotations
 
 import struct
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -134,22 +134,42 @@ def decode_rows(types: Sequence[str], data: bytes) -> list[tuple[Any, ...]]:
 
 @dataclass
 class EncodedRows:
-    """One table's rows, encoded: chunks of whole rows (no header or trailer), and their count."""
+    """One table's rows, encoded (no header or trailer), grouped by one column and in arrival order
+    within a group. They are sent group after group in the key's order: PostgreSQL then inserts
+    each entity's rows next to each other into the (entity_id, time) index, which cost it about
+    a sixth less CPU per row than rows in arrival order (a side experiment, docs/recorder.md)."""
 
     types: tuple[str, ...]
-    chunks: list[bytes] = field(default_factory=list)
+    key_column: int
+    groups: dict[str, list[bytes]] = field(default_factory=dict)
     count: int = 0
 
     def add(self, row: Sequence[Any]) -> None:
-        self.chunks.append(encode_row(self.types, row))
+        key = str(row[self.key_column])
+        group = self.groups.get(key)
+        if group is None:
+            group = self.groups[key] = []
+        group.append(encode_row(self.types, row))
         self.count += 1
 
     def extend(self, later: EncodedRows) -> None:
-        self.chunks.extend(later.chunks)
+        for key, rows in later.groups.items():
+            group = self.groups.get(key)
+            if group is None:
+                self.groups[key] = rows
+            else:
+                group.extend(rows)
         self.count += later.count
 
+    def ordered(self) -> Iterator[bytes]:
+        """The rows as they are sent: one piece per group."""
+        groups = self.groups
+        for key in sorted(groups):
+            yield b"".join(groups[key])
+
     def rows(self) -> list[tuple[Any, ...]]:
-        return decode_rows(self.types, b"".join(self.chunks))
+        """The rows as values, in the order they are sent."""
+        return decode_rows(self.types, b"".join(self.ordered()))
 
 
 def stream(chunks: Iterable[bytes], send_bytes: int) -> Iterable[bytes]:

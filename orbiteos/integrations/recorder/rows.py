@@ -51,6 +51,8 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     "energy_prices": energy.ENERGY_PRICES_COLUMNS,
 }
 
+STATES_ENTITY_ID = COLUMNS["states"].index("entity_id")
+
 Row = tuple[Any, ...]
 # A table's rows column by column: plain values in a few lists. A row tuple per row would be a
 # container the garbage collector tracks, and tens of thousands of them alive at a time make
@@ -73,7 +75,7 @@ class Batch:
     first_seq: int
     last_seq: int
     tables: dict[str, Columns] = field(default_factory=dict)  # every table but states
-    states: EncodedRows = field(default_factory=lambda: EncodedRows(STATES_TYPES))
+    states: EncodedRows = field(default_factory=lambda: EncodedRows(STATES_TYPES, STATES_ENTITY_ID))
 
     @property
     def items(self) -> int:
@@ -240,13 +242,12 @@ class RowBuilder:
     def build(self, items: Iterable[QueueItem], into: Batch | None = None) -> Batch:
         """Rows for `items`, numbered on from the last ones; added to `into` when given.
 
-        The hot loop of the recorder: a state row costs one float() attempt, two struct packs
-        and, when the attributes changed, one JSON encode; its pieces are joined once per call.
+        The hot loop of the recorder: a state row costs one float() attempt, two struct packs, a
+        join of its five pieces and, when the attributes changed, one JSON encode.
         """
         batch = into if into is not None else Batch(uuid.uuid4(), self.next_seq, self.next_seq - 1)
         seq = self.next_seq - 1
-        out: list[bytes] = []
-        put = out.extend
+        groups = batch.states.groups
         state_rows = 0
         entities = self._entities
         epoch, one_us, lengths, new_context = PG_EPOCH, ONE_US, _LENGTHS, _NEW_CONTEXT
@@ -257,8 +258,7 @@ class RowBuilder:
             if type(item) is not State:
                 event = cast(Event, item)
                 if event.event_type == EVENT_STATE_CHANGED:  # an entity removed: a states row with no state
-                    out.append(encode_row(STATES_TYPES, self._removed_row(event, seq)))
-                    state_rows += 1
+                    batch.states.add(self._removed_row(event, seq))
                 else:
                     self._event_rows(event, seq, batch)
                 continue
@@ -279,6 +279,9 @@ class RowBuilder:
             if entity.attributes != attributes:  # most updates change the state, not the attributes
                 entity.fields = entity.entity_id_field + _attributes_field(attributes)
                 entity.attributes = attributes
+            rows_of_entity = groups.get(entity_id)
+            if rows_of_entity is None:
+                rows_of_entity = groups[entity_id] = []
             ctx = item.context
             updated = item.last_updated
             changed = item.last_changed
@@ -303,10 +306,12 @@ class RowBuilder:
                     state_text = state_text.replace("\x00", "")
                 state_bytes = state_text.encode()
                 size = len(state_bytes)
-                put((head, entity.fields, lengths[size] if size < 256 else LENGTH(size), state_bytes, context_fields))
+                rows_of_entity.append(b"".join((
+                    head, entity.fields, lengths[size] if size < 256 else LENGTH(size), state_bytes, context_fields,
+                )))
             except (TypeError, ValueError, struct.error):  # a naive datetime, a lone surrogate: the general path
                 last_context = None
-                out.append(encode_row(STATES_TYPES, (
+                rows_of_entity.append(encode_row(STATES_TYPES, (
                     updated, seq, value, None if changed is updated else changed, entity_id,
                     entity.fields[len(entity.entity_id_field) + 5:].decode(), state_text,
                     ctx.id, ctx.user_id, ctx.parent_id,
@@ -322,9 +327,7 @@ class RowBuilder:
                 price = energy.price_row(item, value)
                 if price is not None:
                     batch.add("energy_prices", price)
-        if out:
-            batch.states.chunks.append(b"".join(out))
-            batch.states.count += state_rows
+        batch.states.count += state_rows
         batch.last_seq = seq
         self.next_seq = seq + 1
         return batch

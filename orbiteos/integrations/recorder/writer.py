@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from pathlib import Path
 
 import asyncpg
@@ -81,7 +81,7 @@ async def _sliced(columns: Columns) -> AsyncIterator[Row]:
             slice_end = clock() + SLICE
 
 
-async def _sliced_data(chunks: list[bytes]) -> AsyncIterator[bytes]:
+async def _sliced_data(chunks: Iterable[bytes]) -> AsyncIterator[bytes]:
     """The binary COPY data of encoded rows, yielding to the event loop every SLICE seconds."""
     clock = time.perf_counter  # CPU budgeting, not domain time
     slice_end = clock() + SLICE
@@ -137,7 +137,7 @@ class Writer:
             if receipt is None:
                 return False
             if batch.states.count:
-                await conn.copy_to_table("states", source=_sliced_data(batch.states.chunks),
+                await conn.copy_to_table("states", source=_sliced_data(batch.states.ordered()),
                                          columns=COLUMNS["states"], format="binary")
             for table, columns in batch.tables.items():
                 if columns[0]:

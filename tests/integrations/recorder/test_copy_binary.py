@@ -15,7 +15,7 @@ import pytest
 
 from orbiteos.core import Context, Event, Hub, State
 from orbiteos.integrations.recorder.copy_binary import STATES_TYPES, EncodedRows, decode_rows, encode_row
-from orbiteos.integrations.recorder.rows import COLUMNS, RowBuilder
+from orbiteos.integrations.recorder.rows import COLUMNS, STATES_ENTITY_ID, RowBuilder
 from orbiteos.integrations.recorder.writer import SchemaMismatch, Writer, apply_schema
 
 T = datetime(2026, 12, 2, 4, 30, 1, 123456, tzinfo=UTC)
@@ -70,7 +70,7 @@ async def test_binary_copy_reads_back_as_the_records_path_writes(postgres_url: s
     conn = await _connect(postgres_url)
     try:
         await conn.copy_records_to_table("states_records", records=ROWS, columns=COLUMNS["states"])
-        encoded = EncodedRows(STATES_TYPES)
+        encoded = EncodedRows(STATES_TYPES, STATES_ENTITY_ID)
         for row in ROWS:
             encoded.add(row)
         await _write(conn, encoded)

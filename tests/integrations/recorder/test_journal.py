@@ -75,4 +75,15 @@ async def test_a_segment_from_before_the_binary_states_rows_replays(tmp_path: Pa
     batch = await Journal(tmp_path).read_head()
     assert batch is not None and batch.batch_id == built.batch_id and batch.states.count == 3
     assert batch.rows_of("states") == built.rows_of("states")
-    assert batch.states.chunks and not batch.tables
+    assert list(batch.states.groups) == ["sensor.x"] and not batch.tables
+
+
+async def test_a_segment_with_the_states_rows_in_arrival_order_replays(tmp_path: Path):
+    _, states = _hub_with_states(3)
+    built = RowBuilder(7).build(states)
+    # Format 2: the states rows encoded, in arrival order, in chunks.
+    payload = (2, built.batch_id.bytes, 7, 9, {}, list(built.states.ordered()), 3)
+    (tmp_path / f"{7:020d}-{9:020d}.batch").write_bytes(pickle.dumps(payload))
+    batch = await Journal(tmp_path).read_head()
+    assert batch is not None and batch.states.count == 3
+    assert batch.rows_of("states") == built.rows_of("states")

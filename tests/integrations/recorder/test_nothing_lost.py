@@ -15,7 +15,7 @@ from orbiteos.core import Context, Event, Hub, SiteConfig
 from orbiteos.integrations import recorder as recorder_integration
 from orbiteos.integrations.recorder.copy_binary import STATES_TYPES, EncodedRows
 from orbiteos.integrations.recorder.queue.journal import Journal
-from orbiteos.integrations.recorder.rows import COLUMNS, Batch, RowBuilder
+from orbiteos.integrations.recorder.rows import COLUMNS, STATES_ENTITY_ID, Batch, RowBuilder
 from orbiteos.integrations.recorder.writer import Writer
 from tests.integrations.recorder.conftest import RecorderHub, fetch, running_recorder
 from tests.servers.postgres import TestPostgres
@@ -174,7 +174,7 @@ def _refused_by_the_server(hub: Hub) -> Batch:
     poisoned = RowBuilder(1).build(hub.states.all())
     row = list(poisoned.rows_of("states")[0])
     row[COLUMNS["states"].index("attributes")] = "{not json"
-    poisoned.states = EncodedRows(STATES_TYPES)
+    poisoned.states = EncodedRows(STATES_TYPES, STATES_ENTITY_ID)
     poisoned.states.add(row)
     return poisoned
 

@@ -5,9 +5,10 @@ replay order. A file is written under a temporary name and renamed, so a crash l
 whole batch or nothing. A segment is deleted only after its batch was committed; the batch keeps
 its id, so replaying a batch that was in fact committed is recognised (see writer.py).
 
-The files are pickles of plain values (the states rows as binary COPY data, the other tables
-column by column) written and read only by this process's own recorder. A format 1 file (from
-before the states rows were encoded) has the states rows as columns; they are encoded on reading.
+The files are pickles of plain values (the states rows as binary COPY data grouped by entity,
+the other tables column by column) written and read only by this process's own recorder. Files
+of the two formats before are read too: format 1 has the states rows as columns (they are
+encoded on reading), format 2 has them encoded in arrival order.
 """
 
 from __future__ import annotations
@@ -20,12 +21,12 @@ import uuid
 from pathlib import Path
 
 from orbiteos.integrations.recorder.copy_binary import STATES_TYPES, EncodedRows
-from orbiteos.integrations.recorder.rows import COLUMNS, Batch, Columns
+from orbiteos.integrations.recorder.rows import COLUMNS, STATES_ENTITY_ID, Batch, Columns
 
 _LOGGER = logging.getLogger(__name__)
 
 _SUFFIX = ".batch"
-_FORMAT = 2
+_FORMAT = 3
 _FORMAT_1_STATES_COLUMNS = ("time", "seq", "entity_id", "state", "value", "attributes", "last_changed",
                             "context_id", "context_user_id", "context_parent_id")
 
@@ -89,17 +90,20 @@ class Journal:
 
 def _payload(batch: Batch) -> tuple:  # type: ignore[type-arg]
     return (_FORMAT, batch.batch_id.bytes, batch.first_seq, batch.last_seq, batch.tables,
-            batch.states.chunks, batch.states.count)
+            batch.states.groups, batch.states.count)
 
 
 def _batch(payload: tuple) -> Batch:  # type: ignore[type-arg]
     version = payload[0]
     if version == _FORMAT:
+        _, batch_id, first_seq, last_seq, tables, groups, count = payload
+        states = EncodedRows(STATES_TYPES, STATES_ENTITY_ID, groups, count)
+    elif version == 2:  # encoded rows in arrival order: one group
         _, batch_id, first_seq, last_seq, tables, chunks, count = payload
-        states = EncodedRows(STATES_TYPES, chunks, count)
+        states = EncodedRows(STATES_TYPES, STATES_ENTITY_ID, {"": chunks} if chunks else {}, count)
     elif version == 1:
         _, batch_id, first_seq, last_seq, tables = payload
-        states = EncodedRows(STATES_TYPES)
+        states = EncodedRows(STATES_TYPES, STATES_ENTITY_ID)
         columns: Columns | None = tables.pop("states", None)
         if columns:
             by_name = dict(zip(_FORMAT_1_STATES_COLUMNS, columns, strict=True))
