@@ -82,6 +82,24 @@ def parse_result(text: str) -> Any:
     return result
 
 
+_IMMUTABLE_PLAIN = frozenset({str, bool, type(None)})
+
+
+def _reads_back_as_itself(items: list[Any]) -> bool:
+    """Whether a list's text (its repr) parses back to an equal list of the same item types: flat,
+    of plain strings, booleans, None, ints str() can print, and finite floats (`{{ chargers }}`)."""
+    for item in items:
+        kind = type(item)
+        if kind in _IMMUTABLE_PLAIN:
+            continue
+        if kind is float:
+            if item - item != 0.0:  # nan and inf print as names literal_eval does not know
+                return False
+        elif kind is not int or item.bit_length() > 14_000:
+            return False
+    return True
+
+
 def _copy_literal(value: Any) -> Any:
     """A copy of what literal_eval returned, fresh down to its mutable containers (the rest is
     immutable: numbers, strings, bytes, booleans, None, and tuples and frozensets of those)."""
@@ -887,6 +905,8 @@ class Template:
                     return value
             elif kind is bool or value is None or (kind is int and value.bit_length() <= 14_000):
                 return value  # (an int of more than 4,300 digits: str() refuses it, as rendering did)
+            elif kind is list and _reads_back_as_itself(value):
+                return list(value)  # a fresh list, as the text's literal_eval would give
             text = str(value).strip()
         except TemplateError:
             raise

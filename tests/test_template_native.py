@@ -57,3 +57,29 @@ def test_a_single_expression_is_returned_by_a_plain_function(source: str, variab
     native = environment(hub).compile_native(source)
     assert native is not None and not inspect.isgeneratorfunction(native.root_render_func)
     assert template.render(variables) == expected == parse_result(template.render_str(variables))
+
+
+@pytest.mark.parametrize(
+    "value",
+    [[], ["ev_charger.depot"], ["a", "b'c", 'd"e', "\u00e9", "\x00", "\ud800"], [1, -2, 0, 10**30],
+     [1.5, -0.0, 1e-05, 1e16, 0.1 + 0.2], [True, False, None], [float("nan")], [float("inf")],
+     [["nested"]], [(1, 2)], [{"a": 1}], [10**5000]],
+)
+def test_a_rendered_list_is_what_its_text_parses_to(value: list) -> None:
+    from orbiteos.core import Hub
+    from orbiteos.errors import TemplateError
+    from orbiteos.template import Template, parse_result
+
+    template = Template("{{ items }}", Hub())
+    try:
+        expected = parse_result(template.render_str({"items": value}))
+    except TemplateError:
+        with pytest.raises(TemplateError):
+            template.render({"items": value})
+        return
+    rendered = template.render({"items": value})
+    assert rendered == expected or (rendered != rendered and expected != expected)
+    assert type(rendered) is type(expected)
+    if isinstance(expected, list):
+        assert [type(item) for item in rendered] == [type(item) for item in expected]
+        assert rendered is not value  # a fresh list, never the variable itself
