@@ -429,8 +429,10 @@ def _hub_globals(hub: Hub | None, tracker: _Tracker) -> dict[str, Any]:
     """The helpers that read the hub: states, is_state, now() ..."""
 
     def get_state(entity_id: Any) -> State | None:
-        entity_id = _entity_id_of(entity_id)
-        tracker.entity(entity_id)
+        # The commonest call in a template: its steps inline.
+        entity_id = entity_id if type(entity_id) is str else _entity_id_of(entity_id)
+        if tracker.info is not None:
+            tracker.info.entities.add(entity_id.lower())
         return hub.states.get(entity_id) if hub is not None else None
 
     def is_state(entity_id: Any, value: Any) -> bool:
@@ -885,18 +887,19 @@ class Template:
     def _render_native(self, native: jinja2.Template, variables: Mapping[str, Any] | None) -> Any:
         """`{{ expression }}`: a number stays the number it is, where its text would parse back to
         exactly that number; anything else goes the text way (str, strip, native-type parse)."""
-        env = self._environment()
         context = self._spare_native
         if context is None:
-            context = _render_context(env, native, variables)  # type: ignore[assignment]
+            context = _render_context(self._env or self._environment(), native, variables)  # type: ignore[assignment]
         else:
             self._spare_native = None  # taken: a render inside this render builds its own
             context.parent = variables if variables is not None else _NO_VARIABLES  # type: ignore[assignment]
         try:
             value: Any = native.root_render_func(context)  # type: ignore[attr-defined]
             # Rendered through: whatever the value is, it leaves this method as a scalar or as
-            # text, never holding the context.
-            self._spare_native = _released(context)  # type: ignore[arg-type]
+            # text, never holding the context. A lone expression sets no variables and opens no
+            # autoescape block: only the variables are let go.
+            context.parent = _NO_VARIABLES  # type: ignore[assignment]
+            self._spare_native = context  # type: ignore[assignment]
             kind = type(value)
             if kind is float:
                 # Text in plain notation only: repr switches to an exponent outside [1e-4, 1e16),
