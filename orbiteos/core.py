@@ -261,13 +261,17 @@ class EventBus:
         return event
 
     def dispatch(self, event: Event) -> None:
-        specific = self._listeners.get(event.event_type)
-        catch_all = self._listeners.get(MATCH_ALL) if event.event_type != EVENT_STATE_CHANGED else None
-        for listeners in (specific, catch_all):
-            if not listeners:
-                continue
-            for listener in tuple(listeners):
-                self._hub.run_listener(listener, event)
+        event_type = event.event_type
+        run_listener = self._hub.run_listener
+        specific = self._listeners.get(event_type)
+        if specific:
+            for listener in tuple(specific):  # a copy: a listener may unsubscribe while it runs
+                run_listener(listener, event)
+        if event_type != EVENT_STATE_CHANGED:
+            catch_all = self._listeners.get(MATCH_ALL)
+            if catch_all:
+                for listener in tuple(catch_all):
+                    run_listener(listener, event)
 
 
 class StateMachine:
