@@ -81,7 +81,7 @@ async def _sliced(columns: Columns) -> AsyncIterator[Row]:
             slice_end = clock() + SLICE
 
 
-async def _sliced_data(chunks: Iterable[bytes]) -> AsyncIterator[bytes]:
+async def _sliced_data(chunks: Iterable[bytes | bytearray]) -> AsyncIterator[bytes]:
     """The binary COPY data of encoded rows, yielding to the event loop every SLICE seconds."""
     clock = time.perf_counter  # CPU budgeting, not domain time
     slice_end = clock() + SLICE

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import pickle
 from pathlib import Path
 
@@ -11,6 +12,7 @@ from orbiteos.integrations.recorder.queue.journal import Journal
 from orbiteos.integrations.recorder.rows import COLUMNS, RowBuilder
 
 STATE = COLUMNS["states"].index("state")
+SEQ = COLUMNS["states"].index("seq")
 
 
 def _files(directory: Path, pattern: str) -> list[Path]:
@@ -87,3 +89,21 @@ async def test_a_segment_with_the_states_rows_in_arrival_order_replays(tmp_path:
     batch = await Journal(tmp_path).read_head()
     assert batch is not None and batch.states.count == 3
     assert batch.rows_of("states") == built.rows_of("states")
+
+
+async def test_a_build_cancelled_at_a_pause_loses_and_repeats_nothing(tmp_path: Path):
+    _, states = _hub_with_states(3000)
+    backlog = Backlog(RowBuilder(1), Journal(tmp_path), max_memory=10_000, batch_items=10_000)
+    for state in states:
+        backlog.append(state)
+    building = asyncio.create_task(backlog.absorb())  # 3,000 items: several 0.15 ms slices
+    await asyncio.sleep(0)  # it runs to its first pause
+    building.cancel()  # as a stop that timed out does
+    await asyncio.gather(building, return_exceptions=True)
+    assert 0 < backlog.taken < 3000 and backlog.memory_items == 3000
+    await backlog.spill(everything=True)  # the stop's fallback
+    seen = []
+    while (batch := await backlog.next_batch()) is not None:
+        seen.extend(row[STATE] for row in sorted(batch.rows_of("states"), key=lambda r: r[SEQ]))
+        backlog.done(batch)
+    assert seen == [str(n) for n in range(3000)]

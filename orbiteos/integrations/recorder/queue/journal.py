@@ -100,7 +100,8 @@ def _batch(payload: tuple) -> Batch:  # type: ignore[type-arg]
         states = EncodedRows(STATES_TYPES, STATES_ENTITY_ID, groups, count)
     elif version == 2:  # encoded rows in arrival order: one group
         _, batch_id, first_seq, last_seq, tables, chunks, count = payload
-        states = EncodedRows(STATES_TYPES, STATES_ENTITY_ID, {"": chunks} if chunks else {}, count)
+        states = EncodedRows(STATES_TYPES, STATES_ENTITY_ID, {"": bytearray(b"".join(chunks))} if chunks else {},
+                             count)
     elif version == 1:
         _, batch_id, first_seq, last_seq, tables = payload
         states = EncodedRows(STATES_TYPES, STATES_ENTITY_ID)
