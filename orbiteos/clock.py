@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import selectors
+import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime, timedelta
@@ -64,34 +65,47 @@ class VirtualClock(Clock):
         # state written, every trace step): the last answer is kept for its loop time.
         self._last_loop_time = -1.0
         self._last_now = self.start
-        # The loop `run_virtual` made for this clock. Asking asyncio for the running loop costs a
-        # getpid() system call each time (CPython 3.11 checks for a fork), and the clock is asked
-        # for the time about ten times per simulated second.
+        # The loop `run_virtual` made for this clock, and its thread. Asking asyncio for the
+        # running loop costs a getpid() system call each time (CPython 3.11 checks for a fork),
+        # and the clock is asked for the time about ten times per simulated second.
         self._loop: VirtualEventLoop | None = None
+        self._loop_thread = 0
 
-    def _running_loop(self) -> VirtualEventLoop:
-        loop = self._loop
-        if loop is not None:
-            return loop
-        running = asyncio.get_running_loop()
-        if not isinstance(running, VirtualEventLoop):
-            raise RuntimeError("VirtualClock needs a VirtualEventLoop (use run_virtual)")
-        return running
+    def _bind(self, loop: VirtualEventLoop | None) -> None:
+        self._loop = loop
+        self._loop_thread = threading.get_ident() if loop is not None else 0
+
+    def _own_loop(self) -> VirtualEventLoop | None:
+        """The bound loop when called on its thread; None elsewhere (another thread asks asyncio,
+        and is refused as before: the loop is not thread-safe)."""
+        if self._loop is not None and threading.get_ident() == self._loop_thread:
+            return self._loop
+        return None
 
     def now(self) -> datetime:
-        loop_time = self._running_loop()._virtual_time
+        loop = self._own_loop()
+        if loop is None:
+            running = asyncio.get_running_loop()
+            if not isinstance(running, VirtualEventLoop):
+                raise RuntimeError("VirtualClock needs a VirtualEventLoop (use run_virtual)")
+            loop = running
+        loop_time = loop._virtual_time
         if loop_time != self._last_loop_time:
             self._last_now = self.start + timedelta(seconds=loop_time)
             self._last_loop_time = loop_time
         return self._last_now
 
     def monotonic(self) -> float:
-        return self._running_loop()._virtual_time
+        loop = self._own_loop()
+        return loop._virtual_time if loop is not None else super().monotonic()
 
     def call_later(
         self, delay: float, callback: Callable[..., object], *args: Any
     ) -> asyncio.TimerHandle:
-        return self._running_loop().call_later(max(0.0, delay), callback, *args)
+        loop = self._own_loop()
+        if loop is None:
+            return super().call_later(delay, callback, *args)
+        return loop.call_later(max(0.0, delay), callback, *args)
 
 
 class _JumpingSelector:
@@ -101,9 +115,12 @@ class _JumpingSelector:
         self._loop = loop
         self._inner = inner
         # Sockets and pipes registered since the loop made its own wake-up pipe. While there are
-        # none, a poll could only find that pipe, whose callbacks are already queued: the loop
-        # then steps without a system call per pass.
+        # none and no signal handler is set (a signal reaches its handler through that pipe), a
+        # poll could only find the pipe, whose callbacks are already queued: the loop then steps
+        # without a system call per pass. (Closing the loop unregisters the pipe: -1, no poll.)
         self._watched = 0
+        handlers = getattr(loop, "_signal_handlers", None)  # the Unix loop's own dict, kept up to date
+        self._signal_handlers: dict[Any, Any] = handlers if handlers is not None else {}
 
     def register(self, fileobj: Any, events: int, data: Any = None) -> selectors.SelectorKey:
         key = self._inner.register(fileobj, events, data)
@@ -119,7 +136,7 @@ class _JumpingSelector:
         if timeout is None:
             # Nothing scheduled at all: only real I/O (or another thread) can wake us.
             return self._inner.select(None)
-        events = self._inner.select(0) if self._watched > 0 else []
+        events = self._inner.select(0) if self._watched > 0 or self._signal_handlers else []
         if not events and timeout > 0:
             self._loop._jump_to_next_timer()
         return events
@@ -157,8 +174,8 @@ def run_virtual(
     """Run `main(clock)` on a fresh virtual-time loop starting at `start`."""
     clock = VirtualClock(start)
     with asyncio.Runner(loop_factory=VirtualEventLoop) as runner:
-        clock._loop = runner.get_loop()  # type: ignore[assignment]  # this clock belongs to this loop
+        clock._bind(runner.get_loop())  # type: ignore[arg-type]  # this clock belongs to this loop
         try:
             return runner.run(main(clock))
         finally:
-            clock._loop = None
+            clock._bind(None)

@@ -88,10 +88,10 @@ class Event:
         }
 
 
-_set_event_type = Event.event_type.__set__  # type: ignore[attr-defined]
-_set_data = Event.data.__set__  # type: ignore[attr-defined]
-_set_time_fired = Event.time_fired.__set__  # type: ignore[attr-defined]
-_set_event_context = Event.context.__set__  # type: ignore[attr-defined]
+_set_event_type = Event.__dict__["event_type"].__set__
+_set_data = Event.__dict__["data"].__set__
+_set_time_fired = Event.__dict__["time_fired"].__set__
+_set_event_context = Event.__dict__["context"].__set__
 _new_object = object.__new__
 
 
@@ -196,12 +196,12 @@ class State:
         return f"<State {self.entity_id}={self.state} {dict(self.attributes)}>"
 
 
-_set_entity_id = State.entity_id.__set__  # type: ignore[attr-defined]
-_set_state = State.state.__set__  # type: ignore[attr-defined]
-_set_attributes = State.attributes.__set__  # type: ignore[attr-defined]
-_set_last_updated = State.last_updated.__set__  # type: ignore[attr-defined]
-_set_last_changed = State.last_changed.__set__  # type: ignore[attr-defined]
-_set_context = State.context.__set__  # type: ignore[attr-defined]
+_set_entity_id = State.__dict__["entity_id"].__set__
+_set_state = State.__dict__["state"].__set__
+_set_attributes = State.__dict__["attributes"].__set__
+_set_last_updated = State.__dict__["last_updated"].__set__
+_set_last_changed = State.__dict__["last_changed"].__set__
+_set_context = State.__dict__["context"].__set__
 
 
 EventListener = Callable[[Event], Any]
@@ -264,14 +264,13 @@ class EventBus:
         event_type = event.event_type
         run_listener = self._hub.run_listener
         specific = self._listeners.get(event_type)
+        catch_all = self._listeners.get(MATCH_ALL) if event_type != EVENT_STATE_CHANGED else None
         if specific:
             for listener in tuple(specific):  # a copy: a listener may unsubscribe while it runs
                 run_listener(listener, event)
-        if event_type != EVENT_STATE_CHANGED:
-            catch_all = self._listeners.get(MATCH_ALL)
-            if catch_all:
-                for listener in tuple(catch_all):
-                    run_listener(listener, event)
+        if catch_all:
+            for listener in tuple(catch_all):
+                run_listener(listener, event)
 
 
 class StateMachine:

@@ -847,7 +847,7 @@ class Template:
             self.ensure_valid()
             compiled = self._compiled
         env = self._environment()
-        context = self._spare_text
+        context: Any = self._spare_text  # a _RenderContext, or Jinja's own for {% block %}
         if context is None:
             context = _render_context(env, compiled, variables)  # type: ignore[arg-type]
         else:
@@ -887,19 +887,19 @@ class Template:
     def _render_native(self, native: jinja2.Template, variables: Mapping[str, Any] | None) -> Any:
         """`{{ expression }}`: a number stays the number it is, where its text would parse back to
         exactly that number; anything else goes the text way (str, strip, native-type parse)."""
-        context = self._spare_native
+        context: Any = self._spare_native
         if context is None:
-            context = _render_context(self._env or self._environment(), native, variables)  # type: ignore[assignment]
+            context = _render_context(self._env or self._environment(), native, variables)
         else:
             self._spare_native = None  # taken: a render inside this render builds its own
-            context.parent = variables if variables is not None else _NO_VARIABLES  # type: ignore[assignment]
+            context.parent = variables if variables is not None else _NO_VARIABLES
         try:
             value: Any = native.root_render_func(context)  # type: ignore[attr-defined]
             # Rendered through: whatever the value is, it leaves this method as a scalar or as
             # text, never holding the context. A lone expression sets no variables and opens no
             # autoescape block: only the variables are let go.
-            context.parent = _NO_VARIABLES  # type: ignore[assignment]
-            self._spare_native = context  # type: ignore[assignment]
+            context.parent = _NO_VARIABLES
+            self._spare_native = context
             kind = type(value)
             if kind is float:
                 # Text in plain notation only: repr switches to an exponent outside [1e-4, 1e16),
@@ -943,7 +943,6 @@ class Template:
         return hash(self.source)
 
 
-_NAME_PARSER = jinja2.Environment()
 
 
 def template_names(value: Any) -> set[str]:
@@ -954,7 +953,9 @@ def template_names(value: Any) -> set[str]:
     if isinstance(value, str):
         if is_template_string(value):
             try:
-                names |= jinja2.meta.find_undeclared_variables(_NAME_PARSER.parse(value))
+                # Parsed with our own filters and tests known: a plain Jinja environment refuses
+                # `| bool` or `is has_value` while analysing, and the names would go unseen.
+                names |= jinja2.meta.find_undeclared_variables(environment(None).parse(value))
             except jinja2.TemplateSyntaxError:
                 pass  # reported where the template is compiled
     elif isinstance(value, list):

@@ -82,3 +82,51 @@ def test_real_io_still_works_under_virtual_time() -> None:
     answer, from_thread, answered_after = run_virtual(main, START)
     assert (answer, from_thread) == (b"ping\n", 42)
     assert answered_after < 30
+
+
+def test_the_clock_of_a_virtual_run_is_refused_on_another_thread() -> None:
+    """Bound to its loop for speed, the clock still refuses another thread (the loop is not
+    thread-safe), as it did when it asked asyncio each time."""
+
+    async def main(clock: VirtualClock) -> tuple[str, str, float]:
+        def elsewhere() -> str:
+            try:
+                clock.now()
+            except RuntimeError as err:
+                return str(err)
+            return "answered"
+
+        refused = await asyncio.to_thread(elsewhere)
+        await clock.sleep(2)
+        return refused, clock.now().isoformat(), clock.monotonic()
+
+    refused, now, elapsed = run_virtual(main, START)
+    assert "no running event loop" in refused
+    assert (now, elapsed) == ((START + timedelta(seconds=2)).isoformat(), 2.0)
+
+
+def test_a_signal_handler_runs_under_virtual_time() -> None:
+    """A signal reaches its handler through the loop's wake-up pipe, which the loop then polls
+    even with no socket registered."""
+    import os
+    import signal
+
+    async def main(clock: VirtualClock) -> float:
+        loop = asyncio.get_running_loop()
+        handled = loop.create_future()
+        loop.add_signal_handler(signal.SIGUSR1, lambda: handled.done() or handled.set_result(clock.monotonic()))
+
+        async def ticker() -> None:  # a timer always pending
+            while True:
+                await clock.sleep(1)
+
+        background = asyncio.create_task(ticker())
+        try:
+            os.kill(os.getpid(), signal.SIGUSR1)
+            async with asyncio.timeout(3600):
+                return await handled
+        finally:
+            background.cancel()
+            loop.remove_signal_handler(signal.SIGUSR1)
+
+    assert run_virtual(main, START) < 30

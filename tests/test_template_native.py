@@ -82,4 +82,5 @@ def test_a_rendered_list_is_what_its_text_parses_to(value: list) -> None:
     assert type(rendered) is type(expected)
     if isinstance(expected, list):
         assert [type(item) for item in rendered] == [type(item) for item in expected]
+        assert [repr(item) for item in rendered] == [repr(item) for item in expected]  # -0.0 stays -0.0
         assert rendered is not value  # a fresh list, never the variable itself

@@ -106,3 +106,29 @@ def test_this_is_the_automations_own_state_when_a_template_reads_it() -> None:
         (0.0, "test.call", {"me": "automation.reads_this", "state": "on", "mode": "single", "changed_is_text": True}),
         (0.0, "test.other", {}),
     ]
+
+
+def test_names_are_seen_in_templates_that_use_orbiteos_filters_and_tests() -> None:
+    """A template with one of our own filters (`| bool`, `| states`) or tests (`is has_value`)
+    still shows which variables it reads: `this` is built for it, and a condition reading an
+    automation variable waits for the variables."""
+
+    async def body(s: Scenario) -> None:
+        s.set("sensor.grid", "90")
+        s.hub.bus.fire("go", {})
+        await s.advance(1)
+
+    yaml_text = """
+- id: a
+  trigger: {platform: event, event_type: go}
+  variables:
+    grid_kw: "{{ states('sensor.grid') | float }}"
+  condition: "{{ (grid_kw > 80) | bool }}"
+  action:
+    - action: test.call
+      data:
+        me: "{{ this.entity_id | states }}"
+        known: "{{ this.entity_id is has_value }}"
+"""
+    s = run_scenario(yaml_text, body)
+    assert s.called() == [(0.0, "test.call", {"me": "on", "known": True})]

@@ -121,3 +121,27 @@ def test_for_is_cancelled_when_the_value_leaves_the_range_and_restarts_on_return
 
     s = run_scenario(auto("above: 5, for: {seconds: 10}"), body, initial={"sensor.grid": "1"})
     assert s.called() == [(16.0, "test.call", {"value": 7})]
+
+
+def test_a_for_template_sees_the_trigger_variables_not_the_value_templates_state() -> None:
+    """`state` belongs to the value_template alone: a `for:` template sees the trigger's own
+    variables (here a trigger variable called `state`), as Home Assistant renders it."""
+
+    async def body(s: Scenario) -> None:
+        await feed(s, "6")
+        await s.advance(60)
+
+    yaml = """
+- id: n
+  trigger_variables: {state: 7}
+  trigger:
+    platform: numeric_state
+    entity_id: sensor.grid
+    value_template: "{{ state.state | float(0) }}"
+    above: 5
+    for: "{{ state if state is number else 3 }}"
+  action:
+    - service: test.call
+"""
+    s = run_scenario(yaml, body, initial={"sensor.grid": "1"})
+    assert s.called() == [(7.0, "test.call", {})]

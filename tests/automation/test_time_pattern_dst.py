@@ -53,3 +53,39 @@ def test_a_time_that_the_spring_change_skips_does_not_fire_that_day() -> None:
     second = next_matching(first, *half_past_two)
     assert first.isoformat() == "2026-10-25T02:30:00+02:00"
     assert second.isoformat() == "2026-10-26T02:30:00+01:00"
+
+
+def _wall_clock_by_scanning(after: datetime, hours: list[int], minutes: list[int], seconds: list[int]) -> datetime:
+    """The reference: every hour, minute and second counted through in order (as the search did
+    before it used bisection)."""
+    from datetime import timedelta
+
+    start = after.replace(microsecond=0, fold=0) + timedelta(seconds=1)
+    for day in range(3):
+        date = (start + timedelta(days=day)).date()
+        for hour in hours:
+            for minute in minutes:
+                for second in seconds:
+                    candidate = (hour, minute, second)
+                    if day == 0 and candidate < (start.hour, start.minute, start.second):
+                        continue
+                    return datetime(date.year, date.month, date.day, hour, minute, second, tzinfo=after.tzinfo)
+    raise AssertionError("no match")
+
+
+def test_the_wall_clock_search_agrees_with_counting_through() -> None:
+    import random
+    from datetime import timedelta
+
+    from orbiteos.automation.triggers.time_pattern import _next_wall_clock_match
+
+    rng = random.Random(20261202)
+
+    def pattern(maximum: int) -> str:
+        return rng.choice(["*", f"/{rng.randint(1, maximum)}", str(rng.randint(0, maximum))])
+
+    for _ in range(400):
+        units = allowed_values(pattern(23), 23), allowed_values(pattern(59), 59), allowed_values(pattern(59), 59)
+        after = datetime(2026, 10, 24, tzinfo=AMSTERDAM) + timedelta(
+            seconds=rng.randint(0, 3 * 86_400), microseconds=rng.choice([0, 500_000]))
+        assert _next_wall_clock_match(after, *units) == _wall_clock_by_scanning(after, *units), (units, after)

@@ -65,24 +65,24 @@ async def async_attach(
     armed: set[str] = set()
     pending: dict[str, Unsubscribe] = {}
 
-    scopes: dict[str, dict[str, Any]] = {}
-
     def scope(entity_id: str) -> dict[str, Any]:
-        # One per entity, kept: the value template's `state` is written into it for each judgement
-        # (templates cannot change it: the sandbox is immutable).
-        variables = scopes.get(entity_id)
+        return {**base_variables, "trigger": {"platform": "numeric_state", "entity_id": entity_id,
+                                              "below": below, "above": above, "attribute": attribute}}
+
+    judging_scopes: dict[str, dict[str, Any]] = {}
+
+    def judging_scope(entity_id: str) -> dict[str, Any]:
+        # The value template's, one per entity and kept: its `state` is written into it for each
+        # judgement (templates cannot change it: the sandbox is immutable). Nothing else sees it.
+        variables = judging_scopes.get(entity_id)
         if variables is None:
-            variables = scopes[entity_id] = {
-                **base_variables,
-                "trigger": {"platform": "numeric_state", "entity_id": entity_id, "below": below, "above": above,
-                            "attribute": attribute},
-            }
+            variables = judging_scopes[entity_id] = scope(entity_id)
         return variables
 
     for entity_id in entity_ids:
         try:
             initial = hub.states.get(entity_id)
-            if not test.matches(initial, scope(entity_id) if uses_variables else None, own_scope=True):
+            if not test.matches(initial, judging_scope(entity_id) if uses_variables else None, own_scope=True):
                 armed.add(entity_id)
         except NumericError as err:
             _LOGGER.debug("%s: numeric_state trigger not armed for %s: %s", name, entity_id, err)
@@ -111,7 +111,7 @@ async def async_attach(
         entity_id: str = data["entity_id"]
         new: State | None = data["new_state"]
         try:
-            matching = test.matches(new, scope(entity_id) if uses_variables else None, own_scope=True)
+            matching = test.matches(new, judging_scope(entity_id) if uses_variables else None, own_scope=True)
         except NumericError as err:
             _LOGGER.debug("%s: numeric_state trigger cannot judge %s: %s", name, entity_id, err)
             return
@@ -133,7 +133,7 @@ async def async_attach(
 
         def still_matching(state: State | None) -> bool:
             try:
-                return test.matches(state, scope(entity_id) if uses_variables else None, own_scope=True)
+                return test.matches(state, judging_scope(entity_id) if uses_variables else None, own_scope=True)
             except NumericError:
                 return False
 
