@@ -847,7 +847,7 @@ class Template:
             self.ensure_valid()
             compiled = self._compiled
         env = self._environment()
-        context: Any = self._spare_text  # a _RenderContext, or Jinja's own for {% block %}
+        context: Any = self._spare_text  # a new one below is Jinja's own for {% block %}: not kept
         if context is None:
             context = _render_context(env, compiled, variables)  # type: ignore[arg-type]
         else:
@@ -889,7 +889,7 @@ class Template:
         exactly that number; anything else goes the text way (str, strip, native-type parse)."""
         context: Any = self._spare_native
         if context is None:
-            context = _render_context(self._env or self._environment(), native, variables)
+            context = _render_context(self._environment(), native, variables)
         else:
             self._spare_native = None  # taken: a render inside this render builds its own
             context.parent = variables if variables is not None else _NO_VARIABLES
@@ -941,8 +941,6 @@ class Template:
 
     def __hash__(self) -> int:
         return hash(self.source)
-
-
 
 
 def template_names(value: Any) -> set[str]:

@@ -53,9 +53,9 @@ class Automation:
         self._conditions = compile_conditions(hub, config["conditions"])
         self._sequence = compile_sequence(hub, config["actions"])
         self._variables = compile_complex(config.get("variables") or {}, hub)
-        # name -> (template or None, the value itself when there is nothing to render)
+        # (name, value, whether it holds a template): the rest is only copied for each run.
         self._variable_plan = [
-            (name, value if isinstance(value, Template) or has_templates(value) else None, value)
+            (name, value, isinstance(value, Template) or has_templates(value))
             for name, value in self._variables.items()
         ]
         # `this` is built for a run only when some template of the automation names it.
@@ -165,14 +165,9 @@ class Automation:
                     return
             # As Home Assistant: rendered in order, each seeing the ones before it; the trigger's
             # run variables win over automation variables of the same name.
-            for name, template, value in self._variable_plan:
+            for name, value, rendered in self._variable_plan:
                 if name not in run_variables:
-                    if template is None:
-                        variables[name] = copy_plain(value)
-                    elif type(template) is Template:
-                        variables[name] = template.render(variables)
-                    else:
-                        variables[name] = render_complex(template, variables, hub)
+                    variables[name] = render_complex(value, variables, hub) if rendered else copy_plain(value)
             if check_conditions and not all_pass(
                 self._conditions, variables, trace, "condition", self.automation_id
             ):

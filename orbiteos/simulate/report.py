@@ -118,21 +118,17 @@ def _trigger_summary(trigger: Any) -> Any:
     for key in _TRIGGER_KEYS:
         value = trigger.get(key)
         if value is not None:
-            summary[key] = value if type(value) in _PLAIN else jsonable(value)
-    if "from_state" in trigger or "to_state" in trigger:
-        for key in ("from_state", "to_state"):
-            state = trigger.get(key)
-            if isinstance(state, State):
-                summary[key] = state.state
-            elif isinstance(state, Mapping) and "state" in state:
-                summary[key] = state["state"]
+            summary[key] = jsonable(value)
+    for key in ("from_state", "to_state"):
+        state = trigger.get(key)
+        if isinstance(state, State):
+            summary[key] = state.state
+        elif isinstance(state, Mapping) and "state" in state:
+            summary[key] = state["state"]
     event = trigger.get("event")
     if isinstance(event, Event):
         summary["event_type"] = event.event_type
     return summary
-
-
-_PLAIN = frozenset({str, int, float, bool})
 
 
 def build_report(

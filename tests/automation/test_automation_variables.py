@@ -5,6 +5,12 @@ from __future__ import annotations
 from tests.automation.scenario import Scenario, run_scenario
 
 
+async def grid_at_90_then_go(s: Scenario) -> None:
+    s.set("sensor.grid", "90")
+    s.hub.bus.fire("go", {})
+    await s.advance(1)
+
+
 def test_automation_variables_see_earlier_ones_and_trigger_wins() -> None:
     async def body(s: Scenario) -> None:
         s.set("sensor.grid", "70")
@@ -57,11 +63,6 @@ def test_conditions_that_ignore_variables_skip_their_rendering() -> None:
 
 
 def test_condition_reading_a_variable_sees_it_rendered() -> None:
-    async def body(s: Scenario) -> None:
-        s.set("sensor.grid", "90")
-        s.hub.bus.fire("go", {})
-        await s.advance(1)
-
     yaml_text = """
 - id: a
   trigger: {platform: event, event_type: go}
@@ -72,7 +73,7 @@ def test_condition_reading_a_variable_sees_it_rendered() -> None:
     - action: test.call
       data: {grid: "{{ grid_kw }}"}
 """
-    s = run_scenario(yaml_text, body)
+    s = run_scenario(yaml_text, grid_at_90_then_go)
     assert s.called() == [(0.0, "test.call", {"grid": 90.0})]
 
 
@@ -113,11 +114,6 @@ def test_names_are_seen_in_templates_that_use_orbiteos_filters_and_tests() -> No
     still shows which variables it reads: `this` is built for it, and a condition reading an
     automation variable waits for the variables."""
 
-    async def body(s: Scenario) -> None:
-        s.set("sensor.grid", "90")
-        s.hub.bus.fire("go", {})
-        await s.advance(1)
-
     yaml_text = """
 - id: a
   trigger: {platform: event, event_type: go}
@@ -130,5 +126,5 @@ def test_names_are_seen_in_templates_that_use_orbiteos_filters_and_tests() -> No
         me: "{{ this.entity_id | states }}"
         known: "{{ this.entity_id is has_value }}"
 """
-    s = run_scenario(yaml_text, body)
+    s = run_scenario(yaml_text, grid_at_90_then_go)
     assert s.called() == [(0.0, "test.call", {"me": "on", "known": True})]
