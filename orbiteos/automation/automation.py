@@ -24,6 +24,7 @@ from orbiteos.automation.trace import Trace, TraceStore, TraceView
 from orbiteos.automation.trigger import async_attach_triggers
 from orbiteos.core import Context, Hub, Unsubscribe
 from orbiteos.errors import OrbitEOSError
+from orbiteos.natures.source import CURRENT_SOURCE, SetpointSource
 from orbiteos.template import Template, compile_complex, copy_plain, has_templates, render_complex, template_names
 
 _LOGGER = logging.getLogger("orbiteos.automation")
@@ -46,6 +47,8 @@ class Automation:
         self.mode: str = config["mode"]
         self.max: int = config["max"]
         self.enabled: bool = config.get("initial_state", True)
+        # Every setpoint a run writes carries this source (orbiteos.natures).
+        self.setpoint_source = SetpointSource(entity_id, float(config.get("priority", 0)))
         self.last_triggered: datetime | None = None
         self._max_exceeded = config["max_exceeded"]
         self._traces = traces
@@ -68,6 +71,7 @@ class Automation:
         self._runs: list[asyncio.Task[Any]] = []
         self._queue_lock: asyncio.Lock | None = None
         self._queued = 0
+        self._last_refusal: str | None = None
 
     # --- what the outside sees -------------------------------------------------------------
     @property
@@ -147,6 +151,7 @@ class Automation:
     async def _handle(self, run_variables: dict[str, Any], trigger_context: Context | None,
                       skip_condition: bool) -> None:
         hub = self.hub
+        CURRENT_SOURCE.set(self.setpoint_source)  # this run's own task: its calls carry the source
         context = Context(parent_id=trigger_context.id if trigger_context is not None else None)
         trigger = run_variables.get("trigger")
         trace = Trace(hub, self.automation_id, self.entity_id, trigger, context)
@@ -252,7 +257,10 @@ class Automation:
             self.write_state(context)
             raise
         except OrbitEOSError as err:
-            _LOGGER.error("%s: run aborted: %s", self.automation_id, err)
+            # A refusal that repeats run after run (a device in its fail-safe state) is logged once.
+            repeated = getattr(err, "quiet_repeats", False) and str(err) == self._last_refusal
+            self._last_refusal = str(err) if getattr(err, "quiet_repeats", False) else None
+            _LOGGER.log(logging.DEBUG if repeated else logging.ERROR, "%s: run aborted: %s", self.automation_id, err)
             trace.step("error", error=str(err))
             result, error = "error", str(err)
         except Exception as err:

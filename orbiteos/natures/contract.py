@@ -104,6 +104,9 @@ class Command:
     revert_s: float | None = None
     # `setpoint_source` and `setpoint_until`, for the device's next state write.
     attributes: Mapping[str, Any] = field(default_factory=dict)
+    # What a charger falls back to by itself (its safe state's data, `current_a` or `power_kw`);
+    # None: its own maximum. Batteries fall back to auto and inverters lift their limit.
+    fallback: Mapping[str, Any] | None = None
 
 
 @runtime_checkable

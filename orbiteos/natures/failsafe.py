@@ -6,6 +6,7 @@ inputs have been fresh again for as long. Entering and leaving are `failsafe` ev
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from orbiteos.core import STATE_UNAVAILABLE, STATE_UNKNOWN, Context, Event, Unsubscribe
@@ -33,6 +34,7 @@ class Failsafe:
         self._retry: set[str] = set()
         self._next_retry = 0.0
         self.history: list[dict[str, Any]] = []  # every announcement, for `orbiteos simulate`
+        self.periods: list[list[datetime | None]] = []  # [entered, left or None]
 
     # --- inputs ------------------------------------------------------------------------------
     def inputs(self) -> list[str]:
@@ -93,6 +95,7 @@ class Failsafe:
     async def enter(self, problem: str) -> None:
         self.active = True
         self.reason = problem
+        self.periods.append([self.hub.clock.now(), None])
         _LOGGER.warning("fail-safe: %s; devices go to their safe states", problem)
         devices = self.layer.served()
         for entity_id in devices:
@@ -149,10 +152,16 @@ class Failsafe:
                 setpoint.source = ENDED
             self._announce(entity_id, reason, "control handed back" if held else "unchanged", False, context)
         self._retry.clear()
+        if self.periods:
+            self.periods[-1][1] = self.hub.clock.now()
         self.active = False
         self.reason = None
         self._good_since = None
         self.layer.alerts.clear("failsafe")
+
+    def seconds_active(self, until: datetime) -> float:
+        return sum(((left or until) - entered).total_seconds() for entered, left in self.periods
+                   if entered is not None)
 
     def _announce(self, entity_id: str, reason: str, action: str, active: bool, context: Context) -> None:
         data = {"kind": EVENT_FAILSAFE, "entity_id": entity_id, "active": active, "reason": reason,

@@ -78,7 +78,9 @@ class NatureLayer:
     def command(self, entity_id: str, source: SetpointSource, context: Context) -> Command:
         revert = self.settings.revert_after_s if self.controller else None
         until = None if revert is None else (self.hub.clock.now() + timedelta(seconds=revert)).isoformat()
-        return Command(context, revert, {"setpoint_source": source.name, "setpoint_until": until})
+        safe = self.settings.safe_state(entity_id)
+        fallback = safe.data if safe.service == "set_limit" and entity_id.startswith("ev_charger.") else None
+        return Command(context, revert, {"setpoint_source": source.name, "setpoint_until": until}, fallback)
 
     def device(self, entity_id: str) -> Any | None:
         domain = entity_id.partition(".")[0]

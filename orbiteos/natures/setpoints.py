@@ -28,6 +28,9 @@ EVENT_SETPOINT_CONFLICT = "setpoint_conflict"
 class SetpointRefused(ServiceValidationError):
     """A setpoint the ownership rules or the fail-safe do not let through."""
 
+    # The same refusal run after run is logged once by the automation that meets it.
+    quiet_repeats = True
+
 
 @dataclass(slots=True)
 class Setpoint:
@@ -84,7 +87,7 @@ class SetpointBook:
             _LOGGER.warning("setpoint conflict: %s (%s %.0f s before %s)", message, current.source.name, age,
                             source.name)
             self.hub.bus.fire(EVENT_SETPOINT_CONFLICT, {
-                "entity_id": entity_id, "sources": [first, second], "message": message,
+                "kind": EVENT_SETPOINT_CONFLICT, "entity_id": entity_id, "sources": [first, second], "message": message,
             })
         self.alerts.raise_alert(f"conflict:{entity_id}", "setpoint_conflict", entity_id, message)
 

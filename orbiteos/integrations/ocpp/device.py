@@ -57,6 +57,8 @@ class ChargePointDevice:
         self.advertised_unit: str | None = None
         # TxDefaultProfile limits per connector, so limit_kw falls back to them when a transaction ends.
         self.default_limit_kw: dict[int, float] = {}
+        # (connection, connector) -> the fallback limit installed on that connection.
+        self.fallback_sent: dict[tuple[int, int], Limit] = {}
         for connector_id in range(1, settings.connectors + 1):
             self.connector(connector_id)
 

@@ -38,6 +38,9 @@ DOMAIN = "ocpp"
 STACK_LEVEL = 1
 DEFAULT_PROFILE_ID = 1
 TX_PROFILE_ID = 2
+# The charger's own fallback: a TxDefaultProfile under the others, with no end (docs/failsafe.md).
+FALLBACK_PROFILE_ID = 3
+FALLBACK_STACK_LEVEL = 0
 
 Validator = vol.Schema | vol.All
 
@@ -103,6 +106,31 @@ def _accepted(answer: Any, what: str, device: ChargePointDevice) -> None:
     status = getattr(answer, "status", None)
     if status != "Accepted":
         raise ChargerCallError(f"charge point {device.charge_point_id} answered {what} with status {status}")
+
+
+async def set_fallback(device: ChargePointDevice, connector_id: int, fallback: Mapping[str, Any]) -> None:
+    """Install the limit the charger keeps when no other profile is in force (once per connection)."""
+    limit = device.limit(fallback.get("power_kw"), fallback.get("current_a"))
+    key = (id(device.connection), connector_id)
+    if device.fallback_sent.get(key) == limit:
+        return
+    profile = {
+        "chargingProfileId": FALLBACK_PROFILE_ID,
+        "stackLevel": FALLBACK_STACK_LEVEL,
+        "chargingProfilePurpose": "TxDefaultProfile",
+        "chargingProfileKind": "Relative",
+        "chargingSchedule": {
+            "chargingRateUnit": limit.unit,
+            "chargingSchedulePeriod": [{"startPeriod": 0, "limit": limit.value}],
+        },
+    }
+    answer = await _connection(device).request(
+        call.SetChargingProfile(connector_id=connector_id, cs_charging_profiles=profile)
+    )
+    _accepted(answer, "SetChargingProfile TxDefaultProfile (fallback)", device)
+    device.fallback_sent[key] = limit
+    _LOGGER.info("%s: fallback limit %s %s on connector %s", device.charge_point_id, limit.value, limit.unit,
+                 connector_id)
 
 
 async def set_limit(
@@ -171,6 +199,8 @@ class OCPPConnector:
         entity.write_state()
 
     async def set_limit(self, power_kw: float | None, current_a: float | None, command: Command) -> None:
+        if command.fallback is not None and command.revert_s is not None:
+            await set_fallback(self.device, self.connector_id, command.fallback)
         await set_limit(self.system, self.device, self.connector_id, power_kw, current_a, command.revert_s)
         self._accept(command)
 

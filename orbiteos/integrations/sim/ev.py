@@ -135,6 +135,7 @@ class EVCharger:
         self.quiet = False
         # A charging profile's duration: seconds the limit holds, then back to the charger's maximum.
         self.revert_in_s: float | None = None
+        self.revert_to_kw = self.max_power_kw  # the charger's own default profile
         self.ownership: dict[str, Any] = {}
 
     # --- control ---------------------------------------------------------
@@ -142,12 +143,15 @@ class EVCharger:
     def min_power_kw(self) -> float:
         return self.min_current_a * self.voltage * self.phases / 1000.0
 
-    def set_limit(self, power_kw: float | None = None, current_a: float | None = None) -> None:
+    def limit_kw_of(self, power_kw: float | None = None, current_a: float | None = None) -> float:
         if current_a is not None:
             power_kw = current_a * self.voltage * self.phases / 1000.0
         if power_kw is None:
             raise ValueError("charger limit needs power_kw or current_a")
-        self.limit_kw = max(0.0, min(self.max_power_kw, power_kw))
+        return max(0.0, min(self.max_power_kw, power_kw))
+
+    def set_limit(self, power_kw: float | None = None, current_a: float | None = None) -> None:
+        self.limit_kw = self.limit_kw_of(power_kw, current_a)
 
     def start(self) -> None:
         self.enabled = True
@@ -193,7 +197,7 @@ class EVCharger:
             self.revert_in_s -= dt
             if self.revert_in_s <= 0.0:
                 self.revert_in_s = None
-                self.limit_kw = self.max_power_kw
+                self.limit_kw = self.revert_to_kw
         if day != self._planned_day:
             self._plan(day)
         visit = self.visit

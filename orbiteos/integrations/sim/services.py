@@ -58,6 +58,11 @@ class SimulatedCharger(_SimulatedDevice):
 
     async def set_limit(self, power_kw: float | None, current_a: float | None, command: Command) -> None:
         self._apply(command, lambda: self.device.set_limit(power_kw=power_kw, current_a=current_a))
+        fallback = command.fallback
+        self.device.revert_to_kw = (
+            self.device.max_power_kw if fallback is None
+            else self.device.limit_kw_of(fallback.get("power_kw"), fallback.get("current_a"))
+        )
 
     async def start(self, id_tag: str | None, command: Command) -> None:
         self._apply(command, self.device.start)

@@ -162,6 +162,14 @@ class SimulatedSite:
         else:
             self.hub.states.set(entity_id, str(state), attributes, context=context)
 
+    def set_fault(self, entity_id: str, kind: str | None) -> None:
+        """Write `entity_id` as unavailable (`unavailable`), not at all (`stale`), or normally again (None)."""
+        if kind is None:
+            self.faults.pop(entity_id, None)
+            self._last_written.pop(entity_id, None)  # written at the next step even if unchanged
+        else:
+            self.faults[entity_id] = kind
+
     def write_device(self, entity_id: str, context: Context | None = None) -> None:
         device = self.device(entity_id)
         if device is not None:

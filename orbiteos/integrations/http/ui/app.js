@@ -2,6 +2,7 @@
 
 const TOKEN_KEY = "orbiteos.token";
 const DEVICE_DOMAINS = ["pv", "battery", "ev_charger", "meter"];
+const ALERTS_ENTITY = "sensor.orbiteos_alerts";
 const IDLE_KW = 0.05;
 
 const ui = {
@@ -218,12 +219,23 @@ function queueRender(full) {
   ui.renderQueued = true;
   requestAnimationFrame(() => {
     ui.renderQueued = false;
+    renderAlerts();
     renderFlow();
     renderDevices();
     renderEntities(ui.fullRender);
     ui.fullRender = false;
     ui.changed.clear();
   });
+}
+
+// --- alerts: fail-safe states and setpoint conflicts (sensor.orbiteos_alerts) ----------
+function renderAlerts() {
+  const state = ui.entities.get(ALERTS_ENTITY);
+  const alerts = (state && state.attributes.alerts) || [];
+  $("alerts").hidden = alerts.length === 0;
+  $("alert-list").replaceChildren(...alerts.map((alert) => h("li", { class: `alert alert-${alert.kind}` },
+    h("span", { class: "alert-kind" }, alert.kind === "failsafe" ? "Fail-safe" : "Setpoint conflict"),
+    " ", alert.message)));
 }
 
 // --- site at a glance ---------------------------------------------------------------
