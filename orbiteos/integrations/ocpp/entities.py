@@ -34,6 +34,7 @@ class ConnectorEntity(Entity):
         self.currents_a: dict[str, float] = {}
         self.voltage_v: float | None = None
         self.ownership: dict[str, Any] = {}
+        self.max_power_kw: float | None = None
 
     @property
     def state(self) -> Any:
@@ -48,6 +49,8 @@ class ConnectorEntity(Entity):
             "connector_id": self.connector_id,
             "charge_point_id": self.charge_point_id,
         }
+        if self.max_power_kw is not None:
+            attrs["max_power_kw"] = self.max_power_kw
         if self.vehicle_soc is not None:
             attrs["vehicle_soc"] = self.vehicle_soc
         if self.energy_kwh is not None:
