@@ -17,8 +17,8 @@ from orbiteos.errors import ServiceValidationError
 from orbiteos.integrations import sim
 from orbiteos.natures import nature_layer
 from orbiteos.natures.alerts import ALERTS_ENTITY
-from orbiteos.natures.settings import FailsafeSettings
 from orbiteos.natures.setpoints import SetpointRefused
+from orbiteos.natures.settings import FailsafeSettings
 from tests.automation.scenario import load
 
 START = datetime(2026, 6, 1, 12, 0, 0, tzinfo=UTC)
