@@ -74,7 +74,7 @@ class SetpointBook:
                 f"for {settings.priority_hold_s - age:.0f} s more unless it releases it; "
                 f"{source.name} has priority {source.priority:g}"
             )
-        if age < settings.conflict_window_s and current.source is not FAILSAFE:
+        if age < settings.conflict_window_s and not current.source.name.startswith(FAILSAFE.name):
             self._conflict(entity_id, current, source, age)
 
     def _conflict(self, entity_id: str, current: Setpoint, source: SetpointSource, age: float) -> None:

@@ -171,8 +171,9 @@ async def battery_write(server: DeviceServer, written: Image, image: Image) -> E
         return ExcCodes.ILLEGAL_ADDRESS
     if bat.MODE in written and image[bat.MODE] not in (0, 1):
         return ExcCodes.ILLEGAL_VALUE
-    # Every write to the controls feeds the watchdog.
-    server.arm_revert(image.get(bat.WATCHDOG_S, 0), "battery", "auto", {})
+    # Every write to the controls feeds the watchdog; in automatic mode there is nothing to watch.
+    automatic = bat.MODE in written and image[bat.MODE] == 0
+    server.arm_revert(0 if automatic else image.get(bat.WATCHDOG_S, 0), "battery", "auto", {})
     if bat.MODE in written and image[bat.MODE] == 0:
         return await _call(server, "battery", "auto", {})
     if bat.SETPOINT_W in written or bat.SETPOINT_W + 1 in written:

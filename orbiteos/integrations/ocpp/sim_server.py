@@ -498,7 +498,9 @@ class SimulatedChargerClient:
         duration = profile.get("charging_schedule", {}).get("duration")
         if duration:
             # Past its duration the profile no longer applies: the limit falls back by itself.
-            self.hub.clock.call_later(float(duration) + 0.05, lambda: self.spawn(self._apply_limit()))
+            # The charger's own timer: it runs whether or not the central system is still connected.
+            self.hub.clock.call_later(float(duration) + 0.05, lambda: self.hub.create_task(
+                self._apply_limit(), name=f"ocpp-sim:{self.charge_point_id} profile expiry"))
         await self._apply_limit()
         return "Accepted"
 
