@@ -37,6 +37,8 @@ DEFAULT_SAFE_STATES: dict[str, SafeState] = {
 
 def _safe_state(domain: str) -> Any:
     def validate(value: Any) -> SafeState:
+        if isinstance(value, SafeState):  # validated already (the loader's pass, then set-up's)
+            return value
         if value in ("unchanged", None):
             return UNCHANGED
         if value == "auto" and domain == "battery":

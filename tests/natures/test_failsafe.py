@@ -300,3 +300,11 @@ def test_validation_errors_are_service_validation_errors() -> None:
             await s.hub.services.call("battery", "set_power", {"entity_id": "battery.main", "power_kw": "inf"})
 
     run_site(body)
+
+
+def test_validating_a_validated_block_again_changes_nothing() -> None:
+    from orbiteos.natures.settings import SCHEMA
+
+    once = SCHEMA({"safe_state": {"battery": "auto", "ev_charger": {"power_kw": 4}},
+                   "devices": {"pv.roof": "unchanged"}})
+    assert SCHEMA(once) == once

@@ -41,7 +41,7 @@ class NatureSpec:
     controls: tuple[str, ...]  # registers the services write
 
 
-NATURES: dict[str, NatureSpec] = {
+NATURE_MAPS: dict[str, NatureSpec] = {
     "battery": NatureSpec(
         "battery",
         ("power", "soc", "soh", "capacity_kwh", "max_charge_kw", "max_discharge_kw", "setpoint_kw", "cycles",
@@ -64,7 +64,7 @@ class NatureEntity(PolledEntity):
 
     def __init__(self, hub: Hub, nature: str, config: Mapping[str, Any]) -> None:
         super().__init__(hub, nature, config)
-        self.nature = NATURES[nature]
+        self.nature = NATURE_MAPS[nature]
         from orbiteos.integrations.modbus.profiles import PROFILES
 
         registers: dict[str, Any] = {}

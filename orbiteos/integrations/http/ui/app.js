@@ -242,7 +242,8 @@ function renderAlerts() {
 function sumDomain(domain) {
   const states = [...ui.entities.values()].filter((st) => domainOf(st.entity_id) === domain);
   const values = states.map((st) => num(st.state)).filter((v) => v !== null);
-  return { count: states.length, power: values.length ? values.reduce((a, b) => a + b, 0) : null, states };
+  return { count: states.length, power: values.length ? values.reduce((a, b) => a + b, 0) : null, states,
+    complete: values.length === states.length };
 }
 
 function renderFlow() {
@@ -316,9 +317,12 @@ function renderFlow() {
     svg.append(circle(node, 44, ...parts));
   }
   const any = pv.count + battery.count + grid.count + ev.count > 0;
+  // With a device unavailable (a lost meter, say) the site load is unknown, not a sum of the rest.
+  const known = [pv, battery, grid, ev].every((part) => part.complete);
   svg.append(circle({ key: "site", x: center.x, y: center.y, part: null }, center.r,
     s("text", { class: "label", x: center.x, y: center.y - 14 }, "Site load"),
-    s("text", { class: "value", x: center.x, y: center.y + 10, "data-value": "site" }, any ? kw(load) : "–")));
+    s("text", { class: "value", x: center.x, y: center.y + 10, "data-value": "site" },
+      any && known ? kw(load) : "–")));
   $("flow-note").textContent = any
     ? "Arrows move in the direction power flows. Site load = solar + battery + grid − EV."
     : "No pv, battery, meter or ev_charger entities yet.";
