@@ -9,7 +9,6 @@ were built for; each hub has one environment whose compiled templates are cached
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import re
@@ -28,6 +27,7 @@ from jinja2.nodes import EvalContext
 from jinja2.runtime import missing, new_context
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
+from orbiteos import template_entities, template_math, template_text
 from orbiteos.core import STATE_UNAVAILABLE, STATE_UNKNOWN, Hub, State
 from orbiteos.errors import TemplateError
 
@@ -118,8 +118,7 @@ def _copy_literal(value: Any) -> Any:
 # --- helpers -----------------------------------------------------------------------------------
 
 
-def _no_default(name: str, value: Any) -> None:
-    raise ValueError(f"{name} got invalid input {value!r} but no default was specified")
+_no_default = template_math.no_default
 
 
 def forgiving_float(value: Any, default: Any = _SENTINEL) -> Any:
@@ -204,16 +203,6 @@ def _min_max(builtin: Callable[..., Any], name: str) -> Callable[..., Any]:
     return function
 
 
-def average(*args: Any, default: Any = _SENTINEL) -> Any:
-    values = list(args[0]) if len(args) == 1 and isinstance(args[0], Iterable) else list(args)
-    try:
-        return sum(float(v) for v in values) / len(values)
-    except (ValueError, TypeError, ZeroDivisionError):
-        if default is _SENTINEL:
-            _no_default("average", values)
-        return default
-
-
 def _to_datetime(value: Any) -> datetime | None:
     if isinstance(value, datetime):
         return value if value.tzinfo else value.replace(tzinfo=UTC)
@@ -243,6 +232,16 @@ def as_datetime(value: Any, default: Any = _SENTINEL) -> Any:
     return parsed
 
 
+def timestamp_utc(value: Any, default: Any = _SENTINEL) -> Any:
+    """A UNIX timestamp (a number) as a UTC ISO 8601 string."""
+    try:
+        return datetime.fromtimestamp(value, UTC).isoformat()
+    except (ValueError, TypeError, OverflowError, OSError):
+        if default is _SENTINEL:
+            _no_default("timestamp_utc", value)
+        return default
+
+
 def as_timestamp(value: Any, default: Any = _SENTINEL) -> Any:
     parsed = _to_datetime(value)
     if parsed is None:
@@ -252,30 +251,24 @@ def as_timestamp(value: Any, default: Any = _SENTINEL) -> Any:
     return parsed.timestamp()
 
 
-def regex_match(value: Any, find: str = "", ignorecase: bool = False) -> bool:
-    return bool(re.match(find, str(value), re.IGNORECASE if ignorecase else 0))
-
-
-def regex_search(value: Any, find: str = "", ignorecase: bool = False) -> bool:
-    return bool(re.search(find, str(value), re.IGNORECASE if ignorecase else 0))
-
-
-def regex_replace(value: Any, find: str = "", replace: str = "", ignorecase: bool = False) -> str:
-    return re.sub(find, replace, str(value), flags=re.IGNORECASE if ignorecase else 0)
-
-
 # --- what a render read ---------------------------------------------------------------------
 
 
 class RenderInfo:
-    """The entities, domains and clock a render read, so a template trigger knows what to watch."""
+    """The entities, domains and clock a render read, so a template trigger knows what to watch.
 
-    __slots__ = ("entities", "domains", "all_states", "uses_time")
+    `domains`/`all_states`: a domain (all states) was iterated, so any of its state changes matters;
+    `domains_lifecycle`/`all_states_lifecycle`: only counted, so only entities added or removed do.
+    """
+
+    __slots__ = ("entities", "domains", "all_states", "domains_lifecycle", "all_states_lifecycle", "uses_time")
 
     def __init__(self) -> None:
         self.entities: set[str] = set()
         self.domains: set[str] = set()
         self.all_states = False
+        self.domains_lifecycle: set[str] = set()
+        self.all_states_lifecycle = False
         self.uses_time = False
 
 
@@ -296,6 +289,14 @@ class _Tracker:
     def everything(self) -> None:
         if self.info is not None:
             self.info.all_states = True
+
+    def domain_lifecycle(self, domain: str) -> None:
+        if self.info is not None:
+            self.info.domains_lifecycle.add(domain)
+
+    def everything_lifecycle(self) -> None:
+        if self.info is not None:
+            self.info.all_states_lifecycle = True
 
     def time(self) -> None:
         if self.info is not None:
@@ -362,10 +363,11 @@ class DomainStates:
         self._tracker.domain(self._domain)
         if self._hub is None:
             return iter(())
-        states = sorted(self._hub.states.all(self._domain), key=lambda s: s.entity_id)
-        return iter(TemplateState(s) for s in states)
+        # In the order the entities were created, as Home Assistant iterates its state machine.
+        return iter(TemplateState(s) for s in self._hub.states.all(self._domain))
 
     def __len__(self) -> int:
+        self._tracker.domain_lifecycle(self._domain)
         return 0 if self._hub is None else len(self._hub.states.entity_ids(self._domain))
 
 
@@ -413,9 +415,10 @@ class AllStates:
         self._tracker.everything()
         if self._hub is None:
             return iter(())
-        return iter(TemplateState(s) for s in sorted(self._hub.states.all(), key=lambda s: s.entity_id))
+        return iter(TemplateState(s) for s in self._hub.states.all())  # in creation order
 
     def __len__(self) -> int:
+        self._tracker.everything_lifecycle()
         return 0 if self._hub is None else len(self._hub.states)
 
 
@@ -482,6 +485,19 @@ def _hub_globals(hub: Hub | None, tracker: _Tracker) -> dict[str, Any]:
             return default
         return as_local(moment).isoformat()
 
+    def expand(*args: Any) -> list[Any]:
+        def lookup(entity_id: str) -> TemplateState | None:
+            state = get_state(entity_id)
+            return TemplateState(state) if state is not None else None
+
+        return template_entities.expand(lookup, tracker.entity, (TemplateState, State), *args)
+
+    def state_translated(entity_id: Any) -> str:
+        state = get_state(entity_id)
+        if state is None:
+            return STATE_UNKNOWN
+        return template_entities.translate_state(state.domain, state.state, state.attributes.get("device_class"))
+
     def timestamp_custom(value: Any, fmt: str = "%Y-%m-%d %H:%M:%S", local: bool = True,
                          default: Any = _SENTINEL) -> Any:
         moment = _to_datetime(value)
@@ -503,6 +519,8 @@ def _hub_globals(hub: Hub | None, tracker: _Tracker) -> dict[str, Any]:
         "today_at": today_at,
         "timestamp_local": timestamp_local,
         "timestamp_custom": timestamp_custom,
+        "expand": expand,
+        "state_translated": state_translated,
     }
 
 
@@ -515,13 +533,19 @@ _PURE_FUNCTIONS: dict[str, Any] = {
     "iif": iif,
     "min": _min_max(min, "min"),
     "max": _min_max(max, "max"),
-    "average": average,
+    "average": template_math.average,
+    "median": template_math.median,
+    "statistical_mode": template_math.statistical_mode,
     "as_datetime": as_datetime,
     "as_timestamp": as_timestamp,
     "timedelta": timedelta,
     "strptime": datetime.strptime,
+    "slugify": template_text.slugify,
     "pi": math.pi,
+    "tau": math.tau,
     "e": math.e,
+    **template_math.TRIGONOMETRY,
+    "atan2": template_math.atan2,
     "log": math.log,
     "sqrt": math.sqrt,
     "abs": abs,
@@ -534,14 +558,30 @@ _PURE_FILTERS: dict[str, Any] = {
     "round": forgiving_round,
     "is_number": is_number,
     "iif": iif,
-    "average": average,
+    "average": template_math.average,
+    "median": template_math.median,
+    "statistical_mode": template_math.statistical_mode,
+    "bitwise_and": template_math.bitwise_and,
+    "bitwise_or": template_math.bitwise_or,
+    "bitwise_xor": template_math.bitwise_xor,
+    **template_math.TRIGONOMETRY,
+    "atan2": template_math.atan2,
     "as_datetime": as_datetime,
     "as_timestamp": as_timestamp,
-    "to_json": lambda value, **kw: json.dumps(value, default=str, **kw),
-    "from_json": json.loads,
-    "regex_match": regex_match,
-    "regex_search": regex_search,
-    "regex_replace": regex_replace,
+    "timestamp_utc": timestamp_utc,
+    "to_json": template_text.to_json,
+    "from_json": template_text.from_json,
+    "regex_match": template_text.regex_match,
+    "regex_search": template_text.regex_search,
+    "regex_replace": template_text.regex_replace,
+    "regex_findall": template_text.regex_findall,
+    "regex_findall_index": template_text.regex_findall_index,
+    "slugify": template_text.slugify,
+    "base64_encode": template_text.base64_encode,
+    "base64_decode": template_text.base64_decode,
+    "ordinal": template_text.ordinal,
+    "ord": ord,
+    "contains": lambda value, item: item in value,
     "multiply": lambda value, amount, default=_SENTINEL: forgiving_float(value, default) * amount,
     "log": lambda value, base=math.e: math.log(float(value), base),
     "sqrt": lambda value: math.sqrt(float(value)),
@@ -549,8 +589,8 @@ _PURE_FILTERS: dict[str, Any] = {
 
 _PURE_TESTS: dict[str, Any] = {
     "is_number": is_number,
-    "match": regex_match,
-    "search": regex_search,
+    "match": template_text.regex_match,
+    "search": template_text.regex_search,
     "contains": lambda value, item: item in value,
 }
 
@@ -579,7 +619,7 @@ class TemplateEnvironment(ImmutableSandboxedEnvironment):
         self.globals.update(_PURE_FUNCTIONS)
         self.globals.update(_hub_globals(hub, self.tracker))
         for name in ("states", "is_state", "state_attr", "is_state_attr", "has_value", "as_local",
-                     "timestamp_local", "timestamp_custom"):
+                     "timestamp_local", "timestamp_custom", "expand", "state_translated"):
             self.filters[name] = self.globals[name]
         self.filters.update(_PURE_FILTERS)
         self.tests.update(_PURE_TESTS)
