@@ -109,9 +109,11 @@ class AutomationManager:
         self.traces.load()
         self.traces.forget(a.automation_id for a in self.automations)  # automations that are gone
         for automation in self.automations:
+            # The entity exists before its triggers attach, as in Home Assistant: a trigger does not
+            # see its own automation being created (a template over all states would render on it).
+            automation.write_state()
             if automation.enabled:
                 await automation.attach()
-            automation.write_state()
         _LOGGER.info("%d automation(s) set up", len(self.automations))
 
     async def unload(self) -> None:
