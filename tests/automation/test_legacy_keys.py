@@ -30,7 +30,8 @@ def test_service_template_and_data_template_call_the_service_as_home_assistant()
 
 
 def test_two_names_for_the_service_are_refused_with_the_line() -> None:
-    yaml = YAML.replace('    - service_template: test.other', '    - service_template: test.other\n      service: test.call')
+    legacy = "    - service_template: test.other"
+    yaml = YAML.replace(legacy, legacy + "\n      service: test.call")
     _, errors = validate_config(parse_yaml(yaml, "automations.yaml"))
     assert len(errors) == 1
     message = str(errors[0])
