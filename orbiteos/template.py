@@ -232,6 +232,13 @@ def as_datetime(value: Any, default: Any = _SENTINEL) -> Any:
     return parsed
 
 
+def is_defined(value: Any) -> Any:
+    """`x | is_defined`: the value, or the undefined error when there is none."""
+    if isinstance(value, jinja2.Undefined):
+        value._fail_with_undefined_error()
+    return value
+
+
 def timestamp_utc(value: Any, default: Any = _SENTINEL) -> Any:
     """A UNIX timestamp (a number) as a UTC ISO 8601 string."""
     try:
@@ -541,6 +548,11 @@ _PURE_FUNCTIONS: dict[str, Any] = {
     "timedelta": timedelta,
     "strptime": datetime.strptime,
     "slugify": template_text.slugify,
+    "pack": template_text.pack,
+    "unpack": template_text.unpack,
+    "urlencode": template_text.urlencode,
+    "set": set,
+    "tuple": tuple,
     "pi": math.pi,
     "tau": math.tau,
     "e": math.e,
@@ -581,6 +593,9 @@ _PURE_FILTERS: dict[str, Any] = {
     "base64_decode": template_text.base64_decode,
     "ordinal": template_text.ordinal,
     "ord": ord,
+    "pack": template_text.pack,
+    "unpack": template_text.unpack,
+    "is_defined": is_defined,
     "contains": lambda value, item: item in value,
     "multiply": lambda value, amount, default=_SENTINEL: forgiving_float(value, default) * amount,
     "log": lambda value, base=math.e: math.log(float(value), base),
@@ -592,6 +607,11 @@ _PURE_TESTS: dict[str, Any] = {
     "match": template_text.regex_match,
     "search": template_text.regex_search,
     "contains": lambda value, item: item in value,
+    "list": lambda value: isinstance(value, list),
+    "set": lambda value: isinstance(value, set),
+    "tuple": lambda value: isinstance(value, tuple),
+    "datetime": lambda value: isinstance(value, datetime),
+    "string_like": lambda value: isinstance(value, str | bytes | bytearray),
 }
 
 
@@ -619,12 +639,13 @@ class TemplateEnvironment(ImmutableSandboxedEnvironment):
         self.globals.update(_PURE_FUNCTIONS)
         self.globals.update(_hub_globals(hub, self.tracker))
         for name in ("states", "is_state", "state_attr", "is_state_attr", "has_value", "as_local",
-                     "timestamp_local", "timestamp_custom", "expand", "state_translated"):
+                     "timestamp_local", "timestamp_custom", "expand", "state_translated", "today_at"):
             self.filters[name] = self.globals[name]
         self.filters.update(_PURE_FILTERS)
         self.tests.update(_PURE_TESTS)
         self.tests["is_state"] = self.globals["is_state"]  # type: ignore[assignment]
         self.tests["has_value"] = self.globals["has_value"]  # type: ignore[assignment]
+        self.tests["is_state_attr"] = self.globals["is_state_attr"]  # type: ignore[assignment]
         self._compiled: dict[str, jinja2.Template] = {}
         self._native: dict[str, jinja2.Template | None] = {}
         self._safe_attributes: dict[tuple[type, str], bool] = {}

@@ -9,13 +9,18 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 import math
 import re
+import struct
+import urllib.parse
 from collections.abc import Mapping
 from functools import lru_cache
 from typing import Any
 
 from orbiteos.entity import slugify as _slugify
+
+_LOGGER = logging.getLogger(__name__)
 
 _regex = lru_cache(maxsize=128)(re.compile)
 
@@ -108,3 +113,25 @@ def ordinal(value: Any) -> str:
     if int(text[-2:]) % 100 in range(11, 14):
         return text + "th"
     return text + (["th", "st", "nd", "rd"] + ["th"] * 6)[int(text[-1]) % 10]
+
+
+def pack(value: Any, format_string: str) -> bytes | None:
+    """`struct.pack` of one value; None (logged) when the format does not fit it, as Home Assistant."""
+    try:
+        return struct.pack(format_string, value)
+    except struct.error as err:
+        _LOGGER.warning("template 'pack' could not pack %r with format %r: %s", value, format_string, err)
+        return None
+
+
+def unpack(value: bytes, format_string: str, offset: int = 0) -> Any:
+    """The first value `struct.unpack_from` reads; None (logged) when it cannot."""
+    try:
+        return struct.unpack_from(format_string, value, offset)[0]
+    except struct.error as err:
+        _LOGGER.warning("template 'unpack' could not unpack %r with format %r: %s", value, format_string, err)
+        return None
+
+
+def urlencode(value: Any) -> bytes:
+    return urllib.parse.urlencode(value).encode("utf-8")

@@ -22,6 +22,13 @@ from orbiteos.template import Template
         ("{{ 12 | ordinal }}", "12th"),
         ("{{ 23 | ordinal }}", "23rd"),
         ("{{ 'hi' | base64_encode | base64_decode }}", "hi"),
+        ("{{ pack(1, '>I') | unpack('>I') }}", 1),
+        ("{{ 'x' | pack('>I') }}", None),  # logged, as Home Assistant
+        ("{{ urlencode({'a': 'b c'}) }}", b"a=b+c"),
+        ("{{ 5 | is_defined }}", 5),
+        ("{{ [[1] is list, (1,) is tuple, set([1]) is set, now() is datetime, 'a' is string_like] }}",
+         [True, True, True, True, True]),
+        ("{{ tuple([1, 2]) }}", (1, 2)),
     ],
 )
 def test_text_helpers_give_what_home_assistant_gives(source: str, expected: object) -> None:
@@ -34,6 +41,7 @@ def test_text_helpers_give_what_home_assistant_gives(source: str, expected: obje
         r"{{ 'a1b22' | regex_findall_index('\\d+', 5) }}",  # fewer matches than the index
         "{{ 12 | slugify }}",  # only text has a slug
         "{{ now() | to_json }}",  # a datetime is not JSON data
+        "{{ nope | is_defined }}",
     ],
 )
 def test_text_helpers_fail_as_home_assistant(source: str) -> None:
