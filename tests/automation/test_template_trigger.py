@@ -112,3 +112,20 @@ def test_a_truthy_result_changing_to_another_cancels_the_hold_for_good() -> None
         (5.5, "test.call", {"to": 5, "for": "0:00:02"}),
         (9.2, "test.call", {"to": 7, "for": "0:00:02"}),
     ]
+
+
+def test_counting_a_domain_renders_on_entities_added_not_on_their_changes() -> None:
+    yaml = """
+- id: third_sensor
+  trigger: {platform: template, value_template: "{{ states.sensor | count > 2 }}"}
+  action: {service: test.call, data: {e: "{{ trigger.entity_id }}"}}
+"""
+
+    async def body(s: Scenario) -> None:
+        s.set("sensor.a", "2")  # a change, not an entity added: no render, so no window opens
+        await s.advance(0.3)
+        s.set("sensor.c", "1")  # added: renders at once
+        await s.advance(2)
+
+    s = run_scenario(yaml, body, initial={"sensor.a": "1", "sensor.b": "1"})
+    assert s.called() == [(0.3, "test.call", {"e": "sensor.c"})]
