@@ -137,10 +137,13 @@ class TemplateTracker:
             self._deferred = None
 
     def _listen(self, info: RenderInfo) -> None:
-        self._listen_entities(frozenset(info.entities))
+        if info.entities != self._watched_entities:
+            self._listen_entities(frozenset(info.entities))
         # Domains, all states and lifecycles: one listener on every state change, filtered above.
         # (A failed render keeps listening to what it read before it failed.)
         wide = bool(info.domains or info.domains_lifecycle or info.all_states or info.all_states_lifecycle)
+        if wide is (self._bus_listener is not None) and info.uses_time is (self._clock_tick is not None):
+            return  # the common case: listening to the same things as before
         if wide and self._bus_listener is None:
             self._bus_listener = self._hub.bus.listen(EVENT_STATE_CHANGED, self._wide_change)
         elif not wide and self._bus_listener is not None:
@@ -157,14 +160,16 @@ class TemplateTracker:
             self._clock_tick = None
 
     def _listen_entities(self, entities: frozenset[str]) -> None:
-        if entities == self._watched_entities:
-            return
         if self._entity_listener is not None:
             self._entity_listener()
             self._entity_listener = None
         self._watched_entities = entities
         if entities:
-            self._entity_listener = self._hub.states.listen(entities, self._state_changed)
+            self._entity_listener = self._hub.states.listen(entities, self._named_entity_changed)
+
+    def _named_entity_changed(self, event: Event) -> None:
+        # An entity the last render named: it always matters and is never rate-limited.
+        self._refresh(event, event.time_fired)
 
     def _wide_change(self, event: Event) -> None:
         if event.data["entity_id"] not in self._watched_entities:  # those come by their own listener
