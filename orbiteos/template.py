@@ -27,7 +27,7 @@ from jinja2.nodes import EvalContext
 from jinja2.runtime import missing, new_context
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-from orbiteos import template_entities, template_math, template_text
+from orbiteos import template_entities, template_json, template_math, template_text
 from orbiteos.core import STATE_UNAVAILABLE, STATE_UNKNOWN, Hub, State
 from orbiteos.errors import TemplateError
 
@@ -581,8 +581,8 @@ _PURE_FILTERS: dict[str, Any] = {
     "as_datetime": as_datetime,
     "as_timestamp": as_timestamp,
     "timestamp_utc": timestamp_utc,
-    "to_json": template_text.to_json,
-    "from_json": template_text.from_json,
+    "to_json": template_json.to_json,
+    "from_json": template_json.from_json,
     "regex_match": template_text.regex_match,
     "regex_search": template_text.regex_search,
     "regex_replace": template_text.regex_replace,

@@ -1,20 +1,13 @@
-"""Template text helpers as Home Assistant 2024.3 defines them: regular expressions, JSON, slugs.
-
-`to_json` writes what Home Assistant's orjson writes: compact (`{"a":1}`), non-ASCII kept, a
-non-finite float as `null`, and anything that is not plain JSON data an error (a datetime too);
-`ensure_ascii=True` falls back to the json module's spaced, escaped form, as it does there.
-"""
+"""Template text helpers as Home Assistant 2024.3 defines them: regular expressions, slugs, base64,
+ordinals, struct packing and URL encoding (JSON is in `orbiteos.template_json`)."""
 
 from __future__ import annotations
 
 import base64
-import json
 import logging
-import math
 import re
 import struct
 import urllib.parse
-from collections.abc import Mapping
 from functools import lru_cache
 from typing import Any
 
@@ -54,49 +47,6 @@ def slugify(value: Any, separator: str = "_") -> str:
     if not isinstance(value, str):
         raise TypeError(f"slugify expected text, got {type(value).__name__} {value!r}")
     return _slugify(value, separator)
-
-
-def _plain(value: Any) -> Any:
-    """What orjson would write for `value`: read-only mappings as dicts, tuples as lists,
-    non-finite floats as None; a type JSON has no form for is a TypeError."""
-    if isinstance(value, str | bool | int | type(None)):
-        return value
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, Mapping):
-        return {_key(key): _plain(item) for key, item in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(item) for item in value]
-    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
-
-
-def _key(key: Any) -> str:
-    if isinstance(key, str):
-        return key
-    if isinstance(key, bool):
-        return "true" if key else "false"
-    if key is None:
-        return "null"
-    if isinstance(key, int | float):
-        return json.dumps(key)
-    raise TypeError(f"Dict key of type {type(key).__name__} is not JSON serializable")
-
-
-def to_json(value: Any, ensure_ascii: bool = False, pretty_print: bool = False, sort_keys: bool = False) -> str:
-    if ensure_ascii:
-        return json.dumps(value, ensure_ascii=True, indent=2 if pretty_print else None, sort_keys=sort_keys)
-    return json.dumps(
-        _plain(value),
-        ensure_ascii=False,
-        indent=2 if pretty_print else None,
-        separators=(",", ": ") if pretty_print else (",", ":"),
-        sort_keys=sort_keys,
-        allow_nan=False,
-    )
-
-
-def from_json(value: Any) -> Any:
-    return json.loads(value)
 
 
 def base64_encode(value: str) -> str:

@@ -1,5 +1,7 @@
 """Text helpers (regular expressions, slugs, JSON): results observed in Home Assistant 2024.3.3."""
 
+# to_json lives in orbiteos.template_json; its float layout has its own test in test_template_json.py.
+
 from __future__ import annotations
 
 import pytest
