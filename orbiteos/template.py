@@ -27,7 +27,7 @@ from jinja2.nodes import EvalContext
 from jinja2.runtime import missing, new_context
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-from orbiteos import template_entities, template_json, template_math, template_text
+from orbiteos import template_entities, template_json, template_math, template_text, template_time
 from orbiteos.core import STATE_UNAVAILABLE, STATE_UNKNOWN, Hub, State
 from orbiteos.errors import TemplateError
 
@@ -492,6 +492,17 @@ def _hub_globals(hub: Hub | None, tracker: _Tracker) -> dict[str, Any]:
             return default
         return as_local(moment).isoformat()
 
+    def relative_time(value: Any) -> Any:
+        """`2 hours`: how long ago `value` was, in its largest unit; other values as they are."""
+        current = now()
+        if not isinstance(value, datetime):
+            return value
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=current.tzinfo)
+        if current < value:
+            return value
+        return template_time.age((current - value).total_seconds())
+
     def expand(*args: Any) -> list[Any]:
         def lookup(entity_id: str) -> TemplateState | None:
             state = get_state(entity_id)
@@ -528,6 +539,7 @@ def _hub_globals(hub: Hub | None, tracker: _Tracker) -> dict[str, Any]:
         "timestamp_custom": timestamp_custom,
         "expand": expand,
         "state_translated": state_translated,
+        "relative_time": relative_time,
     }
 
 
@@ -547,6 +559,7 @@ _PURE_FUNCTIONS: dict[str, Any] = {
     "as_timestamp": as_timestamp,
     "timedelta": timedelta,
     "strptime": datetime.strptime,
+    "as_timedelta": template_time.as_timedelta,
     "slugify": template_text.slugify,
     "pack": template_text.pack,
     "unpack": template_text.unpack,
@@ -581,6 +594,7 @@ _PURE_FILTERS: dict[str, Any] = {
     "as_datetime": as_datetime,
     "as_timestamp": as_timestamp,
     "timestamp_utc": timestamp_utc,
+    "as_timedelta": template_time.as_timedelta,
     "to_json": template_json.to_json,
     "from_json": template_json.from_json,
     "regex_match": template_text.regex_match,
@@ -639,7 +653,8 @@ class TemplateEnvironment(ImmutableSandboxedEnvironment):
         self.globals.update(_PURE_FUNCTIONS)
         self.globals.update(_hub_globals(hub, self.tracker))
         for name in ("states", "is_state", "state_attr", "is_state_attr", "has_value", "as_local",
-                     "timestamp_local", "timestamp_custom", "expand", "state_translated", "today_at"):
+                     "timestamp_local", "timestamp_custom", "expand", "state_translated", "today_at",
+                     "relative_time"):
             self.filters[name] = self.globals[name]
         self.filters.update(_PURE_FILTERS)
         self.tests.update(_PURE_TESTS)
