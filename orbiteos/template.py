@@ -224,6 +224,17 @@ def _to_datetime(value: Any) -> datetime | None:
 
 
 def as_datetime(value: Any, default: Any = _SENTINEL) -> Any:
+    """A timestamp (UTC) or an ISO string (a string without an offset stays naive, and one that is
+    no date gives None without a default, as in Home Assistant 2024.3); also a datetime or a date."""
+    if isinstance(value, str):
+        try:
+            return datetime.fromtimestamp(float(value), UTC)
+        except (ValueError, OverflowError, OSError):
+            pass
+        try:
+            return datetime.fromisoformat(value)
+        except ValueError:
+            return None if default is _SENTINEL else default
     parsed = _to_datetime(value)
     if parsed is None:
         if default is _SENTINEL:

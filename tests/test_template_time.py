@@ -57,3 +57,18 @@ def test_relative_time_gives_the_largest_unit_and_leaves_the_future_alone() -> N
 def test_relative_time_is_re_rendered_with_the_clock() -> None:
     _, info = Template("{{ relative_time(states.sensor.x.last_changed) }}", Hub()).render_tracked()
     assert info.uses_time
+
+
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        ("{{ as_datetime('2024-01-01 10:00') }}", "2024-01-01 10:00:00"),  # no offset: stays naive
+        ("{{ as_datetime('2024-01-01T10:00:00+02:00') }}", "2024-01-01 10:00:00+02:00"),
+        ("{{ as_datetime('5') }}", "1970-01-01 00:00:05+00:00"),
+        ("{{ as_datetime('x') }}", None),  # a string that is no date: None, not an error
+        ("{{ as_datetime('x', 5) }}", 5),
+        ("{{ as_datetime(' 2024-01-01 ') }}", None),
+    ],
+)
+def test_as_datetime_reads_strings_as_home_assistant(source: str, expected: object) -> None:
+    assert Template(source).render() == expected
