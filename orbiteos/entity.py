@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from collections.abc import Mapping
 from typing import Any
+
+from slugify import slugify as unicode_slugify
 
 from orbiteos.core import STATE_UNAVAILABLE, Context, Hub, State
 
@@ -15,10 +15,9 @@ CONTEXT_RECENT_S = 5.0
 
 
 def slugify(text: str, separator: str = "_") -> str:
-    """`"Peak Shaving (main)"` -> `peak_shaving_main`, as Home Assistant slugifies names."""
-    normalized = unicodedata.normalize("NFKD", str(text)).encode("ascii", "ignore").decode()
-    slug = re.sub(r"[^a-z0-9]+", separator, normalized.lower()).strip(separator)
-    return slug or "unnamed"
+    """`"Überschuß (main)"` -> `uberschuss_main`: Home Assistant's slug (python-slugify, with
+    transliteration); `unknown` when nothing of the text is left."""
+    return unicode_slugify(str(text), separator=separator) or "unknown"
 
 
 class Entity:

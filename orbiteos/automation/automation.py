@@ -36,14 +36,16 @@ _LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARN
 
 
 class Automation:
-    """One configured automation and its entity `automation.<id or slug of alias>`."""
+    """One configured automation and its entity `automation.<slug of its name>` (the manager names it)."""
 
-    def __init__(self, hub: Hub, config: dict[str, Any], entity_id: str, traces: TraceStore) -> None:
+    def __init__(self, hub: Hub, config: dict[str, Any], entity_id: str, traces: TraceStore,
+                 name: str | None = None) -> None:
         self.hub = hub
         self.config = config
         self.entity_id = entity_id
+        # The unique id (traces, logs, the API): `id:`, else the entity's object id.
         self.automation_id: str = str(config.get("id") or entity_id.partition(".")[2])
-        self.alias: str = config.get("alias") or self.automation_id
+        self.alias: str = name or config.get("alias") or self.automation_id
         self.mode: str = config["mode"]
         self.max: int = config["max"]
         self.enabled: bool = config.get("initial_state", True)
@@ -84,7 +86,7 @@ class Automation:
 
     def attributes(self) -> dict[str, Any]:
         return {
-            "id": self.automation_id,
+            **({"id": str(self.config["id"])} if self.config.get("id") else {}),  # as Home Assistant: only a given id
             "friendly_name": self.alias,
             "last_triggered": _isoformat(self.last_triggered) if self.last_triggered else None,
             "mode": self.mode,

@@ -1,4 +1,8 @@
-"""Service call step: `action:`/`service:` with `data`, `target`, templated anywhere."""
+"""Service call step: `action:`/`service:` with `data`, `target`, templated anywhere.
+
+The legacy spellings Home Assistant 2024.3 still accepts are accepted too: `service_template:` for the
+service and `data_template:` for data (merged over `data:`, as there).
+"""
 
 from __future__ import annotations
 
@@ -40,10 +44,13 @@ _SCHEMA = vol.Schema(
 
 def validate(kind: str, config: dict[str, Any]) -> dict[str, Any]:
     config = dict(config)
-    if "action" in config:
-        if "service" in config:
-            raise vol.Invalid("use either 'action:' or 'service:' for the service to call, not both")
-        config["service"] = config.pop("action")
+    # One name for the service: `action:`, `service:` or the legacy `service_template:`.
+    given = [key for key in ("action", "service", "service_template") if key in config]
+    if len(given) > 1:
+        raise vol.Invalid(f"use one of 'action:', 'service:' or 'service_template:' for the service to call, "
+                          f"not {' and '.join(repr(key + ':') for key in given)}")
+    if given and given[0] != "service":
+        config["service"] = config.pop(given[0])
     validated: dict[str, Any] = _SCHEMA(config)
     return validated
 
