@@ -191,17 +191,21 @@ def test_setpoints_are_kept_alive_and_the_devices_fall_back_by_themselves_when_t
 
 PRIORITIES = """
 - id: guard
+  alias: guard
   priority: 5
   triggers: [{trigger: event, event_type: guard}]
   actions: [{action: battery.set_power, target: {entity_id: battery.main}, data: {power_kw: 5}}]
 - id: guard_done
+  alias: guard_done
   priority: 5
   triggers: [{trigger: event, event_type: guard_done}]
   actions: [{action: battery.auto, target: {entity_id: battery.main}}]
 - id: shaver
+  alias: shaver
   triggers: [{trigger: event, event_type: shave}]
   actions: [{action: battery.set_power, target: {entity_id: battery.main}, data: {power_kw: -2}}]
 - id: other_shaver
+  alias: other_shaver
   triggers: [{trigger: event, event_type: shave_too}]
   actions: [{action: battery.set_power, target: {entity_id: battery.main}, data: {power_kw: -1}}]
 """
