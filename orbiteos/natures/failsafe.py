@@ -6,6 +6,7 @@ inputs have been fresh again for as long. Entering and leaving are `failsafe` ev
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -77,7 +78,8 @@ class Failsafe:
         return None
 
     # --- the state machine of the fail-safe ---------------------------------------------------
-    async def check(self) -> None:
+    def poll(self) -> Callable[[], Awaitable[None]] | None:
+        """Judge the inputs now; what to do about it (enter, retry, leave), or None."""
         settings = self.layer.settings
         problem = self.problem()
         now = self.hub.clock.monotonic()
@@ -86,16 +88,20 @@ class Failsafe:
             if self._bad_since is None:
                 self._bad_since = now
             if not self.active and now - self._bad_since >= settings.after_s:
-                await self.enter(problem)
-            elif self.active and self._retry and now >= self._next_retry:
-                await self._apply_safe_states(sorted(self._retry))
-            return
+                return lambda: self.enter(problem)
+            if self.active and self._retry and now >= self._next_retry:
+                return self._retry_safe_states
+            return None
         self._bad_since = None
         if self.active:
             if self._good_since is None:
                 self._good_since = now
             if now - self._good_since >= settings.after_s:
-                await self.leave()
+                return self.leave
+        return None
+
+    async def _retry_safe_states(self) -> None:
+        await self._apply_safe_states(sorted(self._retry))
 
     async def enter(self, problem: str) -> None:
         self.active = True

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import timedelta
 from typing import Any
 
@@ -33,7 +33,10 @@ class NatureLayer:
         # `orbiteos simulate --fault engine:down`: nothing reaches the devices, nothing is renewed.
         self.engine_down = False
         self._keepalive_failed: set[str] = set()
-        self._ticker: asyncio.Task[None] | None = None
+        self._handle: asyncio.TimerHandle | None = None
+        self._next_keepalive = 0.0
+        self._busy = False
+        self._stopped = False
         from orbiteos.natures.failsafe import Failsafe
 
         self.failsafe = Failsafe(self)
@@ -49,30 +52,46 @@ class NatureLayer:
         self.start()
 
     def start(self) -> None:
-        if self._ticker is not None or not self.controller:
+        if self._handle is not None or self._stopped or not self.controller:
             return
-        self._ticker = self.hub.create_task(self._tick_forever(), name="natures: keep-alive and fail-safe")
+        self._next_keepalive = self.hub.clock.monotonic() + self.settings.keepalive_s
+        self._schedule()
         self.hub.on_stop(self._stop)
 
     async def _stop(self) -> None:
-        if self._ticker is not None:
-            self._ticker.cancel()
-            self._ticker = None
+        self._stopped = True
+        if self._handle is not None:
+            self._handle.cancel()
+            self._handle = None
 
-    async def _tick_forever(self) -> None:
-        clock = self.hub.clock
-        next_keepalive = clock.monotonic() + self.settings.keepalive_s
-        while True:
-            period = min(1.0, max(self.settings.after_s / 5.0, 0.1))
-            await clock.sleep(period)
-            if self.engine_down:
-                continue
-            if self.settings.enabled:
-                await self.failsafe.check()
-            if clock.monotonic() >= next_keepalive:
-                next_keepalive = clock.monotonic() + self.settings.keepalive_s
-                await self.keep_alive()
-                self.book.clear_old_conflicts()
+    def _schedule(self) -> None:
+        # A timer, not a sleeping task: one pass of the event loop a tick instead of two.
+        period = min(1.0, max(self.settings.after_s / 5.0, 0.1))
+        self._handle = self.hub.clock.call_later(period, self._tick)
+
+    def _tick(self) -> None:
+        self._schedule()
+        if self.engine_down or self._busy:
+            return
+        work: list[Callable[[], Awaitable[None]]] = []
+        if self.settings.enabled:
+            transition = self.failsafe.poll()
+            if transition is not None:
+                work.append(transition)
+        if self.hub.clock.monotonic() >= self._next_keepalive:
+            self._next_keepalive = self.hub.clock.monotonic() + self.settings.keepalive_s
+            work.append(self.keep_alive)
+            self.book.clear_old_conflicts()
+        if work:
+            self._busy = True
+            self.hub.create_task(self._do(work), name="natures: fail-safe and keep-alive")
+
+    async def _do(self, work: list[Callable[[], Awaitable[None]]]) -> None:
+        try:
+            for job in work:
+                await job()
+        finally:
+            self._busy = False
 
     # --- setpoints --------------------------------------------------------------------------
     def command(self, entity_id: str, source: SetpointSource, context: Context) -> Command:

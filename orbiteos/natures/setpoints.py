@@ -5,7 +5,8 @@ higher priority than the setpoint's source, or when that setpoint was released (
 when the automation run that wrote it has ended and its source has not written it for
 `priority_hold` seconds. A device in its fail-safe state takes only
 the fail-safe's setpoints. Two sources of the same priority writing one device within
-`conflict_window` seconds is a conflict: logged once per pair, raised as an alert, and fired as a `setpoint_conflict` event.
+`conflict_window` seconds is a conflict: logged once per pair, raised as an alert, and fired as a
+`setpoint_conflict` event.
 """
 
 from __future__ import annotations
