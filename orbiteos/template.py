@@ -14,6 +14,7 @@ import logging
 import math
 import re
 from ast import literal_eval
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
@@ -30,6 +31,8 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from orbiteos.core import STATE_UNAVAILABLE, STATE_UNKNOWN, Hub, State
 from orbiteos.errors import TemplateError
+from orbiteos.limits import Limits
+from orbiteos.template_budget import _PADDING_METHODS, RenderBudget, budget_tree
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -565,8 +568,11 @@ _PROXY_ATTRIBUTES = frozenset(dir(MappingProxyType))
 
 # Compiled Python code by template source, shared by every hub's environment (they are configured
 # alike), so that validating a configuration and setting it up compile each template once.
-_CODE_CACHE: dict[str, Any] = {}
-_CODE_CACHE_SIZE = 20_000
+# Least recently used first; capped, as templates sent over the API are as many as there are requests.
+_CODE_CACHE: OrderedDict[str, Any] = OrderedDict()
+_CODE_CACHE_SIZE = 4_096
+# Compiled templates each environment keeps by source (least recently used first).
+_COMPILED_CACHE_SIZE = 4_096
 
 
 class TemplateEnvironment(ImmutableSandboxedEnvironment):
@@ -585,8 +591,14 @@ class TemplateEnvironment(ImmutableSandboxedEnvironment):
         self.tests.update(_PURE_TESTS)
         self.tests["is_state"] = self.globals["is_state"]  # type: ignore[assignment]
         self.tests["has_value"] = self.globals["has_value"]  # type: ignore[assignment]
-        self._compiled: dict[str, jinja2.Template] = {}
+        self._compiled: OrderedDict[str, jinja2.Template] = OrderedDict()
         self._native: dict[str, jinja2.Template | None] = {}
+        # Time and size bounds of each render (orbiteos/template_budget.py).
+        config = getattr(hub, "config", None)
+        self.budget = RenderBudget(getattr(config, "limits", None) or Limits())
+        self.filters.update(self.budget.filters())
+        self.finalize = self.budget.finalize
+        self.concat = self.budget.concat  # type: ignore[method-assign]
         self._safe_attributes: dict[tuple[type, str], bool] = {}
         for helper in (*self.globals.values(), *self.filters.values(), *self.tests.values()):
             _mark_plain_callable(helper)
@@ -637,7 +649,9 @@ class TemplateEnvironment(ImmutableSandboxedEnvironment):
             except TypeError:  # unhashable
                 trusted = False
         if not trusted:
-            return super().call(__context, __obj, *args, **kwargs)
+            return __self.budget.call_checked(super().call(__context, __obj, *args, **kwargs))
+        if type(__obj) is BuiltinMethodType and __obj.__name__ in _PADDING_METHODS:
+            __self.budget.check_method(__obj, args)
         if kwargs:
             kwargs.pop("_loop_vars", None)
             kwargs.pop("_block_vars", None)
@@ -657,16 +671,40 @@ class TemplateEnvironment(ImmutableSandboxedEnvironment):
                 self._safe_attributes[key] = safe
         return safe
 
+    intercepted_binops = frozenset(("+", "*", "**", "%"))
+
+    def call_binop(self, context: jinja2.runtime.Context, operator: str, left: Any, right: Any) -> Any:
+        return self.budget.binop(operator, left, right)
+
+    def wrap_str_format(self, value: Any) -> Callable[..., str] | None:
+        formatter = super().wrap_str_format(value)
+        if formatter is None:
+            return None
+        budget, fmt = self.budget, value.__self__
+
+        def bounded_format(*args: Any, **kwargs: Any) -> str:
+            if value.__name__ == "format_map":
+                budget.check_format(fmt, (), args[0] if args and isinstance(args[0], Mapping) else {})
+            else:
+                budget.check_format(fmt, args, kwargs)
+            return budget.bounded(formatter(*args, **kwargs))
+
+        return bounded_format
+
     def compile_source(self, source: str) -> jinja2.Template:
         compiled = self._compiled.get(source)
         if compiled is None:
             code, native_code = self._codes(source)
             compiled = self.template_class.from_code(self, code, self.make_globals(None))
+            if len(self._compiled) >= _COMPILED_CACHE_SIZE:
+                self._native.pop(self._compiled.popitem(last=False)[0], None)
             self._compiled[source] = compiled
             self._native[source] = (
                 self.template_class.from_code(self, native_code, self.make_globals(None))
                 if native_code is not None else None
             )
+        else:
+            self._compiled.move_to_end(source)
         return compiled
 
     def compile_native(self, source: str) -> jinja2.Template | None:
@@ -674,14 +712,14 @@ class TemplateEnvironment(ImmutableSandboxedEnvironment):
         exactly one `{{ expression }}`; None for any other template."""
         if source not in self._native:
             self.compile_source(source)
-        return self._native[source]
+        return self._native.get(source)
 
     def _codes(self, source: str) -> tuple[Any, Any]:
         """The code objects of `source`: the text form, and the native form or None (one parse)."""
         codes = _CODE_CACHE.get(source)
         if codes is None:
             try:
-                tree = self.parse(source)
+                tree = budget_tree(self.parse(source))
                 code = compile(self._generate(tree, None, None), "<template>", "exec")
             except jinja2.TemplateSyntaxError as err:
                 raise TemplateError(
@@ -697,8 +735,10 @@ class TemplateEnvironment(ImmutableSandboxedEnvironment):
                 native_code = compile(returning, "<template>", "exec") if returning is not None else None
             codes = (code, native_code)
             if len(_CODE_CACHE) >= _CODE_CACHE_SIZE:
-                _CODE_CACHE.pop(next(iter(_CODE_CACHE)))
+                _CODE_CACHE.popitem(last=False)
             _CODE_CACHE[source] = codes
+        else:
+            _CODE_CACHE.move_to_end(source)
         return codes
 
 
@@ -853,12 +893,16 @@ class Template:
         else:
             self._spare_text = None  # taken: a render inside this render builds its own
             context.parent = variables if variables is not None else _NO_VARIABLES  # type: ignore[assignment]
+        budget = env.budget
+        budget.start(self.source)
         try:
             text = env.concat(compiled.root_render_func(context))  # type: ignore[union-attr, attr-defined]
         except TemplateError:
             raise
         except Exception as err:
             raise TemplateError(f"error rendering template {self.source!r}: {err}") from err
+        finally:
+            budget.finish()
         if type(context) is _RenderContext:
             self._spare_text = _released(context)
         return text.strip()
@@ -887,12 +931,15 @@ class Template:
     def _render_native(self, native: jinja2.Template, variables: Mapping[str, Any] | None) -> Any:
         """`{{ expression }}`: a number stays the number it is, where its text would parse back to
         exactly that number; anything else goes the text way (str, strip, native-type parse)."""
+        env = self._environment()
         context: Any = self._spare_native
         if context is None:
-            context = _render_context(self._environment(), native, variables)
+            context = _render_context(env, native, variables)
         else:
             self._spare_native = None  # taken: a render inside this render builds its own
             context.parent = variables if variables is not None else _NO_VARIABLES
+        budget = env.budget
+        budget.start(self.source)
         try:
             value: Any = native.root_render_func(context)  # type: ignore[attr-defined]
             # Rendered through: whatever the value is, it leaves this method as a scalar or as
@@ -915,6 +962,8 @@ class Template:
             raise
         except Exception as err:
             raise TemplateError(f"error rendering template {self.source!r}: {err}") from err
+        finally:
+            budget.finish()
         return parse_result(text)
 
     def render_tracked(self, variables: Mapping[str, Any] | None = None) -> tuple[Any, RenderInfo]:
