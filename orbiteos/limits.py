@@ -21,11 +21,13 @@ class Limits:
     template_render_seconds: float = 0.5
     # Characters one render may output in all, and the weight (printed size) of any value it builds.
     template_max_output: int = 1_000_000
-    # Runs one automation may start per `automation_rate_window` seconds before it is turned off.
-    automation_max_runs: int = 200
+    # Times one automation may be triggered per `automation_rate_window` seconds before it is turned off.
+    automation_max_triggers: int = 500
     automation_rate_window: float = 10.0
-    # Events one automation may fire (its runs' `event:` actions) per window before it is turned off.
-    automation_max_events: int = 1_000
+    # Triggers of all automations together per window; past it the most triggered one is turned off.
+    automation_storm_triggers: int = 5_000
+    # Runs of one automation started and not yet ended, beyond its mode's `max` (1 for single/restart).
+    automation_max_pending: int = 100
 
 
 def _positive(kind: type) -> Any:
