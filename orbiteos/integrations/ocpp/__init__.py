@@ -118,6 +118,7 @@ async def async_setup(hub: Hub, config: dict[str, Any]) -> None:
     ocpp.messages.ASYNC_VALIDATION = config["validate_in_thread"]
     system = build_central_system(hub, config)
     hub.data[DOMAIN] = system
-    register_services(hub, system)
+    withdraw = register_services(hub, system)
     await system.start()
     hub.on_stop(system.stop)
+    hub.on_stop(withdraw)

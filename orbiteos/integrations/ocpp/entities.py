@@ -33,6 +33,7 @@ class ConnectorEntity(Entity):
         self.id_tag: str | None = None
         self.currents_a: dict[str, float] = {}
         self.voltage_v: float | None = None
+        self.ownership: dict[str, Any] = {}
 
     @property
     def state(self) -> Any:
@@ -61,6 +62,7 @@ class ConnectorEntity(Entity):
         if self.voltage_v is not None:
             attrs["voltage"] = self.voltage_v
         attrs.update(super().attributes)
+        attrs.update(self.ownership)
         return attrs
 
     def begin_transaction(self, transaction_id: int, id_tag: str) -> None:

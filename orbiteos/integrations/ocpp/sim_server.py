@@ -492,8 +492,21 @@ class SimulatedChargerClient:
         if purpose == "TxProfile" and self.transaction_id is None:
             return "Rejected"
         self._profiles[str(purpose)] = {**profile, "received": self.hub.clock.now()}
+        duration = profile.get("charging_schedule", {}).get("duration")
+        if duration:
+            # Past its duration the profile no longer applies: the limit falls back by itself.
+            self.hub.clock.call_later(float(duration) + 0.05, lambda: self.spawn(self._apply_limit()))
         await self._apply_limit()
         return "Accepted"
+
+    def _in_force(self, profile: dict[str, Any] | None) -> dict[str, Any] | None:
+        """The profile if its schedule has not run out (OCPP 1.6: `duration` seconds from its start)."""
+        if profile is None:
+            return None
+        duration = profile.get("charging_schedule", {}).get("duration")
+        if duration and (self.hub.clock.now() - profile["received"]).total_seconds() >= float(duration):
+            return None
+        return profile
 
     async def clear_profiles(self, id: int | None = None, charging_profile_purpose: str | None = None,
                              **kwargs: Any) -> str:
@@ -528,10 +541,10 @@ class SimulatedChargerClient:
 
     async def _apply_limit(self) -> None:
         """The simulator's limit follows the profiles: Tx (in a transaction) over TxDefault, capped by the max."""
-        chosen = self._profiles.get("TxProfile") if self.transaction_id is not None else None
-        chosen = chosen or self._profiles.get("TxDefaultProfile")
+        chosen = self._in_force(self._profiles.get("TxProfile")) if self.transaction_id is not None else None
+        chosen = chosen or self._in_force(self._profiles.get("TxDefaultProfile"))
         limit = self._profile_limit_kw(chosen) if chosen else None
-        cap = self._profiles.get("ChargePointMaxProfile")
+        cap = self._in_force(self._profiles.get("ChargePointMaxProfile"))
         cap_kw = self._profile_limit_kw(cap) if cap else None
         max_kw = float(self._attr("max_power_kw", 22.0))
         limit_kw = min(x for x in (limit, cap_kw, max_kw) if x is not None)

@@ -133,6 +133,9 @@ class EVCharger:
         self._planned_day: int | None = None
         # Available with nobody plugged in for a whole step: nothing new to write.
         self.quiet = False
+        # A charging profile's duration: seconds the limit holds, then back to the charger's maximum.
+        self.revert_in_s: float | None = None
+        self.ownership: dict[str, Any] = {}
 
     # --- control ---------------------------------------------------------
     @property
@@ -186,6 +189,11 @@ class EVCharger:
     def step(self, local: float, day: int, dt: float) -> float:
         """One step at site-local epoch seconds `local`; returns the AC power drawn, kW."""
         self.quiet = False
+        if self.revert_in_s is not None:
+            self.revert_in_s -= dt
+            if self.revert_in_s <= 0.0:
+                self.revert_in_s = None
+                self.limit_kw = self.max_power_kw
         if day != self._planned_day:
             self._plan(day)
         visit = self.visit
@@ -249,6 +257,7 @@ class EVCharger:
             "connector_id": self.connector_id,
             "enabled": self.enabled,
             "unit_of_measurement": "kW",
+            **self.ownership,
         }
         if visit is not None:
             attrs["vehicle_soc"] = round(visit.soc * 1e2) / 1e2

@@ -83,7 +83,7 @@ async def test_set_limit_needs_power_or_current_and_names_the_field(central: Cen
 
 async def test_set_limit_on_a_disconnected_charger_is_device_unavailable(central: CentralFactory) -> None:
     hub, system, url = await central()
-    with pytest.raises(DeviceUnavailable, match="cp1 is not connected"):
+    with pytest.raises(DeviceUnavailable, match="ev_charger.cp1_1 is unavailable; nothing was sent"):
         await hub.services.call("ev_charger", "set_limit", {"entity_id": "ev_charger.cp1_1", "power_kw": 3})
 
 
@@ -99,8 +99,8 @@ async def test_remote_start_and_stop(central: CentralFactory) -> None:
         assert await c.cp.wait_for("RemoteStopTransaction") == {"transaction_id": started.transaction_id}
         await c.cp.call(call.StopTransaction(meter_stop=100, timestamp="2026-01-01T12:10:00Z",
                                              transaction_id=started.transaction_id, reason="Remote"))
-        with pytest.raises(ServiceValidationError, match="no transaction to stop"):
-            await hub.services.call("ev_charger", "stop", {"entity_id": "ev_charger.cp1_1"})
+        # Nothing is charging: stopped already, the same answer as every other ev_charger provider.
+        await hub.services.call("ev_charger", "stop", {"entity_id": "ev_charger.cp1_1"})
 
 
 async def test_ocpp_services_reach_the_charge_point(central: CentralFactory) -> None:
