@@ -42,3 +42,21 @@ LIMITS_SCHEMA = vol.Schema(
 def limits_from_config(block: dict[str, Any] | None) -> Limits:
     """`Limits` from a validated `limits:` block (None: the defaults)."""
     return Limits(**(block or {}))
+
+
+class FixedWindow:
+    """A count of happenings in the current fixed window of time (windows start at the first one after)."""
+
+    __slots__ = ("start", "count")
+
+    def __init__(self) -> None:
+        self.start = float("-inf")
+        self.count = 0
+
+    def add(self, now: float, window: float) -> int:
+        """Count one at `now` (seconds on a monotonic clock); returns the count in its window."""
+        if now - self.start >= window:
+            self.start = now
+            self.count = 0
+        self.count += 1
+        return self.count

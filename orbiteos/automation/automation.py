@@ -18,13 +18,14 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from orbiteos.automation.breaker import Breaker, TriggerWindow
+from orbiteos.automation.breaker import Breaker
 from orbiteos.automation.condition import all_pass, compile_conditions
 from orbiteos.automation.script import Run, StopRun, compile_sequence
 from orbiteos.automation.trace import Trace, TraceStore, TraceView
 from orbiteos.automation.trigger import async_attach_triggers
 from orbiteos.core import Context, Hub, Unsubscribe
 from orbiteos.errors import OrbitEOSError
+from orbiteos.limits import FixedWindow
 from orbiteos.template import Template, compile_complex, copy_plain, has_templates, render_complex, template_names
 
 _LOGGER = logging.getLogger("orbiteos.automation")
@@ -73,7 +74,7 @@ class Automation:
         # Runaway protection (automation/breaker.py): triggers counted per window, runs started by
         # triggers and not yet ended bounded, and why the breaker turned the automation off.
         self._breaker = breaker
-        self._window = TriggerWindow()
+        self._window = FixedWindow()
         self.triggers_in_window = 0
         self._started = 0
         running = self.max if self.mode in ("queued", "parallel") else 1

@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable
 from typing import Protocol
 
 from orbiteos.core import Context, Hub
-from orbiteos.limits import Limits
+from orbiteos.limits import FixedWindow, Limits
 
 _LOGGER = logging.getLogger("orbiteos.automation")
 
@@ -31,23 +31,6 @@ class Guarded(Protocol):
     triggers_in_window: int
 
 
-class TriggerWindow:
-    """A count of triggers in the current fixed window."""
-
-    __slots__ = ("start", "count")
-
-    def __init__(self) -> None:
-        self.start = float("-inf")
-        self.count = 0
-
-    def add(self, now: float, window: float) -> int:
-        if now - self.start >= window:
-            self.start = now
-            self.count = 0
-        self.count += 1
-        return self.count
-
-
 class Breaker:
     """One per hub: counts triggers, and says which automation to turn off and why."""
 
@@ -55,9 +38,9 @@ class Breaker:
         self._hub = hub
         self._limits = limits
         self._automations = automations
-        self._all = TriggerWindow()
+        self._all = FixedWindow()
 
-    def count(self, automation: Guarded, own: TriggerWindow) -> tuple[Guarded, str] | None:
+    def count(self, automation: Guarded, own: FixedWindow) -> tuple[Guarded, str] | None:
         """Count one trigger of `automation`; (the automation to turn off, why) when a bound is passed."""
         limits = self._limits
         now = self._hub.clock.monotonic()

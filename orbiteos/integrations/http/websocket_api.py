@@ -30,6 +30,7 @@ from orbiteos.errors import ServiceNotFound, ServiceValidationError
 from orbiteos.integrations.http import appkeys
 from orbiteos.integrations.http.auth import Role, TokenRecord, has_role, public
 from orbiteos.integrations.http.errors import ApiError, describe_invalid, domain_error, dumps
+from orbiteos.integrations.http.redact import redact_text, sees_secrets
 from orbiteos.integrations.http.rest import RESERVED_EVENTS
 from orbiteos.integrations.http.service_call import call_service, role_for_service
 
@@ -38,6 +39,9 @@ routes = web.RouteTableDef()
 AUTH_TIMEOUT_S = 10.0
 # How often an open websocket checks that its token was not revoked meanwhile.
 TOKEN_RECHECK_S = 5.0
+# Subscriptions (events and triggers) one connection may hold at once: each costs memory and work
+# on every matching event, and a viewer may open them.
+MAX_SUBSCRIPTIONS = 500
 OPEN_SOCKETS: web.AppKey[set[web.WebSocketResponse]] = web.AppKey("orbiteos_websockets")
 
 ERR_INVALID_FORMAT = "invalid_format"
@@ -233,8 +237,14 @@ async def cmd_subscribe_events(conn: Connection, msg: dict[str, Any]) -> None:
     cache = conn.app[appkeys.JSON_CACHE]
     prefix = '{"id":' + str(msg_id) + ',"type":"event","event":'
 
-    def forward(event: Event) -> None:
-        conn.send_text(prefix + cache.event(event) + "}")
+    if sees_secrets(conn.token):
+
+        def forward(event: Event) -> None:
+            conn.send_text(prefix + cache.event(event) + "}")
+    else:
+
+        def forward(event: Event) -> None:
+            conn.send_text(prefix + redact_text(cache.event(event)) + "}")
 
     unsubscribes = [conn.hub.bus.listen(event_type, forward)]
     if event_type == MATCH_ALL:  # the bus's catch-all leaves out state_changed; a client's does not
@@ -244,6 +254,10 @@ async def cmd_subscribe_events(conn: Connection, msg: dict[str, Any]) -> None:
         for remove in unsubscribes:
             remove()
 
+    if len(conn.subscriptions) >= MAX_SUBSCRIPTIONS:
+        unsubscribe()
+        raise CommandError(ERR_UNKNOWN, f"this connection has {len(conn.subscriptions)} subscriptions, the most "
+                                        "one may hold; unsubscribe some first")
     conn.subscriptions[msg_id] = unsubscribe
     conn.result(msg_id)
 
@@ -264,11 +278,17 @@ async def cmd_subscribe_trigger(conn: Connection, msg: dict[str, Any]) -> None:
         conn.send({"id": msg_id, "type": "event",
                    "event": {"variables": run_variables, "context": (context or Context()).as_dict()}})
 
+    if len(conn.subscriptions) >= MAX_SUBSCRIPTIONS:
+        raise CommandError(ERR_UNKNOWN, f"this connection has {len(conn.subscriptions)} subscriptions, the most "
+                                        "one may hold; unsubscribe some first")
+    failures: list[str] = []
     unsubscribe = await async_attach_triggers(
-        conn.hub, triggers, forward, f"websocket:{conn.token.name}:{msg_id}", msg["variables"]
+        conn.hub, triggers, forward, f"websocket:{conn.token.name}:{msg_id}", msg["variables"], failures=failures
     )
-    if conn.closed:  # the client left while the triggers attached
+    if conn.closed or failures:  # the client left while the triggers attached, or one did not attach
         unsubscribe()
+        if failures:
+            raise CommandError(ERR_UNKNOWN, "; ".join(failures))
         return
     conn.subscriptions[msg_id] = unsubscribe
     conn.result(msg_id)
@@ -326,7 +346,7 @@ async def _authenticate(app: web.Application, ws: web.WebSocketResponse, remote:
         return None
     try:
         payload = json.loads(msg.data)
-    except ValueError:
+    except (ValueError, RecursionError):
         payload = None
     if not isinstance(payload, dict) or payload.get("type") != "auth" or not isinstance(
         payload.get("access_token"), str
@@ -374,6 +394,9 @@ async def _serve(conn: Connection) -> None:
                     payload = json.loads(message.data)
                 except ValueError as err:
                     conn.error(None, ERR_INVALID_FORMAT, f"malformed JSON: {err}")
+                    continue
+                except RecursionError:
+                    conn.error(None, ERR_INVALID_FORMAT, "malformed JSON: nested too deeply")
                     continue
                 if isinstance(payload, dict) and payload.get("type") in CONCURRENT:
                     tasks.create_task(conn.handle(payload))
