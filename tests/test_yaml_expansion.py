@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from orbiteos.yaml_loader import MAX_EXPANDED_NODES, ConfigErrors, load_yaml, parse_yaml
+from tests.cli.test_run_check import orbiteos
 
-REPO = Path(__file__).resolve().parents[1]
 LAUGHS = (
     "orbiteos:\n  name: Bomb\na: &a ["
     + ",".join(['"lol"'] * 9)
@@ -56,14 +54,7 @@ def test_ordinary_anchors_still_load() -> None:
 
 def test_check_reports_the_bomb_without_a_traceback(tmp_path: Path) -> None:
     (tmp_path / "configuration.yaml").write_text(LAUGHS)
-    result = subprocess.run(
-        [sys.executable, "-m", "orbiteos.cli", "check", "-c", str(tmp_path)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        cwd=REPO,
-        check=False,
-    )
+    result = orbiteos("check", "-c", str(tmp_path))
     assert result.returncode == 1
     assert result.stdout.startswith("configuration.yaml:8: invalid YAML: this list expands to more than")
     assert "Traceback" not in result.stderr and "MemoryError" not in result.stderr

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
+from tests.cli.test_run_check import orbiteos
 
 CONFIG = """\
 orbiteos:
@@ -29,14 +27,7 @@ automation:
 
 def test_check_reports_a_trigger_template_past_the_render_budget(tmp_path: Path) -> None:
     (tmp_path / "configuration.yaml").write_text(CONFIG)
-    result = subprocess.run(
-        [sys.executable, "-m", "orbiteos.cli", "check", "-c", str(tmp_path)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        cwd=REPO,
-        check=False,
-    )
+    result = orbiteos("check", "-c", str(tmp_path))
     assert result.returncode == 1, result.stdout + result.stderr
     first = result.stdout.splitlines()[0]
     assert first.startswith("configuration.yaml:9: value_template: template ")
