@@ -139,8 +139,10 @@ class Recorder:
     def _on_state_changed(self, event: Event) -> None:
         new_state = event.data["new_state"]
         if new_state is None:  # removed: recorded as a row without a state
-            if self._filter(event.data["entity_id"]):
+            entity_id = event.data["entity_id"]
+            if self._filter(entity_id):
                 self.backlog.append(event)
+            self._keeps.pop(entity_id, None)  # entities come and go: the decision is not kept for a gone one
         elif self._keeps[new_state.entity_id]:
             memory = self._memory
             memory.append(new_state)

@@ -272,3 +272,16 @@ async def test_a_large_history_answer_is_refused_with_how_to_narrow_it(
         await site.hub.stop()
     assert status == 413
     assert "more than 100 rows" in body["message"] and "bucket" in body["message"]
+
+
+def test_the_state_json_cache_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    from orbiteos.core import Hub
+    from orbiteos.integrations.http import state_json
+
+    monkeypatch.setattr(state_json, "MAX_ENTRIES", 10)
+    hub, cache = Hub(), state_json.StateJsonCache()
+    for n in range(25):
+        state = hub.states.set(f"sensor.gone_{n}", n)
+        assert '"state":"' + str(n) + '"' in cache.state(state)
+        hub.states.remove(f"sensor.gone_{n}")
+    assert len(cache._cache) <= 10
