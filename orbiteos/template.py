@@ -599,6 +599,8 @@ class TemplateEnvironment(ImmutableSandboxedEnvironment):
         self.filters.update(self.budget.filters())
         self.finalize = self.budget.finalize
         self.concat = self.budget.concat  # type: ignore[method-assign]
+        # `a + b` and the other intercepted operators: straight to the budget, one call.
+        self.call_binop = self.budget.call_binop  # type: ignore[method-assign]
         self._safe_attributes: dict[tuple[type, str], bool] = {}
         for helper in (*self.globals.values(), *self.filters.values(), *self.tests.values()):
             _mark_plain_callable(helper)
@@ -642,7 +644,10 @@ class TemplateEnvironment(ImmutableSandboxedEnvironment):
         # probes would find none: calling it directly is what they would end up doing. Except
         # str.format and format_map, which Jinja before 3.1.5 sandboxes only here, at the call.
         if type(__obj) is BuiltinMethodType:
-            trusted = __obj.__name__ not in _FORMAT_METHODS
+            name = __obj.__name__
+            trusted = name not in _FORMAT_METHODS
+            if name in _PADDING_METHODS:  # 'x'.ljust(10**9): its size bounded before it is built
+                __self.budget.check_method(__obj, args)
         else:
             try:
                 trusted = __obj in __self._trusted_callables
@@ -650,8 +655,6 @@ class TemplateEnvironment(ImmutableSandboxedEnvironment):
                 trusted = False
         if not trusted:
             return __self.budget.call_checked(super().call(__context, __obj, *args, **kwargs))
-        if type(__obj) is BuiltinMethodType and __obj.__name__ in _PADDING_METHODS:
-            __self.budget.check_method(__obj, args)
         if kwargs:
             kwargs.pop("_loop_vars", None)
             kwargs.pop("_block_vars", None)
@@ -672,9 +675,6 @@ class TemplateEnvironment(ImmutableSandboxedEnvironment):
         return safe
 
     intercepted_binops = frozenset(("+", "*", "**", "%"))
-
-    def call_binop(self, context: jinja2.runtime.Context, operator: str, left: Any, right: Any) -> Any:
-        return self.budget.binop(operator, left, right)
 
     def wrap_str_format(self, value: Any) -> Callable[..., str] | None:
         formatter = super().wrap_str_format(value)
@@ -730,7 +730,13 @@ class TemplateEnvironment(ImmutableSandboxedEnvironment):
             if (len(body) == 1 and isinstance(body[0], jinja2.nodes.Output) and len(body[0].nodes) == 1
                     and not isinstance(body[0].nodes[0], jinja2.nodes.TemplateData)):
                 stream = StringIO()
-                NativeCodeGenerator(self, None, None, stream).visit(tree)
+                # Without the budget's finalize: the one value is weighed in _render_native, only
+                # when it is not a plain scalar (most are numbers and booleans).
+                finalize, self.finalize = self.finalize, None
+                try:
+                    NativeCodeGenerator(self, None, None, stream).visit(tree)
+                finally:
+                    self.finalize = finalize
                 returning = _returning_root(stream.getvalue())
                 native_code = compile(returning, "<template>", "exec") if returning is not None else None
             codes = (code, native_code)
@@ -894,7 +900,11 @@ class Template:
             self._spare_text = None  # taken: a render inside this render builds its own
             context.parent = variables if variables is not None else _NO_VARIABLES  # type: ignore[assignment]
         budget = env.budget
-        budget.start(self.source)
+        if not budget.depth:  # an outermost render: its clock starts at its first tick
+            budget.deadline = 0.0
+            budget.output = 0
+            budget.source = self.source
+        budget.depth += 1
         try:
             text = env.concat(compiled.root_render_func(context))  # type: ignore[union-attr, attr-defined]
         except TemplateError:
@@ -902,7 +912,9 @@ class Template:
         except Exception as err:
             raise TemplateError(f"error rendering template {self.source!r}: {err}") from err
         finally:
-            budget.finish()
+            budget.depth -= 1
+            if budget.memo and not budget.depth:
+                budget.memo.clear()
         if type(context) is _RenderContext:
             self._spare_text = _released(context)
         return text.strip()
@@ -939,7 +951,11 @@ class Template:
             self._spare_native = None  # taken: a render inside this render builds its own
             context.parent = variables if variables is not None else _NO_VARIABLES
         budget = env.budget
-        budget.start(self.source)
+        if not budget.depth:  # an outermost render: its clock starts at its first tick
+            budget.deadline = 0.0
+            budget.output = 0
+            budget.source = self.source
+        budget.depth += 1
         try:
             value: Any = native.root_render_func(context)  # type: ignore[attr-defined]
             # Rendered through: whatever the value is, it leaves this method as a scalar or as
@@ -957,13 +973,15 @@ class Template:
                 return value  # (an int of more than 4,300 digits: str() refuses it, as rendering did)
             elif kind is list and _reads_back_as_itself(value):
                 return list(value)  # a fresh list, as the text's literal_eval would give
-            text = str(value).strip()
+            text = str(budget.bounded(value)).strip()
         except TemplateError:
             raise
         except Exception as err:
             raise TemplateError(f"error rendering template {self.source!r}: {err}") from err
         finally:
-            budget.finish()
+            budget.depth -= 1
+            if budget.memo and not budget.depth:
+                budget.memo.clear()
         return parse_result(text)
 
     def render_tracked(self, variables: Mapping[str, Any] | None = None) -> tuple[Any, RenderInfo]:

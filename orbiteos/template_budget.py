@@ -42,9 +42,9 @@ def _clip(source: str) -> str:
 
 
 class RenderBudget:
-    """One environment's budget; `start`/`finish` bracket a render (nested renders share the outer one's)."""
+    """One environment's budget, shared by a render and the renders nested in it."""
 
-    __slots__ = ("seconds", "max_output", "deadline", "depth", "output", "source", "_ticks", "_memo")
+    __slots__ = ("seconds", "max_output", "deadline", "depth", "output", "source", "_ticks", "memo")
 
     def __init__(self, limits: Limits) -> None:
         self.seconds = limits.template_render_seconds
@@ -55,19 +55,10 @@ class RenderBudget:
         self.source = ""
         self._ticks = 0
         # Weights of the containers this render built, by id (with the object, so the id stays its own).
-        self._memo: dict[int, tuple[Any, int]] = {}
+        self.memo: dict[int, tuple[Any, int]] = {}
 
-    def start(self, source: str) -> None:
-        if self.depth == 0:
-            self.deadline = time.perf_counter() + self.seconds
-            self.output = 0
-            self.source = source
-        self.depth += 1
-
-    def finish(self) -> None:
-        self.depth -= 1
-        if self.depth == 0 and self._memo:
-            self._memo = {}
+    # An outermost render sets `deadline` to 0.0, `output` to 0 and `source`, and counts `depth` up
+    # (down when it ends, clearing `memo` at 0): inlined in Template, as it happens on every render.
 
     # --- checks ---------------------------------------------------------------------------------
 
@@ -75,8 +66,14 @@ class RenderBudget:
         return BudgetExceeded(f"template {_clip(self.source)} exceeded its {what}")
 
     def tick(self) -> None:
-        """Fail when the render is past its deadline."""
-        if self.depth and time.perf_counter() > self.deadline:
+        """Fail when the render is past its deadline (which the render's first tick sets: a render
+        that never loops 64 times nor makes 64 sandboxed calls cannot run long)."""
+        if not self.depth:
+            return
+        now = time.perf_counter()
+        if not self.deadline:
+            self.deadline = now + self.seconds
+        elif now > self.deadline:
             raise self.exceeded(f"render time budget of {self.seconds:g} s (limits.template_render_seconds)")
 
     def too_big(self, size: int, what: str = "a value of") -> BudgetExceeded:
@@ -104,7 +101,7 @@ class RenderBudget:
         elif kind is range:
             size = 8 * len(value)
         elif kind in (list, tuple, dict, set, frozenset):
-            memo = self._memo.get(id(value))
+            memo = self.memo.get(id(value))
             if memo is not None and memo[0] is value:
                 return memo[1]
             size = 2
@@ -116,8 +113,8 @@ class RenderBudget:
                         break
             except RecursionError:
                 size = self.max_output + 1
-            if self.depth and size <= self.max_output and len(self._memo) < 100_000:
-                self._memo[id(value)] = (value, size)
+            if self.depth and size <= self.max_output and len(self.memo) < 100_000:
+                self.memo[id(value)] = (value, size)
         else:
             return 8
         if size > self.max_output:
@@ -159,16 +156,16 @@ class RenderBudget:
     def concat(self, pieces: Iterable[str]) -> str:
         """`''.join`, refusing output past the budget before it is built."""
         parts = list(pieces)
-        total = 0
-        for part in parts:
-            total += len(part)
+        total = sum(map(len, parts))
         if total > self.max_output:
             raise self.too_big(total, "output of")
         return "".join(parts)
 
-    def binop(self, operator: str, left: Any, right: Any) -> Any:
-        """`+ * ** %` with their results' size bounded before they are built."""
+    def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
+        """`+ * ** %` (the sandbox's hook) with their results' size bounded before they are built."""
         if operator == "*":
+            if type(left) is float or type(right) is float:
+                return left * right
             return self._repeat(left, right)
         if operator == "**":
             if type(left) is int and type(right) is int and right > 0 and left.bit_length() * right > _MAX_INT_BITS:
@@ -325,9 +322,27 @@ class _BudgetTransformer(NodeTransformer):
         self.generic_visit(node)
         if getattr(node, "ctx", "load") != "load":
             return node  # a tuple being assigned to
+        if isinstance(node, nodes.List | nodes.Tuple) and all(_scalar(item) for item in node.items):
+            return node  # `[x | float - 20, 0]`: as big as its source says, nothing to amplify
         return _hook(node, "_budget_value")
 
     visit_List = visit_Tuple = visit_Dict = visit_Concat = _value  # noqa: N815
+
+
+# Filters whose result is a number or a boolean whatever they are given.
+_SCALAR_FILTERS = frozenset(("float", "int", "round", "bool", "abs", "length", "count", "is_number", "multiply",
+                             "log", "sqrt", "as_timestamp"))
+
+
+def _scalar(node: nodes.Node) -> bool:
+    """Whether an expression can only be a constant, a number or a boolean (not a container)."""
+    if isinstance(node, nodes.Const | nodes.Compare | nodes.Not | nodes.Test):
+        return True
+    if isinstance(node, nodes.Neg | nodes.Pos):
+        return _scalar(node.node)
+    if isinstance(node, nodes.Sub | nodes.Div | nodes.FloorDiv):
+        return _scalar(node.left) and _scalar(node.right)
+    return isinstance(node, nodes.Filter) and node.name in _SCALAR_FILTERS
 
 
 def _hook(node: nodes.Node, name: str) -> nodes.Filter:
