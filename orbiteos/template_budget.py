@@ -330,8 +330,9 @@ class _BudgetTransformer(NodeTransformer):
 
 
 # Filters whose result is a number or a boolean whatever they are given.
-_SCALAR_FILTERS = frozenset(("float", "int", "round", "bool", "abs", "length", "count", "is_number", "multiply",
-                             "log", "sqrt", "as_timestamp"))
+_SCALAR_FILTERS = frozenset(
+    ("float", "int", "round", "bool", "abs", "length", "count", "is_number", "multiply", "log", "sqrt", "as_timestamp")
+)
 
 
 def _scalar(node: nodes.Node) -> bool:
