@@ -161,7 +161,7 @@ class Automation:
         if self._breaker is not None:
             tripped = self._breaker.count(self, self._window)
             if tripped is not None:
-                tripped[0]._trip(tripped[1])  # type: ignore[attr-defined]
+                tripped[0].trip(tripped[1])
                 if not self.enabled:
                     return
         if self._started >= self._max_started:
@@ -183,7 +183,7 @@ class Automation:
                 _LOGGER.warning("%s: %d trigger(s) dropped while runs piled up", self.automation_id, self._dropped)
                 self._dropped = 0
 
-    def _trip(self, reason: str) -> None:
+    def trip(self, reason: str) -> None:
         """The breaker's verdict: off now (no more triggers), then `automation.turn_off` as the breaker."""
         if not self.enabled or self._breaker is None:
             return

@@ -30,6 +30,9 @@ class Guarded(Protocol):
     entity_id: str
     triggers_in_window: int
 
+    def trip(self, reason: str) -> None:
+        """Turn off now, for `reason`."""
+
 
 class Breaker:
     """One per hub: counts triggers, and says which automation to turn off and why."""
