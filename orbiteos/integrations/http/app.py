@@ -82,6 +82,7 @@ def build_app(hub: Hub, settings: appkeys.HttpSettings, tokens: TokenStore) -> w
     app[GUARD] = guard
     app[appkeys.JSON_CACHE] = StateJsonCache()
     app[websocket_api.OPEN_SOCKETS] = set()
+    app[websocket_api.TOKEN_SUBSCRIPTIONS] = {}
     for module in (rest, history_view, automations_view, tokens_view, webhook_view, websocket_api):
         app.router.add_routes(module.routes)
     app.router.add_get("/", ui_index)

@@ -39,10 +39,13 @@ routes = web.RouteTableDef()
 AUTH_TIMEOUT_S = 10.0
 # How often an open websocket checks that its token was not revoked meanwhile.
 TOKEN_RECHECK_S = 5.0
-# Subscriptions (events and triggers) one connection may hold at once: each costs memory and work
-# on every matching event, and a viewer may open them.
+# Subscriptions (events and triggers) one connection, and all connections of one token, may hold
+# at once: each costs memory and work on every matching event, and a viewer may open them.
 MAX_SUBSCRIPTIONS = 500
+MAX_TOKEN_SUBSCRIPTIONS = 2_000
 OPEN_SOCKETS: web.AppKey[set[web.WebSocketResponse]] = web.AppKey("orbiteos_websockets")
+# Token name -> subscriptions its open connections hold.
+TOKEN_SUBSCRIPTIONS: web.AppKey[dict[str, int]] = web.AppKey("orbiteos_token_subscriptions")
 
 ERR_INVALID_FORMAT = "invalid_format"
 ERR_UNKNOWN_COMMAND = "unknown_command"
@@ -146,14 +149,42 @@ class Connection:
                 self.close()
                 return
 
+    def room_for_a_subscription(self) -> None:
+        """CommandError when this connection, or its token, holds as many subscriptions as it may."""
+        by_token = self.app[TOKEN_SUBSCRIPTIONS]
+        if len(self.subscriptions) >= MAX_SUBSCRIPTIONS:
+            raise CommandError(ERR_UNKNOWN, f"this connection holds {len(self.subscriptions)} subscriptions, the "
+                                            "most one may hold; unsubscribe some first")
+        if by_token.get(self.token.name, 0) >= MAX_TOKEN_SUBSCRIPTIONS:
+            raise CommandError(ERR_UNKNOWN, f"token '{self.token.name}' holds {MAX_TOKEN_SUBSCRIPTIONS} "
+                                            "subscriptions over its connections, the most it may; unsubscribe some")
+
+    def subscribe(self, msg_id: int, unsubscribe: Unsubscribe) -> None:
+        """Keep a subscription (after `room_for_a_subscription`); undone by `unsubscribe(msg_id)`."""
+        self.subscriptions[msg_id] = unsubscribe
+        by_token = self.app[TOKEN_SUBSCRIPTIONS]
+        by_token[self.token.name] = by_token.get(self.token.name, 0) + 1
+
+    def unsubscribe(self, msg_id: int) -> bool:
+        remove = self.subscriptions.pop(msg_id, None)
+        if remove is None:
+            return False
+        remove()
+        by_token = self.app[TOKEN_SUBSCRIPTIONS]
+        left = by_token.get(self.token.name, 1) - 1
+        if left > 0:
+            by_token[self.token.name] = left
+        else:
+            by_token.pop(self.token.name, None)
+        return True
+
     def close(self) -> None:
         """Drop the subscriptions and stop the writer (pending messages are dropped if the queue is full)."""
         if self.closed:
             return
         self.closed = True
-        for unsubscribe in self.subscriptions.values():
-            unsubscribe()
-        self.subscriptions.clear()
+        for msg_id in list(self.subscriptions):
+            self.unsubscribe(msg_id)
         if self.outgoing.full():
             self.outgoing = asyncio.Queue()
         self.outgoing.put_nowait(None)
@@ -234,6 +265,7 @@ async def cmd_get_services(conn: Connection, msg: dict[str, Any]) -> None:
 
 async def cmd_subscribe_events(conn: Connection, msg: dict[str, Any]) -> None:
     msg_id, event_type = msg["id"], msg["event_type"]
+    conn.room_for_a_subscription()
     cache = conn.app[appkeys.JSON_CACHE]
     prefix = '{"id":' + str(msg_id) + ',"type":"event","event":'
 
@@ -254,19 +286,13 @@ async def cmd_subscribe_events(conn: Connection, msg: dict[str, Any]) -> None:
         for remove in unsubscribes:
             remove()
 
-    if len(conn.subscriptions) >= MAX_SUBSCRIPTIONS:
-        unsubscribe()
-        raise CommandError(ERR_UNKNOWN, f"this connection has {len(conn.subscriptions)} subscriptions, the most "
-                                        "one may hold; unsubscribe some first")
-    conn.subscriptions[msg_id] = unsubscribe
+    conn.subscribe(msg_id, unsubscribe)
     conn.result(msg_id)
 
 
 async def cmd_unsubscribe_events(conn: Connection, msg: dict[str, Any]) -> None:
-    unsubscribe = conn.subscriptions.pop(msg["subscription"], None)
-    if unsubscribe is None:
+    if not conn.unsubscribe(msg["subscription"]):
         raise CommandError(ERR_NOT_FOUND, f"no subscription with id {msg['subscription']}")
-    unsubscribe()
     conn.result(msg["id"])
 
 
@@ -278,19 +304,23 @@ async def cmd_subscribe_trigger(conn: Connection, msg: dict[str, Any]) -> None:
         conn.send({"id": msg_id, "type": "event",
                    "event": {"variables": run_variables, "context": (context or Context()).as_dict()}})
 
-    if len(conn.subscriptions) >= MAX_SUBSCRIPTIONS:
-        raise CommandError(ERR_UNKNOWN, f"this connection has {len(conn.subscriptions)} subscriptions, the most "
-                                        "one may hold; unsubscribe some first")
+    conn.room_for_a_subscription()
+    conn.subscribe(msg_id, lambda: None)  # the place is taken now: attaching awaits, others may come meanwhile
     failures: list[str] = []
-    unsubscribe = await async_attach_triggers(
-        conn.hub, triggers, forward, f"websocket:{conn.token.name}:{msg_id}", msg["variables"], failures=failures
-    )
+    try:
+        unsubscribe = await async_attach_triggers(
+            conn.hub, triggers, forward, f"websocket:{conn.token.name}:{msg_id}", msg["variables"], failures=failures
+        )
+    except BaseException:
+        conn.unsubscribe(msg_id)
+        raise
     if conn.closed or failures:  # the client left while the triggers attached, or one did not attach
         unsubscribe()
+        conn.unsubscribe(msg_id)
         if failures:
             raise CommandError(ERR_UNKNOWN, "; ".join(failures))
         return
-    conn.subscriptions[msg_id] = unsubscribe
+    conn.subscriptions[msg_id] = unsubscribe  # in the place taken above
     conn.result(msg_id)
 
 

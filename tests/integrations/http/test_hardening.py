@@ -285,3 +285,29 @@ def test_the_state_json_cache_is_bounded(monkeypatch: pytest.MonkeyPatch) -> Non
         assert '"state":"' + str(n) + '"' in cache.state(state)
         hub.states.remove(f"sensor.gone_{n}")
     assert len(cache._cache) <= 10
+
+
+async def test_one_token_holds_a_bounded_number_of_subscriptions_over_its_connections(
+    hooked: Site, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(websocket_api, "MAX_TOKEN_SUBSCRIPTIONS", 4)
+    answers: list[bool] = []
+    async with (
+        hooked.session.ws_connect("/api/websocket") as first,
+        hooked.session.ws_connect("/api/websocket") as second,
+    ):
+        for ws in (first, second):
+            await ws.receive_json()
+            await ws.send_json({"type": "auth", "access_token": hooked.tokens["viewer"]})
+            await ws.receive_json()
+        for n in range(1, 4):
+            for ws in (first, second):
+                await ws.send_json({"id": n, "type": "subscribe_events", "event_type": "tick"})
+                answers.append((await ws.receive_json())["success"])
+        await second.send_json({"id": 10, "type": "unsubscribe_events", "subscription": 1})
+        assert (await second.receive_json())["success"] is True
+        await second.send_json({"id": 11, "type": "subscribe_events", "event_type": "tick"})
+        answers.append((await second.receive_json())["success"])
+    assert answers == [True, True, True, True, False, False, True]
+    await asyncio.sleep(0.1)
+    assert hooked.server.app[websocket_api.TOKEN_SUBSCRIPTIONS] == {}  # closed connections gave theirs back
