@@ -6,7 +6,6 @@ from __future__ import annotations
 from orbiteos.core import EVENT_STATE_CHANGED, Event, State
 from orbiteos.integrations.http.errors import dumps as _dumps
 
-
 # Entities whose JSON is kept; past it the cache starts again (a site has far fewer live entities).
 MAX_ENTRIES = 100_000
 

@@ -69,6 +69,15 @@ async def _one_run(
             await process.wait()
 
 
+def _gather_journals(directory: Path) -> Path:
+    """One journal with the segments every killed site left on disk."""
+    journal = directory / "journal"
+    journal.mkdir()
+    for left in directory.glob("journal-*/*.batch"):
+        left.rename(journal / left.name)
+    return journal
+
+
 async def test_kill_9_loses_no_acknowledged_row_in_20_runs(
     recorder_hub: RecorderHub, postgres_url: str, tmp_path: Path
 ) -> None:
@@ -91,10 +100,7 @@ async def test_kill_9_loses_no_acknowledged_row_in_20_runs(
                 )
             )
         assert len(acknowledged) > 20 * RUNS  # the runs did write
-        journal = tmp_path / "journal"
-        journal.mkdir()
-        for left in tmp_path.glob("journal-*/*.batch"):  # what each killed site left on disk
-            left.rename(journal / left.name)
+        journal = await asyncio.to_thread(_gather_journals, tmp_path)
         async with recorder_hub(journal_dir=str(journal)) as hub:  # replays what the outages journaled
             await running_recorder(hub).flush()
             rows = await fetch(postgres_url, "SELECT entity_id, state FROM states WHERE entity_id LIKE 'sensor.ack_%'")
