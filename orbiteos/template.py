@@ -597,6 +597,10 @@ class TemplateEnvironment(ImmutableSandboxedEnvironment):
         config = getattr(hub, "config", None)
         self.budget = RenderBudget(getattr(config, "limits", None) or Limits())
         self.filters.update(self.budget.filters())
+        # The regex helpers the environment has (filters and tests), run within the render's time.
+        regex_filters, regex_tests = self.budget.regex_helpers()
+        self.filters.update((k, v) for k, v in regex_filters.items() if k in self.filters)
+        self.tests.update((k, v) for k, v in regex_tests.items() if k in self.tests)  # type: ignore[misc]
         self.finalize = self.budget.finalize
         self.concat = self.budget.concat  # type: ignore[method-assign]
         # `a + b` and the other intercepted operators: straight to the budget, one call.

@@ -19,6 +19,7 @@ from typing import Any
 
 import jinja2
 import jinja2.filters
+import regex
 from jinja2 import nodes
 from jinja2.visitor import NodeTransformer
 
@@ -250,6 +251,60 @@ class RenderBudget:
             size = len(owner) * len(items) + sum(len(item) if isinstance(item, str) else 8 for item in items)
             if size > self.max_output:
                 raise self.too_big(size)
+
+    def _regex(self, run: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """A regular expression run with what is left of the render's time (the `regex` module stops
+        a match at its timeout; `re` cannot be stopped: `(a+)+$` on 30 characters runs for minutes)."""
+        now = time.perf_counter()
+        if not self.depth:
+            left = self.seconds
+        else:
+            if not self.deadline:
+                self.deadline = now + self.seconds
+            left = max(0.0, self.deadline - now)
+        try:
+            return run(*args, timeout=left, **kwargs)
+        except TimeoutError:
+            raise self.exceeded(
+                f"render time budget of {self.seconds:g} s (limits.template_render_seconds) in a regular expression"
+            ) from None
+
+    def regex_helpers(self) -> tuple[dict[str, Callable[..., Any]], dict[str, Callable[..., Any]]]:
+        """(filters, tests): Home Assistant's regex helpers, each run within the render's time."""
+        run = self._regex
+
+        def flags(ignorecase: bool) -> int:
+            return int(regex.IGNORECASE) if ignorecase else 0
+
+        def regex_match(value: Any, find: str = "", ignorecase: bool = False) -> bool:
+            return bool(run(regex.match, find, str(value), flags(ignorecase)))
+
+        def regex_search(value: Any, find: str = "", ignorecase: bool = False) -> bool:
+            return bool(run(regex.search, find, str(value), flags(ignorecase)))
+
+        def regex_replace(value: Any, find: str = "", replace: str = "", ignorecase: bool = False) -> str:
+            return str(self.bounded(run(regex.sub, find, replace, str(value), flags=flags(ignorecase))))
+
+        def regex_findall(value: Any, find: str = "", ignorecase: bool = False) -> list[Any]:
+            return list(run(regex.findall, find, str(value), flags(ignorecase)))
+
+        def regex_findall_index(value: Any, find: str = "", index: int = 0, ignorecase: bool = False) -> Any:
+            return regex_findall(value, find, ignorecase)[index]
+
+        filters: dict[str, Callable[..., Any]] = {
+            "regex_match": regex_match,
+            "regex_search": regex_search,
+            "regex_replace": regex_replace,
+            "regex_findall": regex_findall,
+            "regex_findall_index": regex_findall_index,
+        }
+        tests: dict[str, Callable[..., Any]] = {
+            "match": regex_match,
+            "search": regex_search,
+            "regex_match": regex_match,
+            "regex_search": regex_search,
+        }
+        return filters, tests
 
     def filters(self) -> dict[str, Callable[..., Any]]:
         """The loop, literal and concat hooks, and the filters that pad or repeat, bounded."""

@@ -124,3 +124,24 @@ def test_the_compiled_template_cache_is_a_capped_lru() -> None:
     assert kept.source in env._compiled
     assert "{{ 0 + 1 }}" not in env._compiled
     assert kept.render() == "kept"
+
+
+def test_a_catastrophic_regular_expression_stops_at_the_time_budget() -> None:
+    # With `re` this match runs for minutes (exponential backtracking) and cannot be stopped.
+    source = "{{ ('a' * 40 ~ 'b') is match('(a|aa)+$') }}"
+    message, _ = _render_failing(source, Limits(template_render_seconds=0.2))
+    assert "render time budget of 0.2 s (limits.template_render_seconds) in a regular expression" in message
+
+
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        ("{{ 'abc123' | regex_replace('[0-9]+', 'X') }}", "abcX"),
+        ("{{ 'Hello' is match('h', true) }}", True),
+        ("{{ 'a1b2' | regex_search('[0-9]') }}", True),
+        ("{{ 'a1b2' | regex_match('[0-9]') }}", False),
+        ("{{ 'x-12-y-34' | regex_replace('(\\\\d+)', '<\\\\1>') }}", "x-<12>-y-<34>"),
+    ],
+)
+def test_regex_helpers_answer_as_before(source: str, expected: object) -> None:
+    assert Template(source, Hub()).render() == expected
