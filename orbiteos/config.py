@@ -20,6 +20,7 @@ import voluptuous as vol
 
 from orbiteos.core import SiteConfig
 from orbiteos.errors import ConfigError
+from orbiteos.limits import LIMITS_SCHEMA, limits_from_config
 from orbiteos.loader import CORE_KEYS, domain_of_key, known_domains, load_integration
 from orbiteos.logging_setup import LOGGER_SCHEMA
 from orbiteos.validation import string
@@ -216,6 +217,7 @@ CORE_SCHEMA = vol.Schema(
         vol.Optional("longitude"): _number(-180, 180),
         vol.Optional("elevation"): vol.Coerce(float),
         vol.Optional("packages"): vol.Any(None, dict),
+        vol.Optional("limits"): LIMITS_SCHEMA,
         **{vol.Optional(key): object for key in _IGNORED_CORE_KEYS},
     }
 )
@@ -391,6 +393,8 @@ def _site_config(config_dir: Path, raw: NodeDict, errors: list[ConfigError], war
     for attr in ("name", "time_zone", "latitude", "longitude", "elevation"):
         if attr in core:
             setattr(site, attr, core[attr])
+    if "limits" in core:
+        site.limits = limits_from_config(core["limits"])
     return site, core.get("packages"), child_position(block, "packages")
 
 

@@ -18,6 +18,7 @@ import voluptuous as vol
 
 from orbiteos.clock import Clock, RealClock
 from orbiteos.errors import ServiceNotFound, ServiceValidationError
+from orbiteos.limits import Limits
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -670,6 +671,8 @@ class SiteConfig:
     longitude: float = 4.90
     elevation: float = 0.0
     config_dir: Path | None = None
+    # Resource bounds (`limits:`); see orbiteos/limits.py.
+    limits: Limits = field(default_factory=Limits)
 
     @property
     def tzinfo(self) -> ZoneInfo:

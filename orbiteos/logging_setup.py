@@ -10,6 +10,8 @@ from typing import Any
 
 import voluptuous as vol
 
+from orbiteos.log_guard import FloodFilter, SafeFormatter
+
 LEVELS = {
     "critical": logging.CRITICAL,
     "fatal": logging.FATAL,
@@ -75,7 +77,8 @@ def apply_logger_config(block: Mapping[str, Any] | None, override: str | None = 
     root = logging.getLogger()
     if not any(getattr(h, "_orbiteos", False) for h in root.handlers):
         handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(logging.Formatter(LOG_FORMAT))
+        handler.setFormatter(SafeFormatter(LOG_FORMAT))
+        handler.addFilter(FloodFilter())
         handler._orbiteos = True  # type: ignore[attr-defined]
         root.addHandler(handler)
     root.setLevel(LEVELS[default])

@@ -13,6 +13,7 @@ import logging
 import math
 import re
 from ast import literal_eval
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
@@ -30,6 +31,8 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 from orbiteos import template_entities, template_json, template_math, template_text, template_time
 from orbiteos.core import STATE_UNAVAILABLE, STATE_UNKNOWN, Hub, State
 from orbiteos.errors import TemplateError
+from orbiteos.limits import Limits
+from orbiteos.template_budget import _PADDING_METHODS, RenderBudget, budget_tree
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -650,8 +653,11 @@ _PROXY_ATTRIBUTES = frozenset(dir(MappingProxyType))
 
 # Compiled Python code by template source, shared by every hub's environment (they are configured
 # alike), so that validating a configuration and setting it up compile each template once.
-_CODE_CACHE: dict[str, Any] = {}
-_CODE_CACHE_SIZE = 20_000
+# Least recently used first; capped, as templates sent over the API are as many as there are requests.
+_CODE_CACHE: OrderedDict[str, Any] = OrderedDict()
+_CODE_CACHE_SIZE = 4_096
+# Compiled templates each environment keeps by source (least recently used first).
+_COMPILED_CACHE_SIZE = 4_096
 
 
 class TemplateEnvironment(ImmutableSandboxedEnvironment):
@@ -672,8 +678,20 @@ class TemplateEnvironment(ImmutableSandboxedEnvironment):
         self.tests["is_state"] = self.globals["is_state"]  # type: ignore[assignment]
         self.tests["has_value"] = self.globals["has_value"]  # type: ignore[assignment]
         self.tests["is_state_attr"] = self.globals["is_state_attr"]  # type: ignore[assignment]
-        self._compiled: dict[str, jinja2.Template] = {}
+        self._compiled: OrderedDict[str, jinja2.Template] = OrderedDict()
         self._native: dict[str, jinja2.Template | None] = {}
+        # Time and size bounds of each render (orbiteos/template_budget.py).
+        config = getattr(hub, "config", None)
+        self.budget = RenderBudget(getattr(config, "limits", None) or Limits())
+        self.filters.update(self.budget.filters())
+        # The regex helpers the environment has (filters and tests), run within the render's time.
+        regex_filters, regex_tests = self.budget.regex_helpers()
+        self.filters.update((k, v) for k, v in regex_filters.items() if k in self.filters)
+        self.tests.update((k, v) for k, v in regex_tests.items() if k in self.tests)  # type: ignore[misc]
+        self.finalize = self.budget.finalize
+        self.concat = self.budget.concat  # type: ignore[method-assign]
+        # `a + b` and the other intercepted operators: straight to the budget, one call.
+        self.call_binop = self.budget.call_binop  # type: ignore[method-assign]
         self._safe_attributes: dict[tuple[type, str], bool] = {}
         for helper in (*self.globals.values(), *self.filters.values(), *self.tests.values()):
             _mark_plain_callable(helper)
@@ -717,14 +735,17 @@ class TemplateEnvironment(ImmutableSandboxedEnvironment):
         # probes would find none: calling it directly is what they would end up doing. Except
         # str.format and format_map, which Jinja before 3.1.5 sandboxes only here, at the call.
         if type(__obj) is BuiltinMethodType:
-            trusted = __obj.__name__ not in _FORMAT_METHODS
+            name = __obj.__name__
+            trusted = name not in _FORMAT_METHODS
+            if name in _PADDING_METHODS:  # 'x'.ljust(10**9): its size bounded before it is built
+                __self.budget.check_method(__obj, args)
         else:
             try:
                 trusted = __obj in __self._trusted_callables
             except TypeError:  # unhashable
                 trusted = False
         if not trusted:
-            return super().call(__context, __obj, *args, **kwargs)
+            return __self.budget.call_checked(super().call(__context, __obj, *args, **kwargs))
         if kwargs:
             kwargs.pop("_loop_vars", None)
             kwargs.pop("_block_vars", None)
@@ -744,16 +765,37 @@ class TemplateEnvironment(ImmutableSandboxedEnvironment):
                 self._safe_attributes[key] = safe
         return safe
 
+    intercepted_binops = frozenset(("+", "*", "**", "%"))
+
+    def wrap_str_format(self, value: Any) -> Callable[..., str] | None:
+        formatter = super().wrap_str_format(value)
+        if formatter is None:
+            return None
+        budget, fmt = self.budget, value.__self__
+
+        def bounded_format(*args: Any, **kwargs: Any) -> str:
+            if value.__name__ == "format_map":
+                budget.check_format(fmt, (), args[0] if args and isinstance(args[0], Mapping) else {})
+            else:
+                budget.check_format(fmt, args, kwargs)
+            return budget.bounded(formatter(*args, **kwargs))
+
+        return bounded_format
+
     def compile_source(self, source: str) -> jinja2.Template:
         compiled = self._compiled.get(source)
         if compiled is None:
             code, native_code = self._codes(source)
             compiled = self.template_class.from_code(self, code, self.make_globals(None))
+            if len(self._compiled) >= _COMPILED_CACHE_SIZE:
+                self._native.pop(self._compiled.popitem(last=False)[0], None)
             self._compiled[source] = compiled
             self._native[source] = (
                 self.template_class.from_code(self, native_code, self.make_globals(None))
                 if native_code is not None else None
             )
+        else:
+            self._compiled.move_to_end(source)
         return compiled
 
     def compile_native(self, source: str) -> jinja2.Template | None:
@@ -761,14 +803,14 @@ class TemplateEnvironment(ImmutableSandboxedEnvironment):
         exactly one `{{ expression }}`; None for any other template."""
         if source not in self._native:
             self.compile_source(source)
-        return self._native[source]
+        return self._native.get(source)
 
     def _codes(self, source: str) -> tuple[Any, Any]:
         """The code objects of `source`: the text form, and the native form or None (one parse)."""
         codes = _CODE_CACHE.get(source)
         if codes is None:
             try:
-                tree = self.parse(source)
+                tree = budget_tree(self.parse(source))
                 code = compile(self._generate(tree, None, None), "<template>", "exec")
             except jinja2.TemplateSyntaxError as err:
                 raise TemplateError(
@@ -779,13 +821,21 @@ class TemplateEnvironment(ImmutableSandboxedEnvironment):
             if (len(body) == 1 and isinstance(body[0], jinja2.nodes.Output) and len(body[0].nodes) == 1
                     and not isinstance(body[0].nodes[0], jinja2.nodes.TemplateData)):
                 stream = StringIO()
-                NativeCodeGenerator(self, None, None, stream).visit(tree)
+                # Without the budget's finalize: the one value is weighed in _render_native, only
+                # when it is not a plain scalar (most are numbers and booleans).
+                finalize, self.finalize = self.finalize, None
+                try:
+                    NativeCodeGenerator(self, None, None, stream).visit(tree)
+                finally:
+                    self.finalize = finalize
                 returning = _returning_root(stream.getvalue())
                 native_code = compile(returning, "<template>", "exec") if returning is not None else None
             codes = (code, native_code)
             if len(_CODE_CACHE) >= _CODE_CACHE_SIZE:
-                _CODE_CACHE.pop(next(iter(_CODE_CACHE)))
+                _CODE_CACHE.popitem(last=False)
             _CODE_CACHE[source] = codes
+        else:
+            _CODE_CACHE.move_to_end(source)
         return codes
 
 
@@ -940,12 +990,22 @@ class Template:
         else:
             self._spare_text = None  # taken: a render inside this render builds its own
             context.parent = variables if variables is not None else _NO_VARIABLES  # type: ignore[assignment]
+        budget = env.budget
+        if not budget.depth:  # an outermost render: its clock starts at its first tick
+            budget.deadline = 0.0
+            budget.output = 0
+            budget.source = self.source
+        budget.depth += 1
         try:
             text = env.concat(compiled.root_render_func(context))  # type: ignore[union-attr, attr-defined]
         except TemplateError:
             raise
         except Exception as err:
             raise TemplateError(f"error rendering template {self.source!r}: {err}") from err
+        finally:
+            budget.depth -= 1
+            if budget.memo and not budget.depth:
+                budget.memo.clear()
         if type(context) is _RenderContext:
             self._spare_text = _released(context)
         return text.strip()
@@ -974,12 +1034,19 @@ class Template:
     def _render_native(self, native: jinja2.Template, variables: Mapping[str, Any] | None) -> Any:
         """`{{ expression }}`: a number stays the number it is, where its text would parse back to
         exactly that number; anything else goes the text way (str, strip, native-type parse)."""
+        env = self._environment()
         context: Any = self._spare_native
         if context is None:
-            context = _render_context(self._environment(), native, variables)
+            context = _render_context(env, native, variables)
         else:
             self._spare_native = None  # taken: a render inside this render builds its own
             context.parent = variables if variables is not None else _NO_VARIABLES
+        budget = env.budget
+        if not budget.depth:  # an outermost render: its clock starts at its first tick
+            budget.deadline = 0.0
+            budget.output = 0
+            budget.source = self.source
+        budget.depth += 1
         try:
             value: Any = native.root_render_func(context)  # type: ignore[attr-defined]
             # Rendered through: whatever the value is, it leaves this method as a scalar or as
@@ -997,11 +1064,15 @@ class Template:
                 return value  # (an int of more than 4,300 digits: str() refuses it, as rendering did)
             elif kind is list and _reads_back_as_itself(value):
                 return list(value)  # a fresh list, as the text's literal_eval would give
-            text = str(value).strip()
+            text = str(budget.bounded(value)).strip()
         except TemplateError:
             raise
         except Exception as err:
             raise TemplateError(f"error rendering template {self.source!r}: {err}") from err
+        finally:
+            budget.depth -= 1
+            if budget.memo and not budget.depth:
+                budget.memo.clear()
         return parse_result(text)
 
     def render_tracked(self, variables: Mapping[str, Any] | None = None) -> tuple[Any, RenderInfo]:

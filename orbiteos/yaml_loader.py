@@ -264,6 +264,10 @@ class _Loader(_BaseLoader):  # type: ignore[misc, valid-type]
     def line_of(self, node: yaml.Node) -> int:
         return int(node.start_mark.line) + 1
 
+    def construct_document(self, node: yaml.Node) -> Any:
+        check_expansion(node)  # before anything is built from it
+        return super().construct_document(node)
+
     def error(self, node: yaml.Node, message: str) -> None:
         self.context.errors.append(ConfigError(message, self.shown, self.line_of(node)))
 
@@ -272,6 +276,52 @@ class _Loader(_BaseLoader):  # type: ignore[misc, valid-type]
             self.error(node, f"{tag}: expected a file or name after the tag, found {_node_kind(node)}")
             return None
         return str(node.value).strip()
+
+
+# Nodes one file may stand for once its aliases are expanded: a real configuration has a few
+# thousand; "billion laughs" (aliases of aliases) stands for billions while being a few lines long.
+MAX_EXPANDED_NODES = 100_000
+
+
+def check_expansion(root: yaml.Node) -> None:
+    """Refuse a document that expands to more than MAX_EXPANDED_NODES nodes, or that holds itself.
+
+    Counted on the composed graph (an alias is the node it names, so it is counted at each use)
+    without expanding anything: each node's size is computed once, bottom-up, without recursion.
+    """
+    sizes: dict[int, int] = {}
+    open_nodes: set[int] = set()
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:
+        node, children_done = stack.pop()
+        key = id(node)
+        if key in sizes:
+            continue
+        children: list[yaml.Node] = []
+        if isinstance(node, yaml.SequenceNode):
+            children = list(node.value)
+        elif isinstance(node, yaml.MappingNode):
+            children = [part for pair in node.value for part in pair]
+        if not children_done:
+            if key in open_nodes:
+                raise yaml.constructor.ConstructorError(
+                    None, None, "an anchor that contains an alias of itself (a recursive structure)",
+                    node.start_mark,
+                )
+            open_nodes.add(key)
+            stack.append((node, True))
+            stack.extend((child, False) for child in children if id(child) not in sizes)
+            continue
+        open_nodes.discard(key)
+        size = 1 + sum(sizes[id(child)] for child in children)
+        if size > MAX_EXPANDED_NODES:
+            raise yaml.constructor.ConstructorError(
+                None, None,
+                f"this {_node_kind(node)[2:]} expands to more than {MAX_EXPANDED_NODES:,} values through its "
+                "aliases (anchors used inside anchors); expected a configuration, found an alias bomb",
+                node.start_mark,
+            )
+        sizes[key] = size
 
 
 def _node_kind(node: yaml.Node) -> str:

@@ -18,12 +18,14 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+from orbiteos.automation.breaker import Breaker
 from orbiteos.automation.condition import all_pass, compile_conditions
 from orbiteos.automation.script import Run, StopRun, compile_sequence
 from orbiteos.automation.trace import Trace, TraceStore, TraceView
 from orbiteos.automation.trigger import async_attach_triggers
 from orbiteos.core import Context, Hub, Unsubscribe
 from orbiteos.errors import OrbitEOSError
+from orbiteos.limits import FixedWindow
 from orbiteos.natures.source import CURRENT_SOURCE, SetpointSource
 from orbiteos.template import Template, compile_complex, copy_plain, has_templates, render_complex, template_names
 
@@ -39,7 +41,7 @@ class Automation:
     """One configured automation and its entity `automation.<slug of its name>` (the manager names it)."""
 
     def __init__(self, hub: Hub, config: dict[str, Any], entity_id: str, traces: TraceStore,
-                 name: str | None = None) -> None:
+                 name: str | None = None, breaker: Breaker | None = None) -> None:
         self.hub = hub
         self.config = config
         self.entity_id = entity_id
@@ -74,6 +76,16 @@ class Automation:
         self._queue_lock: asyncio.Lock | None = None
         self._queued = 0
         self._last_refusal: str | None = None
+        # Runaway protection (automation/breaker.py): triggers counted per window, runs started by
+        # triggers and not yet ended bounded, and why the breaker turned the automation off.
+        self._breaker = breaker
+        self._window = FixedWindow()
+        self.triggers_in_window = 0
+        self._started = 0
+        running = self.max if self.mode in ("queued", "parallel") else 1
+        self._max_started = running + hub.config.limits.automation_max_pending
+        self._dropped = 0
+        self.off_reason: str | None = None
 
     # --- what the outside sees -------------------------------------------------------------
     @property
@@ -92,6 +104,7 @@ class Automation:
             "mode": self.mode,
             "current": self.current,
             **({"max": self.max} if self.mode in ("queued", "parallel") else {}),
+            **({"off_reason": self.off_reason} if self.off_reason else {}),
         }
 
     def write_state(self, context: Context | None = None) -> None:
@@ -115,6 +128,7 @@ class Automation:
             self._detach = None
 
     async def turn_on(self) -> None:
+        self.off_reason = None
         if not self.enabled:
             self.enabled = True
             await self.attach()
@@ -147,8 +161,49 @@ class Automation:
 
     # --- a trigger fired -------------------------------------------------------------------
     def _on_trigger(self, run_variables: dict[str, Any], context: Context | None) -> None:
-        if self.enabled:
-            self.hub.create_task(self._handle(run_variables, context, False), name=f"automation:{self.automation_id}")
+        if not self.enabled:
+            return
+        if self._breaker is not None:
+            tripped = self._breaker.count(self, self._window)
+            if tripped is not None:
+                tripped[0].trip(tripped[1])
+                if not self.enabled:
+                    return
+        if self._started >= self._max_started:
+            # Runs pile up faster than they end: refused here, before a task or a trace is made.
+            self._dropped += 1
+            if self._dropped == 1:
+                _LOGGER.warning("%s: %d runs started and not ended; further triggers dropped until one ends",
+                                self.automation_id, self._started)
+            return
+        self._started += 1
+        self.hub.create_task(self._triggered(run_variables, context), name=f"automation:{self.automation_id}")
+
+    async def _triggered(self, run_variables: dict[str, Any], context: Context | None) -> None:
+        try:
+            await self._handle(run_variables, context, False)
+        finally:
+            self._started -= 1
+            if self._dropped and self._started == 0:
+                _LOGGER.warning("%s: %d trigger(s) dropped while runs piled up", self.automation_id, self._dropped)
+                self._dropped = 0
+
+    def trip(self, reason: str) -> None:
+        """The breaker's verdict: off now (no more triggers), then `automation.turn_off` as the breaker."""
+        if not self.enabled or self._breaker is None:
+            return
+        self.enabled = False
+        self.detach()
+        self.off_reason = reason
+        self.write_state()
+        context = self._breaker.announce(self, reason)
+        self.hub.create_task(self._turn_off_as(context), name=f"automation breaker:{self.automation_id}")
+
+    async def _turn_off_as(self, context: Context) -> None:
+        try:
+            await self.hub.services.call("automation", "turn_off", {"entity_id": self.entity_id}, context=context)
+        except OrbitEOSError:  # the service is not registered (an automation used on its own)
+            await self.turn_off()
 
     async def _handle(self, run_variables: dict[str, Any], trigger_context: Context | None,
                       skip_condition: bool) -> None:

@@ -11,6 +11,7 @@ import voluptuous as vol
 
 from orbiteos import validation as cv
 from orbiteos.automation.automation import Automation
+from orbiteos.automation.breaker import Breaker
 from orbiteos.automation.schema import expand_blueprint, validate_automation
 from orbiteos.automation.trace import STORAGE_FILE, TraceStore
 from orbiteos.core import Hub, ServiceCall
@@ -97,6 +98,7 @@ class AutomationManager:
         self.traces = TraceStore(hub, Path(config_dir) / ".storage" / STORAGE_FILE if config_dir else None)
         self.automations: list[Automation] = []
         self._by_entity: dict[str, Automation] = {}
+        self.breaker = Breaker(hub, hub.config.limits, lambda: self.automations)
 
     def get(self, automation_id_or_entity_id: str) -> Automation | None:
         found = self._by_entity.get(automation_id_or_entity_id)
@@ -107,7 +109,7 @@ class AutomationManager:
     async def load(self, configs: list[dict[str, Any]]) -> None:
         for config, entity_id, name in zip(configs, entity_ids_for(configs), automation_names(configs), strict=True):
             try:
-                automation = Automation(self.hub, config, entity_id, self.traces, name)
+                automation = Automation(self.hub, config, entity_id, self.traces, name, self.breaker)
             except Exception as err:  # a compile failure of one automation must not stop the others
                 _LOGGER.error("%s: could not be set up: %s", config.get("id") or entity_id, err)
                 continue

@@ -174,12 +174,13 @@ async def async_attach_triggers(
     variables: Mapping[str, Any] | None = None,
     *,
     validated: bool = False,
+    failures: list[str] | None = None,
 ) -> Unsubscribe:
     """Attach every enabled trigger of the list; returns one function that detaches them all.
 
     `action(run_variables, context)` may be a coroutine function; its awaitable is owned by the hub.
     `variables` are the trigger variables the triggers' own templates may use. A trigger that fails
-    to attach is logged with `name` and the others still attach.
+    to attach is logged with `name` (and described in `failures` when given) and the others still attach.
     """
     configs = list(trigger_configs) if validated else validate_triggers(list(trigger_configs))
     trigger_variables = dict(variables or {})
@@ -198,6 +199,8 @@ async def async_attach_triggers(
             )
         except Exception as err:
             _LOGGER.error("%s: trigger %d (%s) failed to attach: %s", name, index, config["platform"], err)
+            if failures is not None:
+                failures.append(f"trigger {index} ({config['platform']}) failed to attach: {err}")
             continue
         unsubscribes.append(unsubscribe)
 

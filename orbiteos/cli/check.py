@@ -7,6 +7,7 @@ import importlib
 import logging
 from pathlib import Path
 
+from orbiteos.cli.check_templates import trigger_template_errors
 from orbiteos.config import LoadedConfig, load_config
 from orbiteos.errors import ConfigError
 
@@ -62,6 +63,7 @@ def format_warning(warning: ConfigError) -> str:
 
 def main(args: argparse.Namespace) -> int:
     loaded = load_config(args.config_dir)
+    loaded.errors.extend(trigger_template_errors(loaded))
     warnings = [*loaded.warnings, *reference_warnings(loaded)]
     if not loaded.errors:
         warnings += shared_device_warnings(loaded)

@@ -29,6 +29,10 @@ TRIGGER_SCHEMA = vol.Schema(
         vol.Required("webhook_id"): cv.string,
         vol.Optional("allowed_methods"): _methods,
         vol.Optional("local_only", default=True): cv.boolean,
+        # OrbitEOS: deliveries must be signed with this secret (HMAC-SHA256 of the body, see webhook.py).
+        vol.Optional("secret"): vol.All(cv.string, vol.Length(min=16)),
+        # OrbitEOS: deliveries a minute this webhook takes (more are answered 429).
+        vol.Optional("rate_limit", default=webhook.DEFAULT_RATE_LIMIT): vol.All(vol.Coerce(int), vol.Range(min=1)),
     }
 )
 
@@ -64,4 +68,6 @@ async def async_attach(
         allowed_methods=set(methods) if methods else None,
         local_only=config["local_only"],
         name=trigger_info["name"],
+        secret=config.get("secret"),
+        rate_limit=config.get("rate_limit", webhook.DEFAULT_RATE_LIMIT),
     )

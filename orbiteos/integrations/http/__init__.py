@@ -74,6 +74,8 @@ CONFIG_SCHEMA = vol.Schema(
             ),
             vol.Optional("max_body_size", default=1024 * 1024): byte_size,
             vol.Optional("websocket_queue", default=2048): vol.All(vol.Coerce(int), vol.Range(min=16)),
+            vol.Optional("idle_timeout", default=15.0): vol.All(vol.Coerce(float), vol.Range(min=0.1)),
+            vol.Optional("max_unauthenticated", default=100): vol.All(vol.Coerce(int), vol.Range(min=1)),
         },
         _tls_pair,
     )
@@ -101,6 +103,8 @@ def settings_from_config(config: dict[str, Any], config_dir: Path | None) -> Htt
         cors_allowed_origins=tuple(config["cors_allowed_origins"]),
         max_body_bytes=config["max_body_size"],
         websocket_queue=config["websocket_queue"],
+        idle_timeout=config["idle_timeout"],
+        max_unauthenticated=config["max_unauthenticated"],
     )
 
 

@@ -22,6 +22,7 @@ from orbiteos.integrations.http import (
 )
 from orbiteos.integrations.http.audit import AuditLog
 from orbiteos.integrations.http.auth import TokenStore, auth_middleware
+from orbiteos.integrations.http.connections import ConnectionGuard
 from orbiteos.integrations.http.errors import Handler, error_middleware
 from orbiteos.integrations.http.state_json import StateJsonCache
 from orbiteos.natures.failsafe import EVENT_FAILSAFE
@@ -63,10 +64,15 @@ async def ui_index(request: web.Request) -> web.StreamResponse:
     return response
 
 
+GUARD = web.AppKey("orbiteos_connection_guard", ConnectionGuard)
+
+
 def build_app(hub: Hub, settings: appkeys.HttpSettings, tokens: TokenStore) -> web.Application:
     audit = AuditLog(hub)
-    # CORS outermost, so that error answers (made by error_middleware) carry its headers too.
-    middlewares: list[Any] = []
+    guard = ConnectionGuard(settings.idle_timeout, settings.max_unauthenticated)
+    # The guard first (it sees every request on its connection); CORS next, so that error answers
+    # (made by error_middleware) carry its headers too.
+    middlewares: list[Any] = [guard.middleware]
     if settings.cors_allowed_origins:
         middlewares.append(cors_middleware(settings.cors_allowed_origins))
     middlewares += [error_middleware, auth_middleware(tokens, audit)]
@@ -75,8 +81,10 @@ def build_app(hub: Hub, settings: appkeys.HttpSettings, tokens: TokenStore) -> w
     app[appkeys.SETTINGS] = settings
     app[appkeys.TOKENS] = tokens
     app[appkeys.AUDIT] = audit
+    app[GUARD] = guard
     app[appkeys.JSON_CACHE] = StateJsonCache()
     app[websocket_api.OPEN_SOCKETS] = set()
+    app[websocket_api.TOKEN_SUBSCRIPTIONS] = {}
     for module in (rest, history_view, automations_view, tokens_view, webhook_view, websocket_api):
         app.router.add_routes(module.routes)
     app.router.add_get("/", ui_index)
@@ -109,6 +117,15 @@ def ssl_context(settings: appkeys.HttpSettings) -> ssl.SSLContext | None:
     return context
 
 
+class _GuardedRunner(web.AppRunner):
+    """An AppRunner whose sites make their connections through the app's ConnectionGuard."""
+
+    @property
+    def server(self) -> Any:
+        made = super().server
+        return None if made is None else self.app[GUARD].factory(made)
+
+
 class HttpServer:
     """The running server; `port` is the bound port (useful when configured as 0)."""
 
@@ -116,7 +133,10 @@ class HttpServer:
         self.hub = hub
         self.settings = settings
         self.app = build_app(hub, settings, tokens)
-        self.runner = web.AppRunner(self.app, access_log=None, shutdown_timeout=5.0)
+        self.runner = _GuardedRunner(
+            self.app, access_log=None, shutdown_timeout=5.0, keepalive_timeout=settings.idle_timeout
+        )
+        self._sweeper: Any = None
         self.port: int | None = None
         self.scheme = "https" if settings.ssl_certificate else "http"
 
@@ -131,9 +151,12 @@ class HttpServer:
             if port == 0:  # the other addresses take the port the first one was given
                 port = int(self.runner.addresses[0][1])
         self.port = port
+        self._sweeper = self.hub.create_task(self.app[GUARD].sweep_forever(), name="http: connection guard")
         _LOGGER.info("http: listening on %s://%s:%s", self.scheme, hosts, self.port)
 
     async def stop(self) -> None:
+        if self._sweeper is not None:
+            self._sweeper.cancel()
         await self.runner.cleanup()
         _LOGGER.info("http: stopped")
 

@@ -24,6 +24,10 @@ class HttpSettings:
     cors_allowed_origins: tuple[str, ...] = ()
     max_body_bytes: int = 1024 * 1024
     websocket_queue: int = 2048
+    # A connection with no request in progress for this long is closed (idle, or slow headers).
+    idle_timeout: float = 15.0
+    # Connections on which no request has shown a valid token, at most; the oldest idle go first.
+    max_unauthenticated: int = 100
 
 
 HUB = web.AppKey("orbiteos_hub", Hub)

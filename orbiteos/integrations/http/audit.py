@@ -17,6 +17,7 @@ from typing import Any
 from aiohttp import web
 
 from orbiteos.core import Hub
+from orbiteos.log_guard import printable
 
 _LOGGER = logging.getLogger(__name__)
 RECENT_ENTRIES = 500
@@ -25,7 +26,7 @@ RECENT_ENTRIES = 500
 @dataclass(frozen=True)
 class AuditEntry:
     time: str
-    kind: str  # "auth_failed", "forbidden", "service", "state", "event", "token"
+    kind: str  # "auth_failed", "forbidden", "service", "state", "event", "token", "webhook"
     user: str | None
     remote: str | None
     detail: str
@@ -41,9 +42,10 @@ class AuditLog:
 
     def _add(self, kind: str, user: str | None, remote: str | None, detail: str, level: int) -> None:
         now: datetime = self._hub.clock.now()
-        entry = AuditEntry(now.isoformat(), kind, user, remote, detail)
+        # Paths, ids and names come from outside: a newline in one must not forge an entry or a line.
+        entry = AuditEntry(now.isoformat(), kind, _printable(user), _printable(remote), printable(detail))
         self.recent.append(entry)
-        _LOGGER.log(level, "audit %s user=%s remote=%s %s", kind, user or "-", remote or "-", detail)
+        _LOGGER.log(level, "audit %s user=%s remote=%s %s", kind, entry.user or "-", entry.remote or "-", entry.detail)
 
     def auth_failed(self, remote: str | None, detail: str) -> None:
         self._add("auth_failed", None, remote, detail, logging.WARNING)
@@ -56,3 +58,7 @@ class AuditLog:
 
     def request_action(self, request: web.Request, kind: str, user: str | None, detail: str) -> None:
         self.action(kind, user, request.remote, detail)
+
+
+def _printable(value: str | None) -> str | None:
+    return None if value is None else printable(value)

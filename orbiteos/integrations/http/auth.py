@@ -230,11 +230,18 @@ def auth_middleware(store: TokenStore, audit: AuditLog) -> Callable[[web.Request
     """401 without a valid Bearer token, 403 when its role is below the view's.
 
     A view under /api/ that carries no mark needs an admin token: forgetting a mark fails closed.
+    A path under /api/ that matches no view is a 401 without a valid token, so paths cannot be probed.
     """
 
     @web.middleware
     async def check_token(request: web.Request, handler: Handler) -> web.StreamResponse:
-        if request.method == "OPTIONS" or request.match_info.http_exception is not None:
+        if request.method == "OPTIONS":
+            return await handler(request)
+        if request.match_info.http_exception is not None:
+            # No route (404) or no such method (405): under /api/ only a valid token learns which.
+            if request.path.startswith("/api/") and store.lookup(bearer_token(request) or "") is None:
+                audit.auth_failed(request.remote, f"{request.method} {request.path}: no valid token")
+                return _unauthorized("missing or invalid token: send 'Authorization: Bearer <token>'")
             return await handler(request)
         marked, required = required_role_of(request)
         if (marked and required is None) or (not marked and not request.path.startswith("/api/")):

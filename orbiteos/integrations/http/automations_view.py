@@ -2,11 +2,12 @@
 
 Turning automations on and off, running and reloading them go through the automation services
 (`automation.turn_on`, `automation.trigger`, `automation.reload`) so they are audited as
-service calls with the caller's token name.
+service calls with the caller's token name. A viewer's traces show webhook ids redacted.
 """
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Any
 
@@ -16,8 +17,9 @@ from orbiteos.automation import Automation, AutomationManager
 from orbiteos.automation.manager import DATA_KEY
 from orbiteos.core import Hub
 from orbiteos.integrations.http.appkeys import HUB
-from orbiteos.integrations.http.auth import Role, requires
-from orbiteos.integrations.http.errors import ApiError, json_response
+from orbiteos.integrations.http.auth import Role, requires, token_of
+from orbiteos.integrations.http.errors import ApiError, dumps, json_response
+from orbiteos.integrations.http.redact import redact, sees_secrets
 
 routes = web.RouteTableDef()
 
@@ -61,4 +63,5 @@ async def list_automations(request: web.Request) -> web.Response:
 @requires(Role.VIEWER)
 async def automation_traces(request: web.Request) -> web.Response:
     automation = find(request.app[HUB], request.match_info["automation_id"])
-    return json_response(list(automation.traces()))
+    traces = list(automation.traces())
+    return json_response(traces if sees_secrets(token_of(request)) else redact(json.loads(dumps(traces))))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
@@ -10,10 +11,19 @@ from aiohttp import web
 
 from orbiteos.integrations.http.errors import ApiError, describe_invalid
 
+BODY_TIMEOUT = 30.0  # seconds a client may take to send a request body
+
 
 async def read_json(request: web.Request, schema: vol.Schema | None = None, *, allow_empty: bool = True) -> Any:
     """The body as JSON (an empty body is `{}` when allowed), validated by `schema` if given."""
-    text = await request.text()
+    try:
+        async with asyncio.timeout(BODY_TIMEOUT):
+            text = await request.text()
+    except TimeoutError:
+        raise ApiError(408, f"body: not received within {BODY_TIMEOUT:g} s") from None
+    except UnicodeDecodeError as err:
+        raise ApiError(400, f"body: expected UTF-8 JSON, got bytes that are not UTF-8 ({err.reason} at "
+                            f"byte {err.start})") from None
     if not text.strip():
         if not allow_empty:
             raise ApiError(400, "expected a JSON body, got an empty one")
@@ -23,6 +33,8 @@ async def read_json(request: web.Request, schema: vol.Schema | None = None, *, a
             value = json.loads(text)
         except ValueError as err:
             raise ApiError(400, f"malformed JSON: {err}") from None
+        except RecursionError:
+            raise ApiError(400, "malformed JSON: nested too deeply") from None
     if schema is None:
         return value
     try:

@@ -12,6 +12,7 @@ from orbiteos.core import EVENT_CALL_SERVICE, EVENT_STATE_CHANGED, Context, vali
 from orbiteos.integrations.http import appkeys
 from orbiteos.integrations.http.auth import Role, context_user, has_role, requires, token_of
 from orbiteos.integrations.http.body import json_object, read_json
+from orbiteos.integrations.http.durable import recorded
 from orbiteos.integrations.http.errors import ApiError, dumps, json_response
 from orbiteos.integrations.http.service_call import call_service, role_for_service
 from orbiteos.integrations.recorder.history import get_recorder
@@ -107,6 +108,7 @@ async def api_set_state(request: web.Request) -> web.Response:
         entity_id, body["state"], body["attributes"], force_update=body["force_update"], context=Context(user_id=user)
     )
     request.app[appkeys.AUDIT].request_action(request, "state", user, f"{entity_id} = {state.state}")
+    await recorded(hub)
     return _text(
         request.app[appkeys.JSON_CACHE].state(state),
         status=200 if existed else 201,
@@ -122,6 +124,7 @@ async def api_remove_state(request: web.Request) -> web.Response:
     if not hub.states.remove(entity_id):
         raise ApiError(404, f"entity {entity_id} not found")
     request.app[appkeys.AUDIT].request_action(request, "state", context_user(request), f"{entity_id} removed")
+    await recorded(hub)
     return json_response({"message": "Entity removed."})
 
 
@@ -157,6 +160,7 @@ async def api_call_service(request: web.Request) -> web.Response:
                             f"token '{record.name}' has {record.role}")
     data = await read_json(request, vol.Schema(json_object))
     outcome = await call_service(hub, domain, service, data, None, record.name, audit, request.remote)
+    await recorded(hub)
     cache = request.app[appkeys.JSON_CACHE]
     changed = cache.states(outcome.changed_states)
     if "return_response" in request.query:
@@ -183,6 +187,7 @@ async def api_fire_event(request: web.Request) -> web.Response:
     user = context_user(request)
     hub.bus.fire(event_type, data, context=Context(user_id=user))
     request.app[appkeys.AUDIT].request_action(request, "event", user, f"{event_type} {_short(data)}")
+    await recorded(hub)
     return json_response({"message": f"Event {event_type} fired."})
 
 

@@ -12,13 +12,18 @@ from orbiteos.integrations.http.audit import AuditLog
 from orbiteos.integrations.http.auth import Role
 from orbiteos.integrations.http.errors import ApiError, dumps
 
-ADMIN_SERVICES = frozenset({"restart", "stop"})
+# Stopping or restarting the engine itself; a device's `stop` (`ev_charger.stop`) is an operator's,
+# as its `start` is.
+ADMIN_SERVICES = frozenset(
+    {("homeassistant", "stop"), ("homeassistant", "restart"), ("orbiteos", "stop"), ("orbiteos", "restart")}
+)
 
 
 def role_for_service(domain: str, service: str) -> Role:
-    """Reloading configuration (`automation.reload`, `reload_*`) and stopping are admin; the rest operator."""
-    service = service.lower()
-    if service.startswith("reload") or service in ADMIN_SERVICES:
+    """Reloading configuration (`automation.reload`, `reload_*`) and stopping or restarting the engine
+    are admin; every other service (device control, automation on/off/trigger) operator."""
+    domain, service = domain.lower(), service.lower()
+    if service.startswith("reload") or (domain, service) in ADMIN_SERVICES:
         return Role.ADMIN
     return Role.OPERATOR
 

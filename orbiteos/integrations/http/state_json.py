@@ -6,6 +6,9 @@ from __future__ import annotations
 from orbiteos.core import EVENT_STATE_CHANGED, Event, State
 from orbiteos.integrations.http.errors import dumps as _dumps
 
+# Entities whose JSON is kept; past it the cache starts again (a site has far fewer live entities).
+MAX_ENTRIES = 100_000
+
 
 class StateJsonCache:
     """entity_id -> (State, its JSON); a new State object for the entity replaces the entry."""
@@ -19,6 +22,8 @@ class StateJsonCache:
         if cached is not None and cached[0] is state:
             return cached[1]
         text = _dumps(state.as_dict())
+        if cached is None and len(self._cache) >= MAX_ENTRIES:
+            self._cache.clear()  # entities come and go: the texts of gone ones must not pile up
         self._cache[state.entity_id] = (state, text)
         return text
 

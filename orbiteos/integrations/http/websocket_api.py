@@ -30,6 +30,7 @@ from orbiteos.errors import ServiceNotFound, ServiceValidationError
 from orbiteos.integrations.http import appkeys
 from orbiteos.integrations.http.auth import Role, TokenRecord, has_role, public
 from orbiteos.integrations.http.errors import ApiError, describe_invalid, domain_error, dumps
+from orbiteos.integrations.http.redact import redact_text, sees_secrets
 from orbiteos.integrations.http.rest import RESERVED_EVENTS
 from orbiteos.integrations.http.service_call import call_service, role_for_service
 
@@ -38,7 +39,13 @@ routes = web.RouteTableDef()
 AUTH_TIMEOUT_S = 10.0
 # How often an open websocket checks that its token was not revoked meanwhile.
 TOKEN_RECHECK_S = 5.0
+# Subscriptions (events and triggers) one connection, and all connections of one token, may hold
+# at once: each costs memory and work on every matching event, and a viewer may open them.
+MAX_SUBSCRIPTIONS = 500
+MAX_TOKEN_SUBSCRIPTIONS = 2_000
 OPEN_SOCKETS: web.AppKey[set[web.WebSocketResponse]] = web.AppKey("orbiteos_websockets")
+# Token name -> subscriptions its open connections hold.
+TOKEN_SUBSCRIPTIONS: web.AppKey[dict[str, int]] = web.AppKey("orbiteos_token_subscriptions")
 
 ERR_INVALID_FORMAT = "invalid_format"
 ERR_UNKNOWN_COMMAND = "unknown_command"
@@ -142,14 +149,42 @@ class Connection:
                 self.close()
                 return
 
+    def room_for_a_subscription(self) -> None:
+        """CommandError when this connection, or its token, holds as many subscriptions as it may."""
+        by_token = self.app[TOKEN_SUBSCRIPTIONS]
+        if len(self.subscriptions) >= MAX_SUBSCRIPTIONS:
+            raise CommandError(ERR_UNKNOWN, f"this connection holds {len(self.subscriptions)} subscriptions, the "
+                                            "most one may hold; unsubscribe some first")
+        if by_token.get(self.token.name, 0) >= MAX_TOKEN_SUBSCRIPTIONS:
+            raise CommandError(ERR_UNKNOWN, f"token '{self.token.name}' holds {MAX_TOKEN_SUBSCRIPTIONS} "
+                                            "subscriptions over its connections, the most it may; unsubscribe some")
+
+    def subscribe(self, msg_id: int, unsubscribe: Unsubscribe) -> None:
+        """Keep a subscription (after `room_for_a_subscription`); undone by `unsubscribe(msg_id)`."""
+        self.subscriptions[msg_id] = unsubscribe
+        by_token = self.app[TOKEN_SUBSCRIPTIONS]
+        by_token[self.token.name] = by_token.get(self.token.name, 0) + 1
+
+    def unsubscribe(self, msg_id: int) -> bool:
+        remove = self.subscriptions.pop(msg_id, None)
+        if remove is None:
+            return False
+        remove()
+        by_token = self.app[TOKEN_SUBSCRIPTIONS]
+        left = by_token.get(self.token.name, 1) - 1
+        if left > 0:
+            by_token[self.token.name] = left
+        else:
+            by_token.pop(self.token.name, None)
+        return True
+
     def close(self) -> None:
         """Drop the subscriptions and stop the writer (pending messages are dropped if the queue is full)."""
         if self.closed:
             return
         self.closed = True
-        for unsubscribe in self.subscriptions.values():
-            unsubscribe()
-        self.subscriptions.clear()
+        for msg_id in list(self.subscriptions):
+            self.unsubscribe(msg_id)
         if self.outgoing.full():
             self.outgoing = asyncio.Queue()
         self.outgoing.put_nowait(None)
@@ -230,11 +265,18 @@ async def cmd_get_services(conn: Connection, msg: dict[str, Any]) -> None:
 
 async def cmd_subscribe_events(conn: Connection, msg: dict[str, Any]) -> None:
     msg_id, event_type = msg["id"], msg["event_type"]
+    conn.room_for_a_subscription()
     cache = conn.app[appkeys.JSON_CACHE]
     prefix = '{"id":' + str(msg_id) + ',"type":"event","event":'
 
-    def forward(event: Event) -> None:
-        conn.send_text(prefix + cache.event(event) + "}")
+    if sees_secrets(conn.token):
+
+        def forward(event: Event) -> None:
+            conn.send_text(prefix + cache.event(event) + "}")
+    else:
+
+        def forward(event: Event) -> None:
+            conn.send_text(prefix + redact_text(cache.event(event)) + "}")
 
     unsubscribes = [conn.hub.bus.listen(event_type, forward)]
     if event_type == MATCH_ALL:  # the bus's catch-all leaves out state_changed; a client's does not
@@ -244,15 +286,13 @@ async def cmd_subscribe_events(conn: Connection, msg: dict[str, Any]) -> None:
         for remove in unsubscribes:
             remove()
 
-    conn.subscriptions[msg_id] = unsubscribe
+    conn.subscribe(msg_id, unsubscribe)
     conn.result(msg_id)
 
 
 async def cmd_unsubscribe_events(conn: Connection, msg: dict[str, Any]) -> None:
-    unsubscribe = conn.subscriptions.pop(msg["subscription"], None)
-    if unsubscribe is None:
+    if not conn.unsubscribe(msg["subscription"]):
         raise CommandError(ERR_NOT_FOUND, f"no subscription with id {msg['subscription']}")
-    unsubscribe()
     conn.result(msg["id"])
 
 
@@ -264,13 +304,23 @@ async def cmd_subscribe_trigger(conn: Connection, msg: dict[str, Any]) -> None:
         conn.send({"id": msg_id, "type": "event",
                    "event": {"variables": run_variables, "context": (context or Context()).as_dict()}})
 
-    unsubscribe = await async_attach_triggers(
-        conn.hub, triggers, forward, f"websocket:{conn.token.name}:{msg_id}", msg["variables"]
-    )
-    if conn.closed:  # the client left while the triggers attached
+    conn.room_for_a_subscription()
+    conn.subscribe(msg_id, lambda: None)  # the place is taken now: attaching awaits, others may come meanwhile
+    failures: list[str] = []
+    try:
+        unsubscribe = await async_attach_triggers(
+            conn.hub, triggers, forward, f"websocket:{conn.token.name}:{msg_id}", msg["variables"], failures=failures
+        )
+    except BaseException:
+        conn.unsubscribe(msg_id)
+        raise
+    if conn.closed or failures:  # the client left while the triggers attached, or one did not attach
         unsubscribe()
+        conn.unsubscribe(msg_id)
+        if failures:
+            raise CommandError(ERR_UNKNOWN, "; ".join(failures))
         return
-    conn.subscriptions[msg_id] = unsubscribe
+    conn.subscriptions[msg_id] = unsubscribe  # in the place taken above
     conn.result(msg_id)
 
 
@@ -326,7 +376,7 @@ async def _authenticate(app: web.Application, ws: web.WebSocketResponse, remote:
         return None
     try:
         payload = json.loads(msg.data)
-    except ValueError:
+    except (ValueError, RecursionError):
         payload = None
     if not isinstance(payload, dict) or payload.get("type") != "auth" or not isinstance(
         payload.get("access_token"), str
@@ -374,6 +424,9 @@ async def _serve(conn: Connection) -> None:
                     payload = json.loads(message.data)
                 except ValueError as err:
                     conn.error(None, ERR_INVALID_FORMAT, f"malformed JSON: {err}")
+                    continue
+                except RecursionError:
+                    conn.error(None, ERR_INVALID_FORMAT, "malformed JSON: nested too deeply")
                     continue
                 if isinstance(payload, dict) and payload.get("type") in CONCURRENT:
                     tasks.create_task(conn.handle(payload))

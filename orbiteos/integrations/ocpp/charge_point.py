@@ -15,6 +15,8 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import math
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -105,11 +107,49 @@ def ocpp16_error(err: OCPPError) -> OCPPError:
 def unique_id_of(raw: str) -> str:
     try:
         frame = json.loads(raw)
-    except (ValueError, TypeError):
-        return UNKNOWN_UNIQUE_ID
+    except (ValueError, TypeError, RecursionError):
+        found = _LEADING_ID.match(raw)  # a frame too deep to parse still says whom to answer
+        return found.group(1) if found else UNKNOWN_UNIQUE_ID
     if isinstance(frame, list) and len(frame) > 1 and isinstance(frame[1], str):
         return frame[1]
     return UNKNOWN_UNIQUE_ID
+
+
+_LEADING_ID = re.compile(r'\s*\[\s*[234]\s*,\s*"((?:[^"\\]|\\.){1,36})"')
+# Nesting a frame may have: the deepest OCPP 1.6 payload (a charging profile) has 6 levels.
+MAX_FRAME_DEPTH = 32
+
+
+def _not_json(constant: str) -> float:
+    raise ValueError(f"{constant} is not a JSON number")
+
+
+def _finite(text: str) -> float:
+    number = float(text)
+    if not math.isfinite(number):
+        raise ValueError(f"{text} does not fit a number (it overflows to infinity)")
+    return number
+
+
+def check_frame(raw: str) -> None:
+    """FormationViolation for a frame that is not strict JSON (NaN, Infinity, numbers that overflow)
+    or is nested deeper than MAX_FRAME_DEPTH; the `ocpp` library's own parser accepts the first and
+    raises RecursionError on the second."""
+    depth, level = 0, []
+    try:
+        level = [json.loads(raw, parse_constant=_not_json, parse_float=_finite)]
+    except RecursionError:
+        depth = MAX_FRAME_DEPTH + 1
+    except ValueError as err:
+        raise FormationViolationError(description=f"not valid JSON: {err}", details={"cause": str(err)}) from None
+    while level and depth <= MAX_FRAME_DEPTH:
+        depth += 1
+        level = [child for node in level if isinstance(node, list | dict)
+                 for child in (node.values() if isinstance(node, dict) else node)]
+    if depth > MAX_FRAME_DEPTH:
+        raise FormationViolationError(
+            description=f"frame nested deeper than {MAX_FRAME_DEPTH} levels", details={"cause": "too deep"}
+        )
 
 
 def parse_timestamp(value: Any, fallback: datetime) -> datetime:
@@ -149,6 +189,7 @@ class CentralSystemChargePoint(ChargePoint):
     # --- framing -----------------------------------------------------------
     async def route_message(self, raw_msg: str) -> None:
         try:
+            check_frame(raw_msg)
             msg = unpack(raw_msg)
             if isinstance(msg, Call) and not (
                 isinstance(msg.unique_id, str) and isinstance(msg.action, str) and isinstance(msg.payload, dict)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -64,9 +65,11 @@ def parse_meter_values(meter_value: Sequence[dict[str, Any]], field_name: str = 
             try:
                 number = float(raw)  # type: ignore[arg-type]
             except (TypeError, ValueError):
+                number = math.nan
+            if not math.isfinite(number):  # "NaN", "inf", "1e309": not a decimal number, as the spec asks
                 raise PropertyConstraintViolationError(
-                    description=f"{where}: expected a number, found {raw!r}", details={"field": where}
-                ) from None
+                    description=f"{where}: expected a finite decimal number, found {raw!r}", details={"field": where}
+                )
             unit = sample.get("unit", _DEFAULT_UNIT[measurand])
             number *= _SCALE.get(unit, 1.0)
             phase = _phase(sample.get("phase"))

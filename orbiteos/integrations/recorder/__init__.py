@@ -72,6 +72,7 @@ CONFIG_SCHEMA = vol.All(
         vol.Optional("purge_keep_days", default=90): v.positive_int,
         vol.Optional("max_queue", default=50_000): vol.All(v.positive_int, vol.Range(min=100)),
         vol.Optional("journal_dir"): v.string,
+        vol.Optional("journal_max_mb", default=1024): vol.All(v.positive_int, vol.Range(min=1)),
         vol.Optional("include", default={}): vol.Schema(_FILTER),
         vol.Optional("exclude", default={}): vol.Schema({
             **_FILTER, vol.Optional("event_types", default=[]): _names,
@@ -114,6 +115,7 @@ async def async_setup(hub: Hub, config: dict[str, Any]) -> None:
         max_queue=config["max_queue"],
         entity_filter=EntityFilter.from_config(config["include"], config["exclude"]),
         price_entities=tuple(config["price_entities"]),
+        journal_max_bytes=config["journal_max_mb"] << 20,
     )
     recorder = Recorder(hub, settings, dsn, on_close=on_close)
     hub.data[DATA_KEY] = recorder

@@ -36,6 +36,14 @@ class RecorderUnavailable(Exception):
     """No recorder runs, or its database cannot be reached."""
 
 
+class TooManyRows(Exception):
+    """A history query would return more than its `max_rows`."""
+
+    def __init__(self, max_rows: int) -> None:
+        super().__init__(f"more than {max_rows:,} rows")
+        self.max_rows = max_rows
+
+
 def get_recorder(hub: Hub) -> Recorder | None:
     """The running recorder, or None."""
     return hub.data.get(DATA_KEY)
@@ -71,8 +79,12 @@ async def states_between(
     start: datetime,
     end: datetime,
     bucket: timedelta | None = None,
+    max_rows: int | None = None,
 ) -> dict[str, list[dict[str, Any]]]:
-    """Recorded states of `entity_ids` (None: every entity) in [start, end)."""
+    """Recorded states of `entity_ids` (None: every entity) in [start, end).
+
+    With `max_rows`, at most that many rows are read; `TooManyRows` says there were more.
+    """
     if start.tzinfo is None or end.tzinfo is None:
         raise ValueError("states_between: start and end must be timezone-aware")
     if bucket is not None and bucket <= timedelta(0):
@@ -93,12 +105,15 @@ async def states_between(
                 ids = sorted(seen | set(hub.states.entity_ids()))
             else:
                 ids = [e.lower() for e in entity_ids]
+            limit = "" if max_rows is None else f" LIMIT {int(max_rows) + 1}"
             if bucket is None:
-                records = await conn.fetch(_RAW, start, end, ids)
+                records = await conn.fetch(_RAW + limit, start, end, ids)
             else:
-                records = await conn.fetch(_BUCKETED, start, end, ids, bucket)
+                records = await conn.fetch(_BUCKETED + limit, start, end, ids, bucket)
     except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError) as err:
         raise RecorderUnavailable(f"the recorder's database cannot be reached: {err}") from err
+    if max_rows is not None and len(records) > max_rows:
+        raise TooManyRows(max_rows)
     result: dict[str, list[dict[str, Any]]] = {}
     if bucket is None:
         for r in records:

@@ -20,7 +20,8 @@ from orbiteos.core import EVENT_STATE_CHANGED, MATCH_ALL, Event, Hub, Unsubscrib
 from orbiteos.integrations.recorder import purge
 from orbiteos.integrations.recorder.filters import EntityFilter
 from orbiteos.integrations.recorder.queue.backlog import Backlog
-from orbiteos.integrations.recorder.queue.journal import Journal
+from orbiteos.integrations.recorder.queue.journal import MAX_BYTES, Journal
+from orbiteos.integrations.recorder.queue.trouble import JournalTrouble
 from orbiteos.integrations.recorder.rows import Batch, RowBuilder
 from orbiteos.integrations.recorder.slicing import pause
 from orbiteos.integrations.recorder.writer import Writer, is_data_error
@@ -47,6 +48,7 @@ class RecorderSettings:
     write_timeout: float = 60.0
     entity_filter: EntityFilter = field(default_factory=EntityFilter)
     price_entities: tuple[str, ...] = ()
+    journal_max_bytes: int = MAX_BYTES
 
 
 async def _wait(event: asyncio.Event, seconds: float) -> None:
@@ -97,7 +99,7 @@ class Recorder:
     ) -> None:
         self.hub = hub
         self.settings = settings
-        journal = Journal(settings.journal_dir)
+        journal = Journal(settings.journal_dir, settings.journal_max_bytes)
         first_seq = max((journal.last_seq() or 0) + 1, time.time_ns() // 1000)  # an id, not domain time
         self.backlog = Backlog(RowBuilder(first_seq, settings.price_entities), journal,
                                settings.max_queue, settings.batch_items)
@@ -121,6 +123,8 @@ class Recorder:
         self._task: asyncio.Task[None] | None = None
         self._purge_task: asyncio.Task[None] | None = None
         self._pool: asyncpg.Pool | None = None
+        self._waiting = 0  # callers of durable() waiting
+        self.trouble = JournalTrouble(hub, settings.journal_dir, settings.max_queue)
 
     # --- listening: the hot path ------------------------------------------
     def start(self) -> None:
@@ -135,8 +139,10 @@ class Recorder:
     def _on_state_changed(self, event: Event) -> None:
         new_state = event.data["new_state"]
         if new_state is None:  # removed: recorded as a row without a state
-            if self._filter(event.data["entity_id"]):
+            entity_id = event.data["entity_id"]
+            if self._filter(entity_id):
                 self.backlog.append(event)
+            self._keeps.pop(entity_id, None)  # entities come and go: the decision is not kept for a gone one
         elif self._keeps[new_state.entity_id]:
             memory = self._memory
             memory.append(new_state)
@@ -150,7 +156,14 @@ class Recorder:
     # --- the drain task ----------------------------------------------------
     async def _run(self) -> None:
         try:
-            await self._drain()
+            while True:
+                try:
+                    await self._drain()
+                    return
+                except Exception:  # a bug or an error nobody foresaw: the rows stay queued, the drain goes on
+                    _LOGGER.exception("recorder: the drain failed; starting it again in 1 s")
+                    self.writer.drop()
+                    await asyncio.sleep(1.0)
         finally:
             self._progress.set()  # nobody waits on a drain that has ended
 
@@ -166,16 +179,16 @@ class Recorder:
                     self.writer.drop()
                     self.outage.lost(err)
                     if self._stopping:
-                        await self.backlog.spill(everything=True)
+                        await self._spill(everything=True)
                         return
-                    await self.backlog.spill()
+                    await self._spill(everything=self._waiting > 0)
                     delay = min(self.settings.retry_max, max(0.2, delay * 2))
                     await self._back_off(delay * random.uniform(0.8, 1.2))
                     continue
                 self.outage.back(self.backlog)
                 self._connected.set()
                 delay = 0.0
-            await self.backlog.spill()
+            await self._spill()
             if not self._stopping and not self.backlog.ready:
                 await self._gather(self.settings.commit_interval)
             batch = await self.backlog.next_batch()
@@ -218,9 +231,17 @@ class Recorder:
             self.writer.drop()
             self.outage.lost(err)  # the batch stays first in line
             return
-        path = await self.backlog.journal.set_aside(batch, str(err))
-        _LOGGER.error("recorder: the database refused a batch of %d rows (%s); kept in %s", batch.rows, err, path)
-        self.backlog.done(batch)
+        try:
+            path = await self.backlog.journal.set_aside(batch, str(err))
+        except OSError as disk_err:
+            self.backlog.done(batch)
+            self.backlog.dropped += batch.items
+            self.trouble.dropped(batch.items, self.backlog.dropped, disk_err)
+            _LOGGER.error("recorder: the database refused a batch of %d rows (%s) and it could not be kept (%s)",
+                          batch.rows, err, disk_err)
+        else:
+            _LOGGER.error("recorder: the database refused a batch of %d rows (%s); kept in %s", batch.rows, err, path)
+            self.backlog.done(batch)
         self._progress.set()
 
     async def _absorb_until(self, finished: asyncio.Event) -> None:
@@ -256,9 +277,21 @@ class Recorder:
         loop = asyncio.get_running_loop()
         end = loop.time() + seconds
         while not self._stopping and (remaining := end - loop.time()) > 0:
-            await _wait(self._stop_requested, min(0.5, remaining))
+            self._wake.clear()
+            await _wait(self._wake, min(0.5, remaining))  # a stop or a durable() waiter sets it
             await self.backlog.absorb()
-            await self.backlog.spill()
+            await self._spill(everything=self._waiting > 0)
+
+    async def _spill(self, everything: bool = False) -> None:
+        """The backlog's spill, with journal trouble and dropped rows reported; waiters told."""
+        backlog = self.backlog
+        before = backlog.dropped
+        moved = await backlog.spill(everything)
+        self.trouble.journal(backlog.journal_error, len(backlog.journal))
+        if backlog.dropped > before:
+            self.trouble.dropped(backlog.dropped - before, backlog.dropped, backlog.journal_error)
+        if moved or backlog.dropped > before:
+            self._progress.set()
 
     async def _purge_loop(self) -> None:
         """Retention on plain PostgreSQL: after the first connection, then every purge_interval."""
@@ -291,6 +324,29 @@ class Recorder:
     async def wait_connected(self) -> None:
         """Return once the recorder has reached its database and applied the schema (wrap in asyncio.timeout)."""
         await self._connected.wait()
+
+    async def durable(self) -> bool:
+        """Return once everything recorded before this call is committed or fsync'd in the journal.
+
+        True when all of it is; False when some of it was dropped (the journal could not take it and
+        memory was over its bound) or the recorder stopped. Writes as soon as it is called (a group
+        commit: callers that arrive during a write share the next one). Wrap in asyncio.timeout.
+        """
+        backlog = self.backlog
+        target = backlog.taken + len(backlog.memory)
+        dropped = backlog.dropped
+        self._waiting += 1
+        try:
+            while backlog.resolved < target:
+                if self._task is None or self._task.done():
+                    return False
+                self._progress.clear()
+                self._flush_requested = True
+                self._wake.set()
+                await self._progress.wait()
+        finally:
+            self._waiting -= 1
+        return backlog.dropped == dropped
 
     async def flush(self) -> None:
         """Return once everything recorded before this call is committed (wrap in asyncio.timeout)."""
@@ -327,7 +383,7 @@ class Recorder:
             except Exception:
                 _LOGGER.exception("recorder: the drain task failed; journaling the queue")
         if self.backlog.memory_items:
-            await self.backlog.spill(everything=True)
+            await self._spill(everything=True)
         await self.writer.close()
         if self._pool is not None:
             await self._pool.close()

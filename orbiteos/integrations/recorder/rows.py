@@ -251,6 +251,7 @@ class RowBuilder:
                 event = cast(Event, item)
                 if event.event_type == EVENT_STATE_CHANGED:  # an entity removed: a states row with no state
                     batch.states.add(self._removed_row(event, seq))
+                    entities.pop(event.data.get("entity_id", ""), None)  # its cached fields go with it
                 else:
                     self._event_rows(event, seq, batch)
                 continue

@@ -31,6 +31,18 @@ MALFORMED = [
     ('[2, "u4", "GetDiagnostics", {"location": "ftp://x"}]', "u4", "NotImplemented"),
     ('[2, "u5", "FlyToTheMoon", {}]', "u5", "NotSupported"),
     (METER_BAD_VALUE, "m1", "PropertyConstraintViolation"),
+    # Non-finite numbers: as strings they are no decimal numbers, as JSON they are no JSON.
+    (METER_BAD_VALUE.replace('"lots"', '"NaN"').replace('"m1"', '"m2"'), "m2", "PropertyConstraintViolation"),
+    (METER_BAD_VALUE.replace('"lots"', '"1e309"').replace('"m1"', '"m3"'), "m3", "PropertyConstraintViolation"),
+    (METER_BAD_VALUE.replace('"lots"', '"-Infinity"').replace('"m1"', '"m4"'), "m4", "PropertyConstraintViolation"),
+    (METER_BAD_VALUE.replace('"connectorId": 1', '"connectorId": NaN').replace('"m1"', '"m5"'), "m5",
+     "FormationViolation"),
+    ('[2, "m6", "StatusNotification", {"connectorId": 1e999, "errorCode": "NoError", "status": "Available"}]', "m6",
+     "FormationViolation"),
+    # Deep frames: past the library's parser (RecursionError), and past the depth bound.
+    ('[2, "d1", "DataTransfer", {"vendorId": "x", "data": ' + "[" * 100_000 + "]" * 100_000 + "}]", "d1",
+     "FormationViolation"),
+    ('[2, "d2", "DataTransfer", {"vendorId": "x", "data": ' + "[" * 40 + "]" * 40 + "}]", "d2", "FormationViolation"),
 ]
 
 
@@ -202,4 +214,4 @@ async def test_a_refused_frame_is_logged_in_one_line_without_traceback(
     records = [r for r in caplog.records if r.name == "orbiteos.integrations.ocpp.frames"]
     assert records
     assert all(r.exc_info is None and r.levelname == "WARNING" for r in records)
-    assert "expected a number, found 'lots'" in records[0].getMessage()
+    assert "expected a finite decimal number, found 'lots'" in records[0].getMessage()

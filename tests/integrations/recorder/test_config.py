@@ -16,7 +16,7 @@ REPO = Path(__file__).parents[3]
 
 def test_an_empty_block_gives_the_defaults():
     assert CONFIG_SCHEMA(None) == {
-        "commit_interval": 1.0, "purge_keep_days": 90, "max_queue": 50_000,
+        "commit_interval": 1.0, "purge_keep_days": 90, "max_queue": 50_000, "journal_max_mb": 1024,
         "include": {"domains": [], "entities": [], "entity_globs": []},
         "exclude": {"domains": [], "entities": [], "entity_globs": [], "event_types": []},
         "price_entities": [],

@@ -3,6 +3,12 @@ then the in-memory queue the listeners append to.
 
 Order is kept by one rule: rows move only from the head of memory to the tail of the journal, and
 a batch is built from memory only while the journal is empty.
+
+Every item has a position in arrival order. An item is *resolved* once it is committed, fsync'd in
+the journal, or dropped; `resolved` is how many are, counted from the start (they resolve in
+order). When the journal cannot take rows (its size bound, a full disk, any write error) they stay
+in memory, and past `max_memory` the oldest of them are dropped: memory keeps the newest
+`max_memory` items, the journal keeps everything it already holds, and `dropped` counts the rest.
 """
 
 from __future__ import annotations
@@ -45,6 +51,14 @@ class Backlog:
         # its full collections long; row tuples of plain values are not tracked by it at all.
         self._built: deque[Batch] = deque()
         self._open: Batch | None = None
+        self.dropped = 0  # items dropped because neither memory nor the journal could keep them
+        self.journal_error: OSError | None = None  # why the last journal write failed (None: it worked)
+
+    @property
+    def resolved(self) -> int:
+        """Items committed, journaled or dropped, counted in arrival order from the start."""
+        pending = sum(b.items for b in self._built) + (self._open.items if self._open is not None else 0)
+        return self.taken - pending
 
     @property
     def empty(self) -> bool:
@@ -104,9 +118,24 @@ class Backlog:
             self.journal.remove_head()
 
     async def spill(self, everything: bool = False) -> int:
-        """Move rows from memory to the journal when memory is over its bound (or all of them)."""
+        """Move rows from memory to the journal when memory is over its bound (or all of them).
+
+        A journal write that fails leaves the rows in memory (`journal_error` says why); past the
+        memory bound the oldest are then dropped. Never raises an OSError.
+        """
         if not everything and self.memory_items <= self.max_memory:
             return 0
+        moved = 0
+        try:
+            moved = await self._spill()
+        except OSError as err:
+            self.journal_error = err
+            self._drop_oldest()
+        else:
+            self.journal_error = None
+        return moved
+
+    async def _spill(self) -> int:
         moved = 0
         if self._open is not None:
             self._built.append(self._open)
@@ -127,6 +156,21 @@ class Backlog:
             remaining -= count
             moved += count
         return moved
+
+    def _drop_oldest(self) -> None:
+        """Keep the newest `max_memory` items: drop whole built batches from the head, then items."""
+        if self._open is not None:  # built but not journaled: kept, sealed, in order
+            self._built.append(self._open)
+            self._open = None
+        while self._built and self.memory_items > self.max_memory:
+            self.dropped += self._built.popleft().items
+        excess = self.memory_items - self.max_memory
+        if excess > 0:  # no built batch is left
+            count = min(excess, len(self.memory))
+            for _ in range(count):
+                self.memory.popleft()
+            self.taken += count
+            self.dropped += count
 
     async def _build(self, count: int, batch: Batch) -> None:
         """Take `count` items from the head of memory and build them into `batch`, yielding as it goes.
