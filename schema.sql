@@ -9,18 +9,53 @@
 --   orbiteos.raw_retention        raw rows kept (TimescaleDB policy)      default 90 days
 --   orbiteos.aggregate_retention  5 min / 1 h / 1 d rollups kept          default 1 year
 --   orbiteos.compress_after       raw chunks compressed after             default 7 days
+--   orbiteos.timescaledb          auto | on | off                         default auto
 -- On plain PostgreSQL the rollups are ordinary views over the raw tables and the recorder
 -- deletes raw rows older than its `purge_keep_days` itself.
 
+-- TimescaleDB: `orbiteos.timescaledb` = auto (default: use it when the server can), on (require
+-- it: an error when it cannot), off (never create it). The extension needs the server to preload
+-- its library; CREATE EXTENSION without that ends the connection (FATAL), so that is checked first.
 DO $$
+DECLARE
+    wanted    text := lower(COALESCE(NULLIF(current_setting('orbiteos.timescaledb', true), ''), 'auto'));
+    available boolean := EXISTS (SELECT 1 FROM pg_available_extensions WHERE name = 'timescaledb');
+    created   boolean := EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'timescaledb');
+    preloaded boolean := EXISTS (
+        SELECT 1 FROM unnest(string_to_array(current_setting('shared_preload_libraries'), ',')) AS lib(name)
+        WHERE regexp_replace(btrim(lib.name, ' "'), '^.*/|\.so$', '', 'g') = 'timescaledb');
+    how       text := 'add it to shared_preload_libraries in postgresql.conf (shared_preload_libraries = '
+                      '''timescaledb''; see docs/recorder.md) and restart PostgreSQL';
 BEGIN
-    IF EXISTS (SELECT 1 FROM pg_available_extensions WHERE name = 'timescaledb')
-       AND NOT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'timescaledb') THEN
+    IF wanted NOT IN ('auto', 'on', 'off') THEN
+        RAISE EXCEPTION 'orbiteos schema: orbiteos.timescaledb must be auto, on or off, found %', wanted;
+    END IF;
+    IF created AND NOT preloaded THEN
+        -- Rows would land in the hypertables' empty parents, and any TimescaleDB call ends the connection.
+        RAISE EXCEPTION 'orbiteos schema: this database uses TimescaleDB but the server does not preload it; %', how;
+    ELSIF created OR wanted = 'off' THEN
+        RETURN;
+    ELSIF NOT available THEN
+        IF wanted = 'on' THEN
+            RAISE EXCEPTION 'orbiteos schema: timescaledb is required (orbiteos.timescaledb = on) but this server '
+                            'does not have the extension installed; install Timescale''s package (docs/recorder.md)';
+        END IF;
+    ELSIF NOT preloaded THEN
+        IF wanted = 'on' THEN
+            RAISE EXCEPTION 'orbiteos schema: timescaledb is installed but not preloaded; %', how;
+        END IF;
+        RAISE WARNING 'orbiteos schema: TimescaleDB is installed but not preloaded, so the tables stay plain '
+                      'PostgreSQL; to use it, %', how;
+    ELSE
         BEGIN
             CREATE EXTENSION IF NOT EXISTS timescaledb;
         EXCEPTION WHEN OTHERS THEN
-            -- e.g. not in shared_preload_libraries, or no privilege: go on as plain PostgreSQL.
-            RAISE NOTICE 'timescaledb is available but could not be enabled (%); using plain PostgreSQL', SQLERRM;
+            IF wanted = 'on' THEN
+                RAISE;
+            END IF;
+            -- e.g. no privilege to create extensions: go on as plain PostgreSQL.
+            RAISE WARNING 'orbiteos schema: timescaledb could not be enabled (%); the tables stay plain PostgreSQL',
+                SQLERRM;
         END;
     END IF;
 END

@@ -13,6 +13,10 @@ import pytest
 
 from orbiteos.integrations.recorder.history import get_recorder
 from tests.integrations.http.conftest import PEAK_SHAVING, Site, start_site
+from tests.servers.postgres import KINDS, each_postgres_kind
+
+# On plain PostgreSQL and on TimescaleDB (skipped with the reason where it is not installed).
+postgres_kind = pytest.fixture(params=KINDS)(each_postgres_kind)
 
 
 @pytest.fixture

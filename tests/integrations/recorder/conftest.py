@@ -1,4 +1,8 @@
-"""Helpers for the recorder tests: a hub with a recorder on the session's PostgreSQL."""
+"""Helpers for the recorder tests: a hub with a recorder on the session's PostgreSQL.
+
+Every recorder test that uses a database runs twice: on plain PostgreSQL and on TimescaleDB
+(skipped with the reason where TimescaleDB is not installed).
+"""
 
 from __future__ import annotations
 
@@ -14,8 +18,11 @@ from orbiteos.core import Hub, SiteConfig
 from orbiteos.integrations import recorder as recorder_integration
 from orbiteos.integrations.recorder.history import get_recorder
 from orbiteos.integrations.recorder.recorder import Recorder
+from tests.servers.postgres import KINDS, each_postgres_kind
 
 RecorderHub = Callable[..., Any]
+
+postgres_kind = pytest.fixture(params=KINDS)(each_postgres_kind)
 
 
 @pytest.fixture
