@@ -192,16 +192,18 @@ class Recorder:
                     await self.writer.connect()
                 except Exception as err:
                     self.writer.drop()
-                    if self._stopping:
+                    transient = is_transient(err)
+                    if transient:
                         self.outage.lost(err)
+                    else:
+                        self.problem.report(err)
+                    if self._stopping:
                         await self.backlog.spill(everything=True)
                         return
                     await self.backlog.spill()
-                    if is_transient(err):
-                        self.outage.lost(err)
+                    if transient:
                         delay = min(self.settings.retry_max, max(0.2, delay * 2))
                     else:
-                        self.problem.report(err)
                         delay = min(self.settings.problem_retry_max, max(self.settings.problem_retry, delay * 2))
                     await self._back_off(delay * random.uniform(0.8, 1.2))
                     continue

@@ -119,13 +119,14 @@ async def test_device_natures_fill_telemetry_and_energy_flows(recorder_hub: Reco
     pv = next(r for r in telemetry if r["device_id"] == "pv.roof")
     assert (pv["energy_kwh"], pv["limit_kw"], pv["temperature_c"]) == (88.0, 50.0, 41.0)
 
-    assert sorted((r["entity_id"], r["flow"], r["power_kw"]) for r in flows) == sorted([
+    assert sorted(((r["entity_id"], r["flow"], r["power_kw"]) for r in flows), key=repr) == sorted([
         ("meter.grid", "grid_import", 12.0), ("meter.grid", "grid_export", 0.0),
         ("meter.grid", "grid_import", 0.0), ("meter.grid", "grid_export", 8.0),
         ("pv.roof", "pv", 31.5),
         ("battery.main", "battery_discharge", 0.0), ("battery.main", "battery_charge", 20.0),
         ("ev_charger.bay_1", "ev", 11.0),
-    ])  # the unavailable battery writes no flow: a gap, not a zero
+        ("battery.main", "battery_discharge", None), ("battery.main", "battery_charge", None),
+    ], key=repr)  # the unavailable battery writes NULL power: a gap, not a zero
 
 
 async def test_price_sensors_fill_energy_prices(recorder_hub: RecorderHub, postgres_url: str):
