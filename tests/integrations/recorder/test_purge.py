@@ -53,9 +53,9 @@ async def test_the_recorder_purges_old_rows_once_connected(
         async with recorder_hub(purge_keep_days=10) as hub:
             if postgres_kind == "timescaledb":
                 await running_recorder(hub).wait_connected()
-                (job,) = await fetch(postgres_url, "SELECT job_id, config->>'drop_after' AS keep "
-                                                   "FROM timescaledb_information.jobs "
-                                                   "WHERE proc_name = 'policy_retention' AND hypertable_name = 'states'")
+                (job,) = await fetch(postgres_url,
+                                     "SELECT job_id, config->>'drop_after' AS keep FROM timescaledb_information.jobs "
+                                     "WHERE proc_name = 'policy_retention' AND hypertable_name = 'states'")
                 assert job["keep"] == "10 days"
                 conn = await asyncpg.connect(postgres_url)
                 try:

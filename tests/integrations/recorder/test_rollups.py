@@ -57,13 +57,15 @@ async def _refresh(conn: asyncpg.Connection) -> None:
 
 
 async def _flows(conn: asyncpg.Connection, width: str) -> dict[datetime, tuple[float, float]]:
-    rows = await conn.fetch(f"SELECT bucket, energy_kwh, power_kw_avg FROM energy_flows_{width} "
-                            "WHERE entity_id = 'pv.roof' ORDER BY bucket")
+    rows = await conn.fetch(
+        f"SELECT bucket, energy_kwh, power_kw_avg FROM energy_flows_{width} WHERE entity_id = 'pv.roof' ORDER BY bucket"
+    )
     return {r["bucket"]: (r["energy_kwh"], r["power_kw_avg"]) for r in rows}
 
 
-def _assert_close(found: dict[datetime, tuple[float, float]], expected: dict[datetime, tuple[float, float]],
-                  rel: float = 1e-7) -> None:
+def _assert_close(
+    found: dict[datetime, tuple[float, float]], expected: dict[datetime, tuple[float, float]], rel: float = 1e-7
+) -> None:
     assert found.keys() == expected.keys()
     for bucket, (kwh, avg) in expected.items():
         assert found[bucket][0] == pytest.approx(kwh, rel=rel, abs=1e-9), bucket
@@ -126,10 +128,15 @@ async def test_the_bucket_in_progress_counts_up_to_now(postgres_url: str):
         conn = await asyncpg.connect(postgres_url)
         try:
             await apply_schema(conn)
-            await conn.executemany("INSERT INTO device_telemetry (time, device_id, nature, available, power_kw, soc) "
-                                   "VALUES ($1, 'battery.main', 'battery', true, $2, 50)", samples)
-            row = await conn.fetchrow("SELECT energy_kwh, power_kw_avg, soc_avg, samples, "
-                                      "extract(epoch FROM now())::float8 AS now FROM device_telemetry_5m")
+            await conn.executemany(
+                "INSERT INTO device_telemetry (time, device_id, nature, available, power_kw, soc) "
+                "VALUES ($1, 'battery.main', 'battery', true, $2, 50)",
+                samples,
+            )
+            row = await conn.fetchrow(
+                "SELECT energy_kwh, power_kw_avg, soc_avg, samples, "
+                "extract(epoch FROM now())::float8 AS now FROM device_telemetry_5m"
+            )
         finally:
             await conn.close()
     queried = datetime.fromtimestamp(row["now"], UTC)
@@ -144,7 +151,9 @@ async def test_the_bucket_in_progress_counts_up_to_now(postgres_url: str):
 
 async def test_an_unavailable_device_holds_no_energy_until_it_is_back(postgres_url: str):
     samples: list[tuple[datetime, float | None]] = [
-        (T0, 10.0), (T0 + timedelta(seconds=60), None), (T0 + timedelta(seconds=180), 10.0),
+        (T0, 10.0),
+        (T0 + timedelta(seconds=60), None),
+        (T0 + timedelta(seconds=180), 10.0),
     ]
     async with asyncio.timeout(60):
         conn = await asyncpg.connect(postgres_url)

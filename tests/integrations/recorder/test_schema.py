@@ -67,8 +67,8 @@ async def test_on_timescaledb_every_table_is_a_hypertable_with_its_aggregates_an
             jobs = {(r["proc_name"], r["name"]): r["config"] for r in await conn.fetch(
                 "SELECT j.proc_name, COALESCE(c.view_name, j.hypertable_name) AS name, j.config::text AS config "
                 "FROM timescaledb_information.jobs j LEFT JOIN timescaledb_information.continuous_aggregates c "
-                "ON c.materialization_hypertable_name = j.hypertable_name WHERE j.proc_schema = '_timescaledb_functions'"
-                " AND j.proc_name LIKE 'policy_%'")}
+                "ON c.materialization_hypertable_name = j.hypertable_name "
+                "WHERE j.proc_schema = '_timescaledb_functions' AND j.proc_name LIKE 'policy_%'")}
         finally:
             await conn.close()
     assert hypertables == dict.fromkeys(TABLES - {"recorder_batches"}, True)
