@@ -72,7 +72,8 @@ def flow_rows(state: State, power_kw: float | None) -> list[tuple[Any, ...]]:
     time, entity_id = state.last_updated, state.entity_id
     if power_kw is None:
         return [(time, entity_id, flow, None) for flow, _ in _FLOWS[state.domain]]
-    return [(time, entity_id, flow, max(sign * power_kw, 0.0)) for flow, sign in _FLOWS[state.domain]]
+    # `+ 0.0` turns the -0.0 of an idle direction into 0.0.
+    return [(time, entity_id, flow, max(sign * power_kw, 0.0) + 0.0) for flow, sign in _FLOWS[state.domain]]
 
 
 def is_price_sensor(state: State, price_entities: Collection[str]) -> bool:
