@@ -79,7 +79,7 @@ CREATE TABLE IF NOT EXISTS states (
 CREATE INDEX IF NOT EXISTS states_entity_time ON states (entity_id, time DESC);
 CREATE INDEX IF NOT EXISTS states_time_brin ON states USING brin (time);
 
--- Every event other than state_changed.
+-- Every event other than state_changed and automation_run_finished (whose rows are automation_runs).
 CREATE TABLE IF NOT EXISTS events (
     time              timestamptz NOT NULL,
     seq               bigint      NOT NULL,
@@ -92,7 +92,7 @@ CREATE TABLE IF NOT EXISTS events (
 CREATE INDEX IF NOT EXISTS events_type_time ON events (event_type, time DESC);
 CREATE INDEX IF NOT EXISTS events_time_brin ON events USING brin (time);
 
--- One row per finished automation run, with its trace.
+-- One row per finished automation run, with its trace in compact form (docs/recorder.md, "Storage").
 CREATE TABLE IF NOT EXISTS automation_runs (
     time          timestamptz NOT NULL,   -- started
     seq           bigint      NOT NULL,
@@ -160,8 +160,12 @@ CREATE TABLE IF NOT EXISTS energy_flows (
     flow      text             NOT NULL,
     power_kw  double precision NOT NULL
 );
-CREATE INDEX IF NOT EXISTS energy_flows_flow_time ON energy_flows (flow, time DESC);
-CREATE INDEX IF NOT EXISTS energy_flows_entity_time ON energy_flows (entity_id, time DESC);
+-- One btree: a series is (entity_id, flow); the rollups look up a series' last value before a
+-- bucket through it. Queries by flow over a time range use the BRIN index (and, on TimescaleDB,
+-- the chunks' time ranges). Schemas before had an index per column pair: dropped.
+CREATE INDEX IF NOT EXISTS energy_flows_series_time ON energy_flows (entity_id, flow, time DESC);
+DROP INDEX IF EXISTS energy_flows_flow_time;
+DROP INDEX IF EXISTS energy_flows_entity_time;
 CREATE INDEX IF NOT EXISTS energy_flows_time_brin ON energy_flows USING brin (time);
 
 -- Forecasts (PV, load, price...) for a future time, as made at `created`.
