@@ -62,6 +62,15 @@ def is_transient(err: BaseException) -> bool:
     return False
 
 
+_warned: set[str] = set()
+
+
+def _warn_once(message: str) -> None:
+    if message not in _warned:
+        _warned.add(message)
+        _LOGGER.warning("recorder: %s", message)
+
+
 async def apply_schema(
     conn: asyncpg.Connection,
     settings: dict[str, str] | None = None,
@@ -70,13 +79,15 @@ async def apply_schema(
     """Run schema.sql (safe to repeat); returns whether TimescaleDB is in use.
 
     The schema's WARNINGs (TimescaleDB installed but not preloaded, a step that failed) go to
-    `on_warning`, by default the log.
+    `on_warning`; by default each different one is logged once per process (the recorder
+    applies the schema again at every reconnect).
     """
-    warn = on_warning or (lambda message: _LOGGER.warning("recorder: %s", message))
+    warn = on_warning or _warn_once
 
     def listen(_conn: object, message: asyncpg.PostgresLogMessage) -> None:
-        if getattr(message, "severity_en", None) == "WARNING" or getattr(message, "severity", None) == "WARNING":
-            warn(str(getattr(message, "message", message)))
+        # severity_en is the untranslated severity (servers from 9.6 on send it).
+        if (message.severity_en or message.severity) == "WARNING":
+            warn(message.message)
 
     conn.add_log_listener(listen)
     try:
@@ -140,7 +151,6 @@ class Writer:
         self.conn: asyncpg.Connection | None = None
         self.timescale = False
         self.url: str | None = None
-        self._warned: set[str] = set()  # the schema's warnings, logged once per process
 
     @property
     def connected(self) -> bool:
@@ -152,17 +162,12 @@ class Writer:
         conn = await asyncpg.connect(url, timeout=10)
         try:
             async with asyncio.timeout(self.timeout):
-                self.timescale = await apply_schema(conn, self._settings, self._warn_once)
+                self.timescale = await apply_schema(conn, self._settings)
         except BaseException:
             conn.terminate()
             raise
         self.conn = conn
         self.url = url
-
-    def _warn_once(self, message: str) -> None:
-        if message not in self._warned:
-            self._warned.add(message)
-            _LOGGER.warning("recorder: %s", message)
 
     async def write(self, batch: Batch) -> bool:
         """Write one batch in one transaction; False when it had been written before."""

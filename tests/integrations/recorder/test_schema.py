@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import subprocess
 from datetime import UTC, datetime
 from pathlib import Path
@@ -10,6 +11,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 
+from orbiteos.integrations.recorder import writer
 from orbiteos.integrations.recorder.embedded import TIMESCALEDB
 from orbiteos.integrations.recorder.writer import SCHEMA_FILE, apply_schema
 from tests.integrations.recorder.conftest import fetch
@@ -173,3 +175,23 @@ async def test_a_database_using_timescaledb_on_a_server_that_stopped_preloading_
             await conn.close()
     finally:
         await asyncio.to_thread(server.destroy)
+
+
+async def test_the_not_preloaded_warning_is_logged_once_however_often_the_schema_is_applied(
+    postgres_server: TestPostgres, caplog: pytest.LogCaptureFixture
+):
+    reason = timescaledb_missing()
+    if reason is not None:
+        pytest.skip(reason)
+    writer._warned.clear()  # a process-wide memory: start afresh
+    caplog.set_level(logging.WARNING, logger="orbiteos.integrations.recorder.writer")
+    url = postgres_server.create_database()
+    async with asyncio.timeout(60):
+        for _ in range(3):  # as at three reconnects
+            conn = await asyncpg.connect(url)
+            try:
+                await apply_schema(conn)
+            finally:
+                await conn.close()
+    messages = [r.getMessage() for r in caplog.records]
+    assert len(messages) == 1 and "installed but not preloaded" in messages[0]
