@@ -23,6 +23,10 @@ postgres_kind = pytest.fixture(params=KINDS)(each_postgres_kind)
 async def recorded_site(tmp_path: Path, postgres_url: str) -> AsyncIterator[Site]:
     site = await start_site(tmp_path, recorder_url=postgres_url)
     try:
+        recorder = get_recorder(site.hub)
+        assert recorder is not None
+        async with asyncio.timeout(60):  # the schema applied (slower on TimescaleDB): history answers at once
+            await recorder.wait_connected()
         yield site
     finally:
         await site.session.close()

@@ -24,7 +24,7 @@ async def test_a_schema_error_is_reported_once_shown_in_history_and_nothing_is_l
 ):
     caplog.set_level(logging.INFO, logger="orbiteos.integrations.recorder")
     async with asyncio.timeout(60):
-        async with recorder_hub(timescaledb="on") as hub:
+        async with recorder_hub(connected=False, timescaledb="on") as hub:
             recorder = running_recorder(hub)
             recorder.settings.problem_retry = 0.3
             recorder.settings.problem_retry_max = 0.3
