@@ -38,8 +38,10 @@ async def _measure(url: str, timescale: bool) -> dict[str, Any]:
     try:
         rows = {table: int(await conn.fetchval(f"SELECT count(*) FROM {table}")) for table in TABLES}
         raw = await _sizes(conn, timescale)
-        runs = await conn.fetchrow("SELECT count(*) AS runs, avg(pg_column_size(trace)) AS bytes, "
-                                   "count(*) FILTER (WHERE trace ? 'did_nothing') AS short FROM automation_runs")
+        runs = await conn.fetchrow(
+            "SELECT count(*) AS runs, avg(pg_column_size(trace)) AS bytes, "
+            "count(*) FILTER (WHERE trace ? 'did_nothing') AS short FROM automation_runs"
+        )
         figures: dict[str, Any] = {
             "rows": rows,
             "raw_bytes": raw,
@@ -57,13 +59,16 @@ async def _measure(url: str, timescale: bool) -> dict[str, Any]:
             figures["compressed_bytes"] = compressed
             figures["compressed_mb"] = round(sum(compressed.values()) / MB, 1)
             figures["compression_ratio"] = round(sum(raw.values()) / max(1, sum(compressed.values())), 1)
-            caggs = [r["view_name"] for r in await conn.fetch(
-                "SELECT view_name FROM timescaledb_information.continuous_aggregates")]
+            caggs = [
+                r["view_name"]
+                for r in await conn.fetch("SELECT view_name FROM timescaledb_information.continuous_aggregates")
+            ]
             for view in caggs:
                 await conn.execute(f"CALL refresh_continuous_aggregate('{view}', NULL, NULL)")
             rollups = await conn.fetchval(
                 "SELECT sum(hypertable_size(format('%I.%I', materialization_hypertable_schema, "
-                "materialization_hypertable_name)::regclass)) FROM timescaledb_information.continuous_aggregates")
+                "materialization_hypertable_name)::regclass)) FROM timescaledb_information.continuous_aggregates"
+            )
             figures["rollups_mb"] = round(int(rollups or 0) / MB, 1)
         return figures
     finally:
@@ -86,8 +91,17 @@ async def run(quick: bool) -> dict[str, Any]:
     finally:
         await asyncio.to_thread(server.destroy)
     return {
-        "parameters": {"site": "config.example", "sim_step_s": step, "duration": "1 day",
-                       "server": "plain PostgreSQL" if reason else "TimescaleDB", "why_plain": reason},
-        "figures": {"rows_written": written, "simulate_and_record_seconds": round(record_seconds, 1), **figures,
-                    "targets": {"raw_mb": 100, "compressed_mb": 15}},
+        "parameters": {
+            "site": "config.example",
+            "sim_step_s": step,
+            "duration": "1 day",
+            "server": "plain PostgreSQL" if reason else "TimescaleDB",
+            "why_plain": reason,
+        },
+        "figures": {
+            "rows_written": written,
+            "simulate_and_record_seconds": round(record_seconds, 1),
+            **figures,
+            "targets": {"raw_mb": 100, "compressed_mb": 15},
+        },
     }

@@ -17,8 +17,9 @@ from collections.abc import Mapping
 from typing import Any
 
 # Columns of automation_runs: not repeated inside the trace.
-_IN_COLUMNS = frozenset({"run_id", "started", "finished", "entity_id", "automation_id", "result", "error",
-                         "trigger_description"})
+_IN_COLUMNS = frozenset(
+    {"run_id", "started", "finished", "entity_id", "automation_id", "result", "error", "trigger_description"}
+)
 # A step with one of these keys did something (or could have): the run keeps its full trace.
 _ACTING = frozenset({"service", "event", "delay", "wait_template", "wait_for_trigger", "stop", "error", "parallel"})
 DID_NOTHING = "did_nothing"
@@ -49,8 +50,9 @@ def compact(trace: Mapping[str, Any] | None) -> dict[str, Any] | None:
         short: dict[str, Any] = {DID_NOTHING: True}
         trigger = trace.get("trigger")
         if isinstance(trigger, Mapping):
-            short["trigger"] = {key: _plain(value) for key, value in trigger.items()
-                                if key not in ("description", "now")}
+            short["trigger"] = {
+                key: _plain(value) for key, value in trigger.items() if key not in ("description", "now")
+            }
         short["steps"] = len(steps)
         if steps:
             short["last_step"] = steps[-1].get("path")
@@ -64,7 +66,6 @@ def compact(trace: Mapping[str, Any] | None) -> dict[str, Any] | None:
     if isinstance(context, Mapping) and context.get("parent_id"):
         kept["context_parent_id"] = context["parent_id"]
     kept["steps"] = [
-        {key: value for key, value in step.items() if not (key == "timestamp" and value == started)}
-        for step in steps
+        {key: value for key, value in step.items() if not (key == "timestamp" and value == started)} for step in steps
     ]
     return kept
