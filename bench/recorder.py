@@ -25,6 +25,11 @@ applied, and measures in the same run:
   start-up. Besides: the recorder's loop steps (how long its tasks held the loop, wall and CPU
   time), the garbage collector's runs, and the CPU share of this process and of PostgreSQL.
 
+- `timescaledb`: where TimescaleDB is installed, the bare COPY and the recorder again, into the
+  `states` hypertable of a server that preloads it (chunks, the same indexes, compression and
+  retention policies in place but not running), alternating in each round; otherwise the reason
+  it was skipped.
+
 Medians over the rounds; each round's bare and recorder figures are listed too.
 """
 
@@ -49,7 +54,7 @@ from orbiteos.integrations.recorder.recorder import Recorder, RecorderSettings
 from orbiteos.integrations.recorder.rows import COLUMNS, RowBuilder
 from orbiteos.integrations.recorder.writer import apply_schema
 from orbiteos.runtime import freeze_startup_objects, thaw_startup_objects
-from tests.servers.postgres import TestPostgres
+from tests.servers.postgres import TestPostgres, timescaledb_missing
 
 NAME = "recorder"
 SENSORS = 1000
@@ -329,6 +334,40 @@ async def _latency(server: TestPostgres, work: Path, seconds: float, background_
     return result
 
 
+async def _timescale(rows: int, rounds: int, bare_rows: list[tuple[Any, ...]], work: Path) -> dict[str, Any]:
+    """The bare COPY and the recorder into the states hypertable, alternating."""
+    reason = timescaledb_missing()
+    if reason is not None:
+        return {"skipped": reason}
+    server = TestPostgres("timescaledb")
+    try:
+        await asyncio.to_thread(server.cluster.init)
+        await asyncio.to_thread(server.start)
+        bare, drained = [], []
+        for _ in range(rounds):
+            bare.append(await _bare_copy(await _fresh_database(server), bare_rows))
+            drained.append(await _drain(await _fresh_database(server), work / "j3", rows))
+        url = await _fresh_database(server)
+        conn = await asyncpg.connect(url)
+        try:
+            hypertable = await conn.fetchval("SELECT count(*) FROM timescaledb_information.hypertables "
+                                             "WHERE hypertable_name = 'states'")
+        finally:
+            await conn.close()
+        assert hypertable == 1
+    finally:
+        await asyncio.to_thread(server.destroy)
+    ratios = [d / b for d, b in zip(drained, bare, strict=True)]
+    return {
+        "bare_copy_rows_per_s": round(statistics.median(bare)),
+        "recorder_rows_per_s": round(statistics.median(drained)),
+        "recorder_vs_bare": round(statistics.median(ratios), 3),
+        "rounds": [{"bare": round(b), "recorder": round(d), "ratio": round(r, 3)}
+                   for b, d, r in zip(bare, drained, ratios, strict=True)],
+        "target_recorder_vs_bare": 0.9,
+    }
+
+
 async def run(quick: bool) -> dict[str, Any]:
     # Short rounds, bare and recorder side by side in each: on a shared machine the load changes
     # from one second to the next, and a ratio only holds between neighbours.
@@ -359,6 +398,9 @@ async def run(quick: bool) -> dict[str, Any]:
             drained.append(await _drain(await _fresh_database(server), work / "j1", rows))
             changing.append(await _drain(await _fresh_database(server), work / "j1", rows, changing_attributes=True))
             end_to_end.append(await _end_to_end(await _fresh_database(server), work / "j2", rows))
+        await asyncio.to_thread(server.stop)  # not in the way of the TimescaleDB rounds
+        timescale = await _timescale(rows, rounds, bare_rows, work)
+        await asyncio.to_thread(server.start)
         del bare_rows, sent_rows
         gc.collect()
         latency = {f"background_{rate}_rows_per_s": await _latency(server, work, latency_seconds, rate, latency_rounds)
@@ -382,6 +424,7 @@ async def run(quick: bool) -> dict[str, Any]:
             "rounds": [{"bare": round(b), "bare_in_the_recorders_order": round(g), "recorder": round(d),
                         "ratio": round(r, 3)} for b, g, d, r in zip(bare, bare_grouped, drained, ratios, strict=True)],
             "automation_latency": latency,
+            "timescaledb": timescale,
             "targets": {"recorder_rows_per_s": 150_000, "recorder_vs_bare": 0.7},
         },
     }

@@ -5,6 +5,7 @@ PostgreSQL/TimescaleDB, batched with COPY, off the automation path, and never a 
       db_url: postgresql://orbiteos@db.example/orbiteos   # optional: without it, an embedded server
       commit_interval: 1          # seconds between writes when the queue is short
       purge_keep_days: 90
+      timescaledb: auto           # auto | on | off: TimescaleDB where installed (see docs/recorder.md)
       include: {domains: [...], entities: [...], entity_globs: [...]}
       exclude: {domains: [...], entities: [...], entity_globs: [...], event_types: [...]}
 
@@ -50,6 +51,13 @@ def _seconds(value: Any) -> float:
     return seconds
 
 
+def _timescaledb(value: Any) -> str:
+    # YAML 1.1 reads a bare on/off as a boolean.
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    return str(v.one_of("auto", "on", "off")(value))
+
+
 def _names(value: Any) -> list[str]:
     return [v.string(item).strip().lower() for item in v.ensure_list(value)]
 
@@ -70,6 +78,7 @@ CONFIG_SCHEMA = vol.All(
         vol.Optional("db_url"): _db_url,
         vol.Optional("commit_interval", default=1.0): _seconds,
         vol.Optional("purge_keep_days", default=90): v.positive_int,
+        vol.Optional("timescaledb", default="auto"): _timescaledb,
         vol.Optional("max_queue", default=50_000): vol.All(v.positive_int, vol.Range(min=100)),
         vol.Optional("journal_dir"): v.string,
         vol.Optional("journal_max_mb", default=1024): vol.All(v.positive_int, vol.Range(min=1)),
@@ -104,7 +113,7 @@ async def async_setup(hub: Hub, config: dict[str, Any]) -> None:
     else:
         if storage is None:
             raise ValueError("recorder: no db_url and no configuration directory for the embedded PostgreSQL")
-        embedded = EmbeddedServer(storage)
+        embedded = EmbeddedServer(storage, timescaledb=config["timescaledb"])
         dsn = embedded.async_ensure_running
         on_close = embedded.async_stop
 
@@ -116,6 +125,7 @@ async def async_setup(hub: Hub, config: dict[str, Any]) -> None:
         entity_filter=EntityFilter.from_config(config["include"], config["exclude"]),
         price_entities=tuple(config["price_entities"]),
         journal_max_bytes=config["journal_max_mb"] << 20,
+        timescaledb=config["timescaledb"],
     )
     recorder = Recorder(hub, settings, dsn, on_close=on_close)
     hub.data[DATA_KEY] = recorder

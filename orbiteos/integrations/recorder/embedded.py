@@ -15,7 +15,7 @@ import shutil
 import socket
 import stat
 import subprocess
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote
 
@@ -23,6 +23,12 @@ _LOGGER = logging.getLogger(__name__)
 
 SERVER_USER = "postgres"
 DATABASE = "orbiteos"
+TIMESCALEDB = "timescaledb"
+# How a user gets TimescaleDB for Debian's PostgreSQL (Timescale's own apt repository).
+TIMESCALEDB_INSTALL = (
+    "install Timescale's package (timescaledb-2-postgresql-<version> from packagecloud.io/timescale/timescaledb, "
+    "see docs/recorder.md)"
+)
 # A unix socket path may hold about 107 bytes; leave room for "/.s.PGSQL.NNNNN".
 _MAX_SOCKET_DIR = 90
 
@@ -49,6 +55,25 @@ def find_bindir() -> Path:
     )
 
 
+def _extension_dirs(bindir: Path) -> tuple[Path, Path]:
+    """Where this installation keeps its loadable libraries and its extension control files."""
+    pg_config = bindir / "pg_config"
+    if pg_config.exists():
+        result = subprocess.run([str(pg_config), "--pkglibdir", "--sharedir"], capture_output=True, text=True,
+                                timeout=30, check=False)
+        lines = result.stdout.split()
+        if result.returncode == 0 and len(lines) == 2:
+            return Path(lines[0]), Path(lines[1]) / "extension"
+    version = bindir.parent.name  # Debian: /usr/lib/postgresql/<version>/bin
+    return bindir.parent / "lib", Path("/usr/share/postgresql") / version / "extension"
+
+
+def timescaledb_installed(bindir: Path | None = None) -> bool:
+    """Whether the PostgreSQL in `bindir` (default: find_bindir()) has TimescaleDB's library and extension."""
+    libdir, extdir = _extension_dirs(bindir or find_bindir())
+    return (libdir / f"{TIMESCALEDB}.so").exists() and (extdir / f"{TIMESCALEDB}.control").exists()
+
+
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
@@ -68,6 +93,8 @@ class PostgresCluster:
     port: int = 5432
     listen: str | None = None
     bindir: Path = Path()  # found by find_bindir() when not given
+    preload: tuple[str, ...] = ()  # shared_preload_libraries, always set explicitly
+    settings: dict[str, str] = field(default_factory=dict)  # more `-c name=value` server settings
 
     def __post_init__(self) -> None:
         self.data_dir = Path(self.data_dir).absolute()
@@ -128,9 +155,13 @@ class PostgresCluster:
 
     def _options(self) -> str:
         listen = self.listen or ""
+        settings = {"shared_preload_libraries": ",".join(self.preload), **self.settings}
+        if TIMESCALEDB in self.preload:
+            settings.setdefault("timescaledb.telemetry_level", "off")  # no reports to Timescale from here
+        extra = "".join(f" -c {name}='{value}'" for name, value in settings.items())
         return (
             f"-c port={self.port} -c listen_addresses='{listen}' "
-            f"-c unix_socket_directories='{self.socket_dir}' -c max_connections=50"
+            f"-c unix_socket_directories='{self.socket_dir}' -c max_connections=50{extra}"
         )
 
     def is_running(self) -> bool:
@@ -175,15 +206,35 @@ def _check_reachable(path: Path) -> None:
             )
 
 
-class EmbeddedServer:
-    """The recorder's own server under `<config_dir>/.storage/postgres`, on a unix socket only."""
+def preload_for(timescaledb: str, bindir: Path) -> tuple[str, ...]:
+    """shared_preload_libraries for the recorder option `timescaledb: auto | on | off`."""
+    if timescaledb == "off":
+        return ()
+    if timescaledb_installed(bindir):
+        return (TIMESCALEDB,)
+    if timescaledb == "on":
+        raise EmbeddedPostgresError(
+            f"embedded PostgreSQL: recorder.timescaledb is 'on' but the PostgreSQL in {bindir.parent} has no "
+            f"TimescaleDB; {TIMESCALEDB_INSTALL}, or set recorder.timescaledb to 'auto'"
+        )
+    return ()
 
-    def __init__(self, storage_dir: Path) -> None:
+
+class EmbeddedServer:
+    """The recorder's own server under `<config_dir>/.storage/postgres`, on a unix socket only.
+
+    `timescaledb`: `auto` preloads TimescaleDB when the installed PostgreSQL has it, `on` requires
+    it, `off` never loads it.
+    """
+
+    def __init__(self, storage_dir: Path, timescaledb: str = "auto") -> None:
         data_dir = Path(storage_dir).absolute() / "postgres"
         socket_dir = data_dir.parent / "postgres-socket"
         if len(str(socket_dir)) > _MAX_SOCKET_DIR:
             socket_dir = Path("/tmp") / f"orbiteos-pg-{abs(hash(str(data_dir))) % 10**10}"
-        self.cluster = PostgresCluster(data_dir=data_dir, socket_dir=socket_dir, port=5432)
+        bindir = find_bindir()
+        self.cluster = PostgresCluster(data_dir=data_dir, socket_dir=socket_dir, port=5432, bindir=bindir,
+                                       preload=preload_for(timescaledb, bindir))
         if os.geteuid() == 0:
             _check_reachable(data_dir)  # fail at set-up, not on every reconnect
         self._started_here = False
@@ -200,7 +251,8 @@ class EmbeddedServer:
             # Left running by a process that did not stop cleanly: the directory is ours, so adopt it.
             _LOGGER.info("embedded PostgreSQL in %s is already running; using it", cluster.data_dir)
         else:
-            _LOGGER.info("starting embedded PostgreSQL in %s", cluster.data_dir)
+            _LOGGER.info("starting embedded PostgreSQL in %s (shared_preload_libraries: %s)",
+                         cluster.data_dir, ",".join(cluster.preload) or "none")
             cluster.start()
         self._started_here = True
         cluster.create_database(DATABASE)

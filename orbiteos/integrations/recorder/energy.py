@@ -55,23 +55,26 @@ def telemetry_row(state: State, power_kw: float | None) -> tuple[Any, ...]:
     )
 
 
+# The flows each nature writes, split from its signed power: (flow, sign of the power it takes).
+_FLOWS: dict[str, tuple[tuple[str, float], ...]] = {
+    "meter": (("grid_import", 1.0), ("grid_export", -1.0)),
+    "battery": (("battery_discharge", 1.0), ("battery_charge", -1.0)),
+    "pv": (("pv", 1.0),),
+    "ev_charger": (("ev", 1.0),),
+}
+
+
 def flow_rows(state: State, power_kw: float | None) -> list[tuple[Any, ...]]:
     """energy_flows rows: power split by direction, both directions written so each one is continuous.
 
-    An unavailable device writes no flow: a gap, not a zero.
+    An unavailable device writes NULL power: a gap in the series, and the end of the time its last
+    value holds for the energy rollups (not a zero).
     """
+    time, entity_id = state.last_updated, state.entity_id
     if power_kw is None:
-        return []
-    time, entity_id, nature = state.last_updated, state.entity_id, state.domain
-    if nature == "meter":
-        return [(time, entity_id, "grid_import", max(power_kw, 0.0)),
-                (time, entity_id, "grid_export", max(-power_kw, 0.0))]
-    if nature == "battery":
-        return [(time, entity_id, "battery_discharge", max(power_kw, 0.0)),
-                (time, entity_id, "battery_charge", max(-power_kw, 0.0))]
-    if nature == "pv":
-        return [(time, entity_id, "pv", max(power_kw, 0.0))]
-    return [(time, entity_id, "ev", max(power_kw, 0.0))]
+        return [(time, entity_id, flow, None) for flow, _ in _FLOWS[state.domain]]
+    # `+ 0.0` turns the -0.0 of an idle direction into 0.0.
+    return [(time, entity_id, flow, max(sign * power_kw, 0.0) + 0.0) for flow, sign in _FLOWS[state.domain]]
 
 
 def is_price_sensor(state: State, price_entities: Collection[str]) -> bool:

@@ -24,7 +24,7 @@ from orbiteos.integrations.recorder.queue.journal import MAX_BYTES, Journal
 from orbiteos.integrations.recorder.queue.trouble import JournalTrouble
 from orbiteos.integrations.recorder.rows import Batch, RowBuilder
 from orbiteos.integrations.recorder.slicing import pause
-from orbiteos.integrations.recorder.writer import Writer, is_data_error
+from orbiteos.integrations.recorder.writer import Writer, is_data_error, is_transient
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -49,6 +49,9 @@ class RecorderSettings:
     entity_filter: EntityFilter = field(default_factory=EntityFilter)
     price_entities: tuple[str, ...] = ()
     journal_max_bytes: int = MAX_BYTES
+    timescaledb: str = "auto"  # auto | on | off, passed to schema.sql
+    problem_retry: float = 60.0  # first wait after an error that retrying soon will not mend
+    problem_retry_max: float = 600.0
 
 
 async def _wait(event: asyncio.Event, seconds: float) -> None:
@@ -89,6 +92,29 @@ class _Outage:
         self.since = None
 
 
+class _Problem:
+    """An error that retrying soon will not mend (the schema refused, a wrong password...).
+
+    Logged once as an error and kept for the UI; retried rarely, so the server's log is not
+    flooded with the failing statement.
+    """
+
+    def __init__(self) -> None:
+        self.message: str | None = None
+
+    def report(self, err: BaseException) -> None:
+        message = f"{type(err).__name__}: {err}"
+        if message != self.message:
+            _LOGGER.error("recorder: the database refused to set up (%s); rows are kept in memory and the journal, "
+                          "and the recorder tries again every few minutes", message)
+        self.message = message
+
+    def solved(self) -> None:
+        if self.message is not None:
+            _LOGGER.warning("recorder: the database is usable again after: %s", self.message)
+        self.message = None
+
+
 class Recorder:
     def __init__(
         self,
@@ -103,9 +129,11 @@ class Recorder:
         first_seq = max((journal.last_seq() or 0) + 1, time.time_ns() // 1000)  # an id, not domain time
         self.backlog = Backlog(RowBuilder(first_seq, settings.price_entities), journal,
                                settings.max_queue, settings.batch_items)
-        self.writer = Writer(dsn, settings={"orbiteos.raw_retention": f"{settings.purge_keep_days} days"},
+        self.writer = Writer(dsn, settings={"orbiteos.raw_retention": f"{settings.purge_keep_days} days",
+                                            "orbiteos.timescaledb": settings.timescaledb},
                              timeout=settings.write_timeout)
         self.outage = _Outage(settings.journal_dir, settings.max_queue)
+        self.problem = _Problem()
         self.rows_written = 0
         self.batches_written = 0
         self.batches_skipped = 0  # replays recognised as already written
@@ -177,14 +205,22 @@ class Recorder:
                     await self.writer.connect()
                 except Exception as err:
                     self.writer.drop()
-                    self.outage.lost(err)
+                    transient = is_transient(err)
+                    if transient:
+                        self.outage.lost(err)
+                    else:
+                        self.problem.report(err)
                     if self._stopping:
                         await self._spill(everything=True)
                         return
                     await self._spill(everything=self._waiting > 0)
-                    delay = min(self.settings.retry_max, max(0.2, delay * 2))
+                    if transient:
+                        delay = min(self.settings.retry_max, max(0.2, delay * 2))
+                    else:
+                        delay = min(self.settings.problem_retry_max, max(self.settings.problem_retry, delay * 2))
                     await self._back_off(delay * random.uniform(0.8, 1.2))
                     continue
+                self.problem.solved()
                 self.outage.back(self.backlog)
                 self._connected.set()
                 delay = 0.0
@@ -317,7 +353,9 @@ class Recorder:
         """A small pool of reading connections (the writer's connection is for writing only)."""
         if self._pool is None:
             if self.writer.url is None:
-                raise ConnectionError("the recorder has not reached its database yet")
+                problem = self.problem.message
+                raise ConnectionError(f"the database refused to set up: {problem}" if problem
+                                      else "the recorder has not reached its database yet")
             self._pool = await asyncpg.create_pool(self.writer.url, min_size=0, max_size=2, timeout=10)
         return self._pool
 

@@ -19,7 +19,7 @@ from types import MappingProxyType
 from typing import Any, cast
 
 from orbiteos.core import EVENT_CALL_SERVICE, EVENT_STATE_CHANGED, Context, Event, State
-from orbiteos.integrations.recorder import energy
+from orbiteos.integrations.recorder import energy, traces
 from orbiteos.integrations.recorder.copy_binary import (
     LENGTH,
     NULL,
@@ -345,7 +345,6 @@ class RowBuilder:
         ctx = event.context
         data = event.data
         kind = event.event_type
-        event_data: Mapping[str, Any] = data
         if kind == EVENT_CALL_SERVICE:
             batch.add("audit_log", (
                 event.time_fired, seq, text(ctx.user_id), text(data.get("domain")), text(data.get("service")),
@@ -363,10 +362,9 @@ class RowBuilder:
                 started, seq, _time(data.get("finished"), event.time_fired),
                 text(data.get("automation_id") or data.get("entity_id") or "unknown"), text(data.get("entity_id")),
                 text(data.get("run_id")), text(data.get("result")), text(data.get("error")),
-                to_json(data.get("trace")), ctx.id,
+                to_json(traces.compact(data.get("trace"))), ctx.id,
             ))
-            # The trace lives in automation_runs; the events row keeps the rest.
-            event_data = {k: v for k, v in data.items() if k != "trace"}
+            return  # its row in automation_runs holds all of it: no events row besides
         batch.add("events", (
-            event.time_fired, seq, text(kind), to_json(event_data), ctx.id, ctx.user_id, ctx.parent_id,
+            event.time_fired, seq, text(kind), to_json(data), ctx.id, ctx.user_id, ctx.parent_id,
         ))

@@ -45,11 +45,57 @@ def is_data_error(err: BaseException) -> bool:
     return isinstance(err, asyncpg.PostgresError) and sqlstate[:2] in ("22", "23")
 
 
-async def apply_schema(conn: asyncpg.Connection, settings: dict[str, str] | None = None) -> bool:
-    """Run schema.sql (safe to repeat); returns whether TimescaleDB is in use."""
-    for name, value in (settings or {}).items():
-        await conn.execute("SELECT set_config($1, $2, false)", name, value)
-    await conn.execute(schema_sql())
+# SQLSTATE classes of errors that a retry in a few seconds may mend: connection exceptions,
+# insufficient resources (too many connections), operator intervention (shutting down,
+# starting up), transaction rollbacks (deadlocks), lock not available.
+_TRANSIENT_CLASSES = ("08", "53", "57", "40")
+_TRANSIENT_STATES = ("55P03",)
+
+
+def is_transient(err: BaseException) -> bool:
+    """A connection lost or refused for now; False for what needs someone to act (schema, password...)."""
+    if isinstance(err, OSError | TimeoutError | asyncpg.InterfaceError):
+        return True
+    sqlstate = getattr(err, "sqlstate", None) or ""
+    if isinstance(err, asyncpg.PostgresError):
+        return sqlstate[:2] in _TRANSIENT_CLASSES or sqlstate in _TRANSIENT_STATES
+    return False
+
+
+_warned: set[str] = set()
+
+
+def _warn_once(message: str) -> None:
+    if message not in _warned:
+        _warned.add(message)
+        _LOGGER.warning("recorder: %s", message)
+
+
+async def apply_schema(
+    conn: asyncpg.Connection,
+    settings: dict[str, str] | None = None,
+    on_warning: Callable[[str], None] | None = None,
+) -> bool:
+    """Run schema.sql (safe to repeat); returns whether TimescaleDB is in use.
+
+    The schema's WARNINGs (TimescaleDB installed but not preloaded, a step that failed) go to
+    `on_warning`; by default each different one is logged once per process (the recorder
+    applies the schema again at every reconnect).
+    """
+    warn = on_warning or _warn_once
+
+    def listen(_conn: object, message: asyncpg.PostgresLogMessage) -> None:
+        # severity_en is the untranslated severity (servers from 9.6 on send it).
+        if (message.severity_en or message.severity) == "WARNING":
+            warn(message.message)
+
+    conn.add_log_listener(listen)
+    try:
+        for name, value in (settings or {}).items():
+            await conn.execute("SELECT set_config($1, $2, false)", name, value)
+        await conn.execute(schema_sql())
+    finally:
+        conn.remove_log_listener(listen)
     await check_states_columns(conn)
     return bool(await conn.fetchval("SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'timescaledb')"))
 

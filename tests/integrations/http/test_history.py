@@ -13,12 +13,20 @@ import pytest
 
 from orbiteos.integrations.recorder.history import get_recorder
 from tests.integrations.http.conftest import PEAK_SHAVING, Site, start_site
+from tests.servers.postgres import KINDS, each_postgres_kind
+
+# On plain PostgreSQL and on TimescaleDB (skipped with the reason where it is not installed).
+postgres_kind = pytest.fixture(params=KINDS)(each_postgres_kind)
 
 
 @pytest.fixture
 async def recorded_site(tmp_path: Path, postgres_url: str) -> AsyncIterator[Site]:
     site = await start_site(tmp_path, recorder_url=postgres_url)
     try:
+        recorder = get_recorder(site.hub)
+        assert recorder is not None
+        async with asyncio.timeout(60):  # the schema applied (slower on TimescaleDB): history answers at once
+            await recorder.wait_connected()
         yield site
     finally:
         await site.session.close()

@@ -17,10 +17,17 @@ REPO = Path(__file__).parents[3]
 def test_an_empty_block_gives_the_defaults():
     assert CONFIG_SCHEMA(None) == {
         "commit_interval": 1.0, "purge_keep_days": 90, "max_queue": 50_000, "journal_max_mb": 1024,
+        "timescaledb": "auto",
         "include": {"domains": [], "entities": [], "entity_globs": []},
         "exclude": {"domains": [], "entities": [], "entity_globs": [], "event_types": []},
         "price_entities": [],
     }
+
+
+@pytest.mark.parametrize(("written", "meant"), [("auto", "auto"), ("on", "on"), ("off", "off")])
+def test_timescaledb_on_and_off_read_as_yaml_booleans_still_mean_on_and_off(written: str, meant: str):
+    block = yaml.safe_load(f"timescaledb: {written}")
+    assert CONFIG_SCHEMA(block)["timescaledb"] == meant
 
 
 def test_durations_and_lists_are_accepted_in_the_usual_forms():
@@ -37,6 +44,7 @@ def test_durations_and_lists_are_accepted_in_the_usual_forms():
     ({"exclude": {"entities": ["Not An Id"]}}, "expected an entity id"),
     ({"include": {"colours": ["red"]}}, "extra keys not allowed"),
     ({"max_queue": 5}, "max_queue"),
+    ({"timescaledb": "maybe"}, "expected one of auto, on, off"),
 ])
 def test_bad_values_are_refused_naming_the_field(block: dict, message: str):
     with pytest.raises(vol.Invalid) as caught:

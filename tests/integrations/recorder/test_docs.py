@@ -27,7 +27,7 @@ def test_the_yaml_example_is_a_valid_recorder_block():
     assert config["exclude"]["event_types"] == ["service_registered"]
 
 
-async def test_every_sql_example_runs_on_plain_postgresql(postgres_url: str):
+async def test_every_sql_example_runs_on_both_kinds_of_server(postgres_url: str):
     queries = _blocks("sql")
     assert len(queries) >= 8
     now = datetime.now(UTC)

@@ -43,7 +43,7 @@ async def _produce(hub: Hub, stop: asyncio.Event, produced: list[int]) -> None:
 
 
 async def test_outage_under_load_loses_nothing_and_duplicates_nothing(
-    recorder_hub: RecorderHub, postgres_url: str, postgres_server: TestPostgres, caplog: pytest.LogCaptureFixture
+    recorder_hub: RecorderHub, postgres_url: str, postgres: TestPostgres, caplog: pytest.LogCaptureFixture
 ):
     caplog.set_level(logging.INFO, logger="orbiteos.integrations.recorder")
     produced = [0]
@@ -53,11 +53,11 @@ async def test_outage_under_load_loses_nothing_and_duplicates_nothing(
         recorder.settings.retry_max = 1.0
         producer = asyncio.create_task(_produce(hub, stop, produced))
         await asyncio.sleep(1.0)
-        await asyncio.to_thread(postgres_server.stop, "fast")
+        await asyncio.to_thread(postgres.stop, "fast")
         await asyncio.sleep(OUTAGE_SECONDS)
         during_outage = produced[0]
         journaled = len(recorder.backlog.journal)
-        await asyncio.to_thread(postgres_server.start)
+        await asyncio.to_thread(postgres.start)
         await asyncio.sleep(1.0)
         stop.set()
         await producer
@@ -97,7 +97,7 @@ async def test_a_clean_stop_flushes_the_queue(postgres_url: str, tmp_path: Path)
 
 
 async def test_a_stop_while_the_database_is_away_journals_and_the_next_start_replays(
-    postgres_url: str, postgres_server: TestPostgres, tmp_path: Path
+    postgres_url: str, postgres: TestPostgres, tmp_path: Path
 ):
     async with asyncio.timeout(60):
         hub = Hub(config=SiteConfig(config_dir=tmp_path))
@@ -105,13 +105,13 @@ async def test_a_stop_while_the_database_is_away_journals_and_the_next_start_rep
         await hub.start()
         hub.states.set("sensor.before", 1)
         await running_recorder(hub).flush()
-        await asyncio.to_thread(postgres_server.stop, "fast")
+        await asyncio.to_thread(postgres.stop, "fast")
         try:
             for n in range(300):
                 hub.states.set("sensor.during", n)
             await hub.stop()
         finally:
-            await asyncio.to_thread(postgres_server.start)
+            await asyncio.to_thread(postgres.start)
         journal = tmp_path / ".storage" / "recorder-journal"
         assert any(journal.glob("*.batch"))
 
@@ -144,7 +144,7 @@ async def test_a_batch_written_again_after_a_lost_answer_is_skipped(postgres_url
 
 
 async def test_rows_arriving_during_an_outage_do_not_hurry_the_reconnect_attempts(
-    recorder_hub: RecorderHub, postgres_server: TestPostgres
+    recorder_hub: RecorderHub, postgres: TestPostgres
 ):
     async with asyncio.timeout(60), recorder_hub() as hub:
         recorder = running_recorder(hub)
@@ -159,13 +159,13 @@ async def test_rows_arriving_during_an_outage_do_not_hurry_the_reconnect_attempt
             await connect()
 
         recorder.writer.connect = counting_connect  # type: ignore[method-assign]
-        await asyncio.to_thread(postgres_server.stop, "fast")
+        await asyncio.to_thread(postgres.stop, "fast")
         try:
             for n in range(200):  # 2 s of rows, each tick waking the drain task
                 hub.states.set("sensor.x", n)
                 await asyncio.sleep(0.01)
         finally:
-            await asyncio.to_thread(postgres_server.start)
+            await asyncio.to_thread(postgres.start)
     # Backing off from 0.2 s doubling to 5 s: a handful of attempts in 2 s, not one per row.
     assert 1 <= attempts <= 10
 

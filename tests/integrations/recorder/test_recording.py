@@ -119,13 +119,14 @@ async def test_device_natures_fill_telemetry_and_energy_flows(recorder_hub: Reco
     pv = next(r for r in telemetry if r["device_id"] == "pv.roof")
     assert (pv["energy_kwh"], pv["limit_kw"], pv["temperature_c"]) == (88.0, 50.0, 41.0)
 
-    assert sorted((r["entity_id"], r["flow"], r["power_kw"]) for r in flows) == sorted([
+    assert sorted(((r["entity_id"], r["flow"], r["power_kw"]) for r in flows), key=repr) == sorted([
         ("meter.grid", "grid_import", 12.0), ("meter.grid", "grid_export", 0.0),
         ("meter.grid", "grid_import", 0.0), ("meter.grid", "grid_export", 8.0),
         ("pv.roof", "pv", 31.5),
         ("battery.main", "battery_discharge", 0.0), ("battery.main", "battery_charge", 20.0),
         ("ev_charger.bay_1", "ev", 11.0),
-    ])  # the unavailable battery writes no flow: a gap, not a zero
+        ("battery.main", "battery_discharge", None), ("battery.main", "battery_charge", None),
+    ], key=repr)  # the unavailable battery writes NULL power: a gap, not a zero
 
 
 async def test_price_sensors_fill_energy_prices(recorder_hub: RecorderHub, postgres_url: str):
@@ -149,11 +150,19 @@ async def test_grid_events_and_automation_runs_get_their_tables(recorder_hub: Re
             "automation_id": "peak_shaving", "entity_id": "automation.peak_shaving", "run_id": "run-7",
             "started": started, "finished": (started + timedelta(seconds=2)).isoformat(),
             "result": "finished", "error": None,
-            "trace": {"trigger": {"platform": "numeric_state"}, "steps": [{"path": "action/0", "result": "ok"}]},
+            "trace": {"trigger": {"platform": "numeric_state"}, "run_id": "run-7", "result": "finished",
+                      "steps": [{"path": "action/0", "service": "battery.set_power", "data": {"power_kw": -5}}]},
         }, context=Context(id="run-ctx"))
+        hub.bus.fire("automation_run_finished", {
+            "automation_id": "pv_surplus_ev", "entity_id": "automation.pv_surplus_ev", "run_id": "run-8",
+            "started": started, "finished": started, "result": "failed_conditions", "error": None,
+            "trace": {"trigger": {"platform": "time_pattern", "description": "time pattern"},
+                      "result": "failed_conditions",
+                      "steps": [{"path": "condition/0", "condition": "time", "result": False}]},
+        })
         await running_recorder(hub).flush()
         grid = await fetch(postgres_url, "SELECT * FROM grid_events")
-        runs = await fetch(postgres_url, "SELECT * FROM automation_runs")
+        runs = await fetch(postgres_url, "SELECT * FROM automation_runs ORDER BY seq")
         events = await fetch(postgres_url, "SELECT event_type, data FROM events ORDER BY seq")
 
     assert [(r["kind"], r["entity_id"], r["value"], json.loads(r["data"])["duration_s"]) for r in grid] == [
@@ -163,9 +172,15 @@ async def test_grid_events_and_automation_runs_get_their_tables(recorder_hub: Re
             run["finished"], run["context_id"]) == (
         "peak_shaving", "automation.peak_shaving", "run-7", "finished", started,
         started + timedelta(seconds=2), "run-ctx")
-    assert json.loads(run["trace"])["steps"] == [{"path": "action/0", "result": "ok"}]
-    finished_event = json.loads(next(r["data"] for r in events if r["event_type"] == "automation_run_finished"))
-    assert "trace" not in finished_event and finished_event["run_id"] == "run-7"
+    # The trace without what the columns hold.
+    assert json.loads(run["trace"]) == {"trigger": {"platform": "numeric_state"}, "steps": [
+        {"path": "action/0", "service": "battery.set_power", "data": {"power_kw": -5}}]}
+    # A run that did nothing: the short form.
+    assert json.loads(runs[1]["trace"]) == {"did_nothing": True, "trigger": {"platform": "time_pattern"},
+                                            "steps": 1, "last_step": "condition/0", "failed": "condition/0"}
+    # automation_runs holds the runs: no events rows repeat them.
+    assert "automation_run_finished" not in {r["event_type"] for r in events}
+    assert "grid_event" in {r["event_type"] for r in events}
 
 
 async def test_include_and_exclude_decide_what_is_recorded(recorder_hub: RecorderHub, postgres_url: str):
