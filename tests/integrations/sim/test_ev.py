@@ -104,3 +104,11 @@ def test_overlapping_sessions_are_a_config_error() -> None:
     with pytest.raises(vol.Invalid, match="do not overlap"):
         ev.SCHEMA({"sessions": [{"arrival": "08:00", "departure": "12:00"},
                                 {"arrival": "11:00", "departure": "13:00"}]})
+
+
+def test_session_energy_is_in_kwh() -> None:
+    charger = _charger()
+    _run(charger, 8 * 3600, 9 * 3600)  # 20 s preparing, then 22 kW for the rest of the hour
+    delivered = charger.visit.delivered_kwh if charger.visit else 0.0
+    assert delivered == pytest.approx(22 * (3600 - 20) / 3600, rel=0.01)
+    assert charger.attributes()["session_kwh"] == round(delivered, 3)
