@@ -52,7 +52,11 @@ class Automation:
         traces.configure(self.automation_id, config["trace"]["stored_traces"])
         self._conditions = compile_conditions(hub, config["conditions"])
         self._sequence = compile_sequence(hub, config["actions"])
-        self._variables = compile_complex(config.get("variables") or {}, hub)
+        # As Home Assistant: each run renders `trigger_variables` again, then `variables` (a name in
+        # both keeps the trigger variable's place and takes the automation variable's value).
+        self._variables = compile_complex(
+            {**(config.get("trigger_variables") or {}), **(config.get("variables") or {})}, hub
+        )
         # (name, value, whether it holds a template): the rest is only copied for each run.
         self._variable_plan = [
             (name, value, isinstance(value, Template) or has_templates(value))
@@ -82,7 +86,9 @@ class Automation:
         return {
             "id": self.automation_id,
             "friendly_name": self.alias,
-            "last_triggered": _isoformat(self.last_triggered) if self.last_triggered else None,
+            # A datetime, as Home Assistant's (so `now() - this.attributes.last_triggered` works);
+            # JSON surfaces write it as ISO 8601.
+            "last_triggered": self.last_triggered,
             "mode": self.mode,
             "current": self.current,
             **({"max": self.max} if self.mode in ("queued", "parallel") else {}),
@@ -154,7 +160,8 @@ class Automation:
         variables: dict[str, Any] = dict(run_variables)
         if self._reads_this and "this" not in run_variables:
             own_state = hub.states.get(self.entity_id)
-            # `this` is the state as a mapping, as Home Assistant gives it (timestamps as ISO strings).
+            # `this` is the state as a mapping, as Home Assistant gives it (last_changed and
+            # last_updated as ISO strings, the attributes as they are: last_triggered a datetime).
             variables["this"] = own_state.as_dict() if own_state else None
         check_conditions = not skip_condition and bool(self._conditions)
         try:

@@ -2,9 +2,9 @@
 
 A platform is a module in `orbiteos.automation.conditions` with `CONDITION_SCHEMA` and
 `build(hub, config) -> Check`. `and`/`or`/`not` nest other conditions; a bare template string is
-the template shorthand; `and:`/`or:`/`not:` as keys are shorthands too. A disabled condition
-(`enabled: false`) checks as None, which passes in a list of conditions (Home Assistant's rule).
-A condition that cannot judge (a template error, a non-numeric state for numeric_state, an unknown
+the template shorthand; `and:`/`or:`/`not:` as keys are shorthands too, and so is `condition: [...]`
+(a list: `and`). A disabled condition (`enabled: false`) checks as None, which passes in a list of
+conditions (Home Assistant's rule). A condition that cannot judge (a template error, a non-numeric state for numeric_state, an unknown
 entity) raises `ConditionError` and says why in the trace; in a list (`all_pass`) that counts as
 false, with a warning, as in Home Assistant. Inside `and`/`or`/`not` it decides only when nothing
 else does.
@@ -73,6 +73,10 @@ def normalize(config: Any) -> Any:
     ):  # `condition: "{{ ... }}"`, Home Assistant's template shorthand in a mapping
         rest = {k: v for k, v in config.items() if k != "condition"}
         return {"condition": "template", "value_template": config["condition"], **rest}
+    if isinstance(config, Mapping) and isinstance(config.get("condition"), list):
+        # `condition: [a, b]`: Home Assistant's list shorthand for `and`.
+        rest = {k: v for k, v in config.items() if k != "condition"}
+        return {"condition": "and", "conditions": config["condition"], **rest}
     if isinstance(config, Mapping) and "condition" not in config:
         shorthand = [key for key in _SHORTHANDS if key in config]
         if len(shorthand) == 1:

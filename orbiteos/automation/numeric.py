@@ -1,7 +1,8 @@
 """The numeric-state test shared by the `numeric_state` trigger and condition (Home Assistant's rules).
 
-`unavailable`, `unknown`, a missing attribute value or a `None` never match (and so arm a trigger);
-a value that is not a number cannot be judged and raises `NumericError` (neither arms nor disarms).
+`unavailable`, `unknown`, an attribute the entity does not have, or a `None` never match (and so arm
+a trigger); a value that is not a number cannot be judged and raises `NumericError` (neither arms
+nor disarms).
 """
 
 from __future__ import annotations
@@ -56,6 +57,8 @@ class NumericTest:
         `own_scope`: `variables` is a dict of the caller's own, which the template's `state` may be
         written into (a trigger judging every change of an entity keeps one for it).
         """
+        if self.attribute is not None and self.attribute not in state.attributes:
+            return None  # Home Assistant: no match, checked before any value_template
         if self.value_template is not None:
             scope = variables if own_scope and type(variables) is dict else dict(variables or {})
             scope["state"] = state
@@ -64,8 +67,6 @@ class NumericTest:
             except TemplateError as err:
                 raise NumericError(f"template error: {err}") from None
         if self.attribute is not None:
-            if self.attribute not in state.attributes:
-                raise NumericError(f"attribute {self.attribute!r} of {state.entity_id} does not exist")
             return state.attributes[self.attribute]
         return state.state
 

@@ -142,16 +142,21 @@ def validate_triggers(configs: Any) -> list[dict[str, Any]]:
 
 
 def _wrap_action(
-    hub: Hub, action: TriggerAction, config: Mapping[str, Any], name: str, trigger_variables: Mapping[str, Any]
+    hub: Hub, action: TriggerAction, config: Mapping[str, Any], name: str
 ) -> TriggerAction:
     """Add trigger-level `variables:` and own any awaitable the action returns."""
     trigger_vars = config.get("variables")
 
     def fire(run_variables: dict[str, Any], context: Context | None = None) -> None:
         if trigger_vars:
-            scope = {**trigger_variables, **run_variables}
+            # As Home Assistant: rendered with the run variables only (not `trigger_variables`),
+            # in order, never replacing a run variable of the same name.
+            scope = dict(run_variables)
             try:
-                run_variables = {**run_variables, **render_complex(trigger_vars, scope, hub)}
+                for key, value in trigger_vars.items():
+                    if key not in run_variables:
+                        scope[key] = render_complex(value, scope, hub)
+                run_variables = scope
             except TemplateError as err:
                 _LOGGER.error("%s: trigger variables failed: %s", name, err)
                 return
@@ -194,7 +199,7 @@ async def async_attach_triggers(
         platform = get_platform(config["platform"])
         try:
             unsubscribe = await platform.async_attach(
-                hub, dict(config), _wrap_action(hub, action, config, name, trigger_variables), info
+                hub, dict(config), _wrap_action(hub, action, config, name), info
             )
         except Exception as err:
             _LOGGER.error("%s: trigger %d (%s) failed to attach: %s", name, index, config["platform"], err)

@@ -36,9 +36,11 @@ def build(hub: Hub, config: dict[str, Any]) -> Check:
                        config.get("value_template"))
 
     def check(variables: Mapping[str, Any], trace: Trace | None, path: str) -> bool:
+        # Home Assistant's rules: the first entity out of range decides False; an entity that
+        # cannot be judged makes the condition unjudgeable only when none decided.
         seen: dict[str, Any] = {}
         result = True
-        error = None
+        errors: list[str] = []
         for entity_id in entity_ids:
             state = hub.states.get(entity_id)
             try:
@@ -47,11 +49,12 @@ def build(hub: Hub, config: dict[str, Any]) -> Check:
                 seen[entity_id] = test.value(state, variables)
                 ok = test.matches(state, variables)
             except NumericError as err:
-                error = f"{entity_id}: {err}"
-                break
+                errors.append(f"{entity_id}: {err}")
+                continue
             if not ok:
                 result = False
                 break
+        error = "; ".join(errors) if errors and result else None
         if trace is not None:
             trace.step(path, condition="numeric_state", result=None if error else result, value=seen,
                        above=test.above, below=test.below, **({"error": error} if error else {}))

@@ -176,12 +176,15 @@ def _parallel(hub: Hub, config: dict[str, Any]) -> StepFunc:
 
     async def parallel(run: Run, variables: dict[str, Any], path: str) -> None:
         run.step(path, parallel=len(branches))
-        try:
-            async with asyncio.TaskGroup() as group:
-                for index, branch in enumerate(branches):
-                    group.create_task(branch.run(run, dict(variables), f"{path}/parallel/{index}"))
-        except BaseExceptionGroup as group_error:
-            # Surface the first real failure (a stop, a template error) as if it came from one step.
-            raise group_error.exceptions[0] from None
+        # As Home Assistant: every branch runs to its end, whatever the others do (a `stop` or an
+        # error in one branch does not cancel its siblings); then the first branch's failure, in
+        # branch order, ends the sequence the `parallel` is in.
+        results = await asyncio.gather(
+            *(branch.run(run, dict(variables), f"{path}/parallel/{index}") for index, branch in enumerate(branches)),
+            return_exceptions=True,
+        )
+        for result in results:
+            if isinstance(result, Exception):
+                raise result
 
     return parallel

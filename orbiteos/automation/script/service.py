@@ -11,7 +11,7 @@ from orbiteos.automation import fields
 from orbiteos.automation.script.run import Run
 from orbiteos.automation.script.sequence import STEP_BASE, StepFunc
 from orbiteos.core import Hub
-from orbiteos.errors import TemplateError
+from orbiteos.errors import OrbitEOSError, TemplateError
 from orbiteos.template import Template, compile_complex, has_templates, is_template_string, render_complex
 
 
@@ -23,6 +23,14 @@ def _service_name(value: Any) -> str:
     if not (domain and dot and service) or " " in text:
         raise vol.Invalid(f"expected a service like 'battery.set_power', found {value!r}")
     return text.lower()
+
+
+class ServiceRenderError(OrbitEOSError):
+    """The service name, target or data of a call could not be rendered.
+
+    As Home Assistant: a run-time failure of the call (so `continue_on_error` goes past it), not
+    a template error of the automation.
+    """
 
 
 _SCHEMA = vol.Schema(
@@ -64,14 +72,25 @@ def build(hub: Hub, kind: str, config: dict[str, Any]) -> StepFunc:
 
     async def call_service(run: Run, variables: dict[str, Any], path: str) -> None:
         if name_template is not None:
-            rendered = str(name_template.render_str(variables))
+            try:
+                rendered = str(name_template.render_str(variables))
+            except TemplateError as err:
+                raise ServiceRenderError(f"error rendering the service name: {err}") from None
             domain, dot, service = rendered.partition(".")
             if not (domain and dot and service):
-                raise TemplateError(f"service template {service_config!r} rendered {rendered!r}, not 'domain.service'")
+                raise ServiceRenderError(
+                    f"service template {service_config!r} rendered {rendered!r}, not 'domain.service'"
+                )
         else:
             domain, service = static_domain, static_service
-        call_data = data if data_static else render_complex(data_compiled, variables, hub)
-        call_target = target if target_static else render_complex(target_compiled, variables, hub)
+        try:
+            call_target = target if target_static else render_complex(target_compiled, variables, hub)
+        except TemplateError as err:
+            raise ServiceRenderError(f"error rendering the service target: {err}") from None
+        try:
+            call_data = data if data_static else render_complex(data_compiled, variables, hub)
+        except TemplateError as err:
+            raise ServiceRenderError(f"error rendering the service data: {err}") from None
         record = run.step(path, service=f"{domain}.{service}", data=call_data, target=call_target or None)
         result = await hub.services.call(domain, service, call_data, call_target or None, run.context)
         if record is not None and result is not None:

@@ -13,6 +13,7 @@ from typing import Any
 import voluptuous as vol
 
 from orbiteos.automation import fields
+from orbiteos.automation.conditions.template import renders_true
 from orbiteos.automation.script.run import Run, StopRun
 from orbiteos.automation.script.sequence import STEP_BASE, StepFunc
 from orbiteos.automation.trigger import async_attach_triggers, validate_triggers
@@ -85,7 +86,7 @@ def _build_template(hub: Hub, config: dict[str, Any]) -> StepFunc:
         value, info = template.render_tracked(variables)
         if isinstance(value, TemplateError):
             raise value
-        if result_as_boolean(value):
+        if renders_true(value):  # as Home Assistant: the first look is a template condition's
             _finish(run, record, config, {"completed": True, "remaining": timeout_s}, True, variables, path)
             return
         loop = asyncio.get_running_loop()
