@@ -1,0 +1,221 @@
+"""Behaviours where OrbitEOS once differed from Home Assistant 2024.3.3, each as HA does it.
+
+Every expected list here is what HA 2024.3.3 called for the same automation and state writes
+(run in HA itself; see docs/automations.md, "Differences from Home Assistant").
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from tests.automation.scenario import START, Scenario, run_scenario
+
+
+def values(s: Scenario, service: str = "test.call") -> list[dict[str, object]]:
+    return [data for _, name, data in s.called() if name == service]
+
+
+def test_numeric_state_on_a_missing_attribute_is_no_match_and_rearms() -> None:
+    yaml = """
+- id: soc
+  mode: parallel
+  trigger: {platform: numeric_state, entity_id: sensor.x, attribute: soc, above: 50}
+  action: {service: test.call, data: {v: "{{ trigger.to_state.attributes.soc }}"}}
+- id: templated
+  mode: parallel
+  trigger:
+    platform: numeric_state
+    entity_id: sensor.x
+    value_template: "{{ state.attributes.t | default('unknown') }}"
+    above: 50
+  action: {service: test.other, data: {v: "{{ trigger.to_state.attributes.t }}"}}
+"""
+
+    async def body(s: Scenario) -> None:
+        for attributes in ({"soc": 60}, {}, {"soc": 70}, {"t": 60}, {"t": "unknown"}, {"t": 70}):
+            s.set("sensor.x", "1", attributes)
+            await s.advance(1)
+
+    s = run_scenario(yaml, body, initial={"sensor.x": "1"})
+    # The attribute going away re-armed the trigger; so did the template rendering `unknown`.
+    assert values(s) == [{"v": 60}, {"v": 70}]
+    assert values(s, "test.other") == [{"v": 60}, {"v": 70}]
+
+
+def test_condition_list_shorthand_is_and_at_top_level_and_nested() -> None:
+    yaml = """
+- id: shorthand
+  mode: parallel
+  trigger: {platform: state, entity_id: sensor.x}
+  condition:
+    - condition: ["{{ true }}", "{{ trigger.to_state.state | int > 2 }}"]
+  action:
+    - service: test.call
+      data: {v: "{{ trigger.to_state.state }}"}
+    - if:
+        - condition: or
+          conditions: [{condition: ["{{ false }}"]}, {not: [{condition: ["{{ true }}"]}]}]
+      then: [{service: test.other, data: {branch: then}}]
+      else: [{service: test.other, data: {branch: else}}]
+"""
+
+    async def body(s: Scenario) -> None:
+        for value in ("2", "3"):
+            s.set("sensor.x", value)
+            await s.advance(1)
+
+    s = run_scenario(yaml, body, initial={"sensor.x": "1"})
+    assert s.services() == ["test.call", "test.other"]
+    assert values(s) == [{"v": 3}]
+    assert values(s, "test.other") == [{"branch": "else"}]
+
+
+def test_trigger_variables_are_run_variables_but_not_trigger_level_ones() -> None:
+    yaml = """
+- id: tv
+  trigger_variables: {limit: 5, name: "{{ 'grid' }}"}
+  variables: {double: "{{ limit * 2 }}"}
+  trigger:
+    - platform: numeric_state
+      entity_id: sensor.x
+      above: 5
+      variables: {tv: "{{ limit | default('undefined') }}", trig: "{{ trigger.entity_id }}"}
+  condition: "{{ limit == 5 }}"
+  action:
+    service: test.call
+    data: {limit: "{{ limit }}", double: "{{ double }}", name: "{{ name }}", tv: "{{ tv }}", trig: "{{ trig }}"}
+"""
+
+    async def body(s: Scenario) -> None:
+        s.set("sensor.x", "6")
+        await s.advance(1)
+
+    s = run_scenario(yaml, body, initial={"sensor.x": "1"})
+    assert values(s) == [{"limit": 5, "double": 10, "name": "grid", "tv": "undefined", "trig": "sensor.x"}]
+
+
+def test_continue_on_error_passes_service_template_errors_and_event_data_errors_do_not_stop() -> None:
+    yaml = """
+- id: errors
+  trigger: {platform: state, entity_id: sensor.x}
+  action:
+    - service: test.call
+      continue_on_error: true
+      data: {v: "{{ states('sensor.x') | float * undefined_thing.x }}"}
+    - service: test.call
+      continue_on_error: true
+      target: {entity_id: "{{ 'abc' | float }}"}
+    - event: my_event
+      event_data: {v: "{{ 'abc' | float }}"}
+      event_data_template: {w: 1}
+    - service: test.other
+      data: {after: 1}
+    - service: test.call
+      data: {v: "{{ 'abc' | float }}"}
+    - service: test.other
+      data: {after: 2}
+"""
+
+    async def body(s: Scenario) -> None:
+        s.set("sensor.x", "2")
+        await s.advance(1)
+
+    s = run_scenario(yaml, body, initial={"sensor.x": "1"})
+    # Both failing calls skipped; the event fired with the part that rendered; the call without
+    # continue_on_error ended the run as an error.
+    assert s.services() == ["test.other"]
+    fired = [e for e in s.events if e.event_type == "my_event"]
+    assert [dict(e.data) for e in fired] == [{"w": 1}]
+    (trace,) = s.traces("errors")
+    assert trace["result"] == "error" and "abc" in trace["error"]
+
+
+def test_stop_in_a_parallel_branch_lets_siblings_finish_and_skips_what_follows() -> None:
+    yaml = """
+- id: stop_branch
+  trigger: {platform: state, entity_id: sensor.x}
+  action:
+    - parallel:
+        - sequence: [{delay: 2}, {service: test.call, data: {b: 1}}]
+        - stop: done
+        - sequence: [{service: test.call, data: {b: 3}}]
+    - service: test.other
+      data: {after: stop}
+- id: error_branch
+  trigger: {platform: state, entity_id: sensor.x}
+  action:
+    - parallel:
+        - sequence: [{delay: 3}, {service: test.call, data: {c: 1}}]
+        - {stop: broken, error: true}
+    - service: test.other
+      data: {after: error}
+"""
+
+    async def body(s: Scenario) -> None:
+        s.set("sensor.x", "2")
+        await s.advance(5)
+
+    s = run_scenario(yaml, body, initial={"sensor.x": "1"})
+    assert s.called() == [
+        (0.0, "test.call", {"b": 3}),
+        (2.0, "test.call", {"b": 1}),
+        (3.0, "test.call", {"c": 1}),
+    ]
+    assert s.traces("stop_branch")[0]["result"] == "stopped"
+    assert s.traces("error_branch")[0]["result"] == "error"
+
+
+def test_template_condition_passes_only_on_literal_true() -> None:
+    checks = ["2", "'on'", "'yes'", "1", "' true '", "'TRUE'", "true", "'false'", "0"]
+    steps = "\n".join(
+        f"""    - if: "{{{{ {value} }}}}"
+      then: [{{service: test.call, data: {{v: "{value}"}}}}]"""
+        for value in checks
+    )
+    yaml = f"""
+- id: literal
+  trigger: {{platform: state, entity_id: sensor.x}}
+  action:
+{steps}
+    - wait_template: "{{{{ 'on' }}}}"
+      timeout: 1
+    - service: test.other
+      data: {{completed: "{{{{ wait.completed }}}}"}}
+"""
+
+    async def body(s: Scenario) -> None:
+        s.set("sensor.x", "2")
+        await s.advance(2)
+
+    s = run_scenario(yaml, body, initial={"sensor.x": "1"})
+    assert [c["v"] for c in values(s)] == ["' true '", "'TRUE'", "true"]
+    # wait_template's first look is a template condition too: 'on' is not true, so it waits out.
+    assert s.called()[-1] == (1.0, "test.other", {"completed": False})
+
+
+def test_this_last_triggered_is_a_datetime() -> None:
+    yaml = """
+- id: since
+  mode: queued
+  trigger: {platform: state, entity_id: sensor.x}
+  action:
+    - service: test.call
+      data:
+        first: "{{ this.attributes.last_triggered is none }}"
+        since_s: "{{ (now() - this.attributes.last_triggered).total_seconds() if this.attributes.last_triggered else -1 }}"
+        changed_is_text: "{{ this.last_changed is string }}"
+"""
+
+    async def body(s: Scenario) -> None:
+        s.set("sensor.x", "2")
+        await s.advance(90)
+        s.set("sensor.x", "3")
+        await s.advance(1)
+
+    s = run_scenario(yaml, body, initial={"sensor.x": "1"})
+    assert values(s) == [
+        {"first": True, "since_s": -1, "changed_is_text": True},
+        {"first": False, "since_s": 90.0, "changed_is_text": True},
+    ]
+    state = s.hub.states.get("automation.since")
+    assert state is not None and state.attributes["last_triggered"] == START + timedelta(seconds=90)
