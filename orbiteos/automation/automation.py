@@ -20,6 +20,7 @@ from typing import Any
 
 from orbiteos.automation.condition import all_pass, compile_conditions
 from orbiteos.automation.script import Run, StopRun, compile_sequence
+from orbiteos.automation.status import TriggerStatus
 from orbiteos.automation.trace import Trace, TraceStore, TraceView
 from orbiteos.automation.trigger import async_attach_triggers
 from orbiteos.core import Context, Hub, Unsubscribe
@@ -69,6 +70,8 @@ class Automation:
         self._conditions_first = not (template_names(config["conditions"]) & set(self._variables))
         self._trigger_variables = config.get("trigger_variables") or {}
         self._detach: Unsubscribe | None = None
+        # What each trigger last saw and decided, for `explain` (filled while attached).
+        self.trigger_statuses: list[TriggerStatus] = []
         self._runs: list[asyncio.Task[Any]] = []
         self._queue_lock: asyncio.Lock | None = None
         self._queued = 0
@@ -105,8 +108,10 @@ class Automation:
         variables: dict[str, Any] = {}
         for name, value in self._trigger_variables.items():  # in order, each seeing the ones before
             variables[name] = render_complex(value, variables, self.hub)
+        self.trigger_statuses = []
         self._detach = await async_attach_triggers(
-            self.hub, self.config["triggers"], self._on_trigger, self.automation_id, variables, validated=True
+            self.hub, self.config["triggers"], self._on_trigger, self.automation_id, variables, validated=True,
+            statuses=self.trigger_statuses,
         )
 
     def detach(self) -> None:

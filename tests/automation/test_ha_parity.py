@@ -202,7 +202,9 @@ def test_this_last_triggered_is_a_datetime() -> None:
     - service: test.call
       data:
         first: "{{ this.attributes.last_triggered is none }}"
-        since_s: "{{ (now() - this.attributes.last_triggered).total_seconds() if this.attributes.last_triggered else -1 }}"
+        since_s: >-
+          {{ (now() - this.attributes.last_triggered).total_seconds()
+             if this.attributes.last_triggered else -1 }}
         changed_is_text: "{{ this.last_changed is string }}"
 """
 
