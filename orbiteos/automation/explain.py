@@ -24,12 +24,25 @@ _MODE_REFUSALS = {
     "failed_max_runs": "mode {mode}: the maximum number of runs ({max}) was reached",
 }
 # Details a condition step records that say what it read (see orbiteos/automation/conditions/).
-_READ_KEYS = ("value", "state", "wanted", "above", "below", "rendered", "id", "now", "after", "before", "error")
+_READ_KEYS = (
+    "value",
+    "state",
+    "wanted",
+    "above",
+    "below",
+    "rendered",
+    "id",
+    "now",
+    "after",
+    "before",
+    "weekday",
+    "error",
+)
 
 
 def explain(automation: Automation, at: datetime | None = None) -> dict[str, Any]:
     """The report for `automation` as of `at` (default: the hub's clock now)."""
-    now = at or automation.hub.clock.now()
+    now = (at or automation.hub.clock.now()).astimezone(automation.hub.config.tzinfo)
     traces = automation.traces()
     last_run = traces[-1] if traces else None
     refused = next((t for t in reversed(traces) if t.get("result") in _REFUSED), None)
@@ -41,13 +54,18 @@ def explain(automation: Automation, at: datetime | None = None) -> dict[str, Any
         "enabled": automation.enabled,
         "mode": automation.mode,
         "current": automation.current,
-        "last_triggered": automation.last_triggered.isoformat() if automation.last_triggered else None,
+        "last_triggered": _local(automation.last_triggered, now),
         "triggers": [_trigger(status, now) for status in automation.trigger_statuses],
         "last_run": _run(last_run, automation) if last_run else None,
         "last_refused": _run(refused, automation) if refused else None,
     }
     report["summary"] = lines(report)
     return report
+
+
+def _local(moment: datetime | None, now: datetime) -> str | None:
+    """ISO 8601 in the site's time zone (that of `now`)."""
+    return moment.astimezone(now.tzinfo).isoformat() if moment is not None else None
 
 
 def _trigger(status: TriggerStatus, now: datetime) -> dict[str, Any]:
@@ -58,7 +76,7 @@ def _trigger(status: TriggerStatus, now: datetime) -> dict[str, Any]:
         "enabled": status.enabled,
         "attached": status.attached,
         "watching": status.watching or None,
-        "last_fired": status.last_fired.isoformat() if status.last_fired else None,
+        "last_fired": _local(status.last_fired, now),
         "entities": {entity_id: _entity(entry, now) for entity_id, entry in status.entities.items()},
     }
 
@@ -67,16 +85,16 @@ def _entity(entry: EntityStatus, now: datetime) -> dict[str, Any]:
     pending = None
     if entry.pending_until is not None:
         pending = {
-            "until": entry.pending_until.isoformat(),
+            "until": _local(entry.pending_until, now),
             "remaining_s": max(0.0, (entry.pending_until - now).total_seconds()),
         }
     return {
         "value": to_jsonable(entry.value),
-        "seen": entry.seen.isoformat() if entry.seen else None,
+        "seen": _local(entry.seen, now),
         "armed": entry.armed,
         "pending_for": pending,
         "last_refusal": entry.refused,
-        "last_refusal_at": entry.refused_at.isoformat() if entry.refused_at else None,
+        "last_refusal_at": _local(entry.refused_at, now),
     }
 
 
@@ -147,7 +165,7 @@ def lines(report: dict[str, Any]) -> list[str]:
     last = report["last_run"]
     if last and last.get("result") not in _REFUSED:
         error = f": {last['error']}" if last.get("error") else ""
-        out.append(f"last run {last['started']} ({last['trigger']}): {last['result']}{error}")
+        out.append(f"last run {last['started']} ({last['trigger']}): {last['result'] or 'still running'}{error}")
     if not report["triggers"] and report["enabled"]:
         out.append("no trigger status (the automation has not been attached)")
     return out
