@@ -144,7 +144,8 @@ class Automation:
     async def trigger(self, variables: Mapping[str, Any] | None = None, skip_condition: bool = True,
                       context: Context | None = None) -> None:
         """Run now (the `automation.trigger` service); returns when the run has ended."""
-        run_variables = {"trigger": {"platform": None, "description": "manual trigger"}, **(variables or {})}
+        # As Home Assistant: `trigger` is `{platform: None}` and the caller's variables cannot replace it.
+        run_variables = {**(variables or {}), "trigger": {"platform": None}}
         # The run gets its own task: a restart or turn_off cancels the run, never the caller.
         task = self.hub.create_task(self._handle(run_variables, context, skip_condition),
                                     name=f"automation:{self.automation_id}")
@@ -195,11 +196,11 @@ class Automation:
             return
         self.last_triggered = hub.clock.now()
         description = trigger.get("description") if isinstance(trigger, Mapping) else None
-        hub.bus.fire(
-            EVENT_AUTOMATION_TRIGGERED,
-            {"name": self.alias, "entity_id": self.entity_id, "source": description},
-            context=context,
-        )
+        # As Home Assistant: `source` only when the trigger has a description (not for a manual run).
+        event_data = {"name": self.alias, "entity_id": self.entity_id}
+        if description is not None:
+            event_data["source"] = description
+        hub.bus.fire(EVENT_AUTOMATION_TRIGGERED, event_data, context=context)
         variables["context"] = context
         if self.mode == "queued":
             await self._run_queued(variables, trace, context)
