@@ -15,7 +15,6 @@ from orbiteos.automation.trace import Trace
 from orbiteos.core import Hub
 from orbiteos.errors import TemplateError
 
-
 INPUT_ENTITY_ID = re.compile(r"^input_(?:select|text|number|boolean|datetime)\.(?!_)[\da-z_]+(?<!_)$")
 
 
