@@ -56,8 +56,8 @@ def explain(automation: Automation, at: datetime | None = None) -> dict[str, Any
         "current": automation.current,
         "last_triggered": _local(automation.last_triggered, now),
         "triggers": [_trigger(status, now) for status in automation.trigger_statuses],
-        "last_run": _run(last_run, automation) if last_run else None,
-        "last_refused": _run(refused, automation) if refused else None,
+        "last_run": _run(last_run, automation, now) if last_run else None,
+        "last_refused": _run(refused, automation, now) if refused else None,
     }
     report["summary"] = lines(report)
     return report
@@ -98,11 +98,19 @@ def _entity(entry: EntityStatus, now: datetime) -> dict[str, Any]:
     }
 
 
-def _run(trace: dict[str, Any], automation: Automation) -> dict[str, Any]:
+def _local_text(text: Any, now: datetime) -> Any:
+    """An ISO 8601 text from a trace, in the site's time zone."""
+    try:
+        return _local(datetime.fromisoformat(text), now)
+    except (TypeError, ValueError):
+        return text
+
+
+def _run(trace: dict[str, Any], automation: Automation, now: datetime) -> dict[str, Any]:
     result = trace.get("result")
     run: dict[str, Any] = {
         "run_id": trace.get("run_id"),
-        "started": trace.get("started"),
+        "started": _local_text(trace.get("started"), now),
         "result": result,
         "error": trace.get("error"),
         "trigger": trace.get("trigger_description"),
