@@ -221,3 +221,91 @@ def test_this_last_triggered_is_a_datetime() -> None:
     ]
     state = s.hub.states.get("automation.since")
     assert state is not None and state.attributes["last_triggered"] == START + timedelta(seconds=90)
+
+
+# --- further differences found by running the dialect through Home Assistant 2024.3.3 ------------
+
+
+def test_service_data_and_target_as_one_template_and_how_target_merges() -> None:
+    yaml = """
+- id: calls
+  trigger: {platform: state, entity_id: sensor.x}
+  action:
+    - service: test.call
+      data: "{{ {'k': 'templated', 'v': trigger.to_state.state | int} }}"
+    - service: test.call
+      target: "{{ {'entity_id': ['sensor.a', 'sensor.b']} }}"
+      data: {k: target_template}
+    - service: test.call
+      target: {entity_id: sensor.c}
+      data: {k: target_wins, entity_id: sensor.d}
+    - service: test.call
+      target: {device_id: abc, area_id: [x]}
+      data: {k: lists}
+    - service: test.call
+      continue_on_error: true
+      data: "{{ [1, 2] }}"
+    - service: test.call
+      data: {k: after}
+"""
+
+    async def body(s: Scenario) -> None:
+        s.set("sensor.x", "1")
+        await s.advance(1)
+
+    s = run_scenario(yaml, body, initial={"sensor.x": "0"})
+    assert values(s) == [
+        {"k": "templated", "v": 1},
+        {"entity_id": ["sensor.a", "sensor.b"], "k": "target_template"},
+        {"entity_id": ["sensor.c"], "k": "target_wins"},
+        {"device_id": ["abc"], "area_id": ["x"], "k": "lists"},
+        {"k": "after"},  # data that is not a mapping failed that call only
+    ]
+
+
+def test_state_condition_reads_an_input_entity_named_as_the_wanted_state() -> None:
+    yaml = """
+- id: mode
+  mode: queued
+  trigger: {platform: state, entity_id: sensor.x}
+  action:
+    - if: [{condition: state, entity_id: sensor.m, state: input_select.mode}]
+      then: [{service: test.call, data: {k: same}}]
+      else: [{service: test.call, data: {k: different}}]
+    - if: [{condition: state, entity_id: sensor.m, state: [boost, input_select.missing]}]
+      then: [{service: test.other, data: {k: then}}]
+      else: [{service: test.other, data: {k: else}}]
+"""
+
+    async def body(s: Scenario) -> None:
+        s.set("sensor.x", "1")
+        await s.advance(1)
+        s.set("input_select.mode", "boost")
+        s.set("sensor.x", "2")
+        await s.advance(1)
+
+    s = run_scenario(yaml, body, initial={"sensor.x": "0", "sensor.m": "eco", "input_select.mode": "eco"})
+    assert values(s) == [{"k": "same"}, {"k": "different"}]
+    # A missing input entity cannot be judged: the condition counts as false.
+    assert values(s, "test.other") == [{"k": "else"}, {"k": "else"}]
+
+
+def test_manual_trigger_variables_cannot_replace_trigger() -> None:
+    yaml = """
+- id: manual
+  trigger: {platform: event, event_type: never}
+  action:
+    - service: test.call
+      data: {trigger: "{{ trigger }}", v: "{{ v }}"}
+"""
+    triggered = []
+
+    async def body(s: Scenario) -> None:
+        s.hub.bus.listen("automation_triggered", lambda event: triggered.append(dict(event.data)))
+        await s.hub.services.call(
+            "automation", "trigger", {"entity_id": "automation.manual", "variables": {"v": 5, "trigger": "mine"}}
+        )
+
+    s = run_scenario(yaml, body)
+    assert values(s) == [{"trigger": {"platform": None}, "v": 5}]
+    assert triggered == [{"name": "manual", "entity_id": "automation.manual"}]  # no source
