@@ -13,6 +13,7 @@ What each entity last showed is noted in the trigger's status, for `explain`.
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 from typing import Any
 
 import voluptuous as vol
@@ -92,9 +93,9 @@ async def async_attach(
             variables = judging_scopes[entity_id] = scope(entity_id)
         return variables
 
-    def note(entity_id: str, value: Any, refused: str | None = None) -> None:
+    def note(entity_id: str, value: Any, refused: str | None = None, when: datetime | None = None) -> None:
         if status is not None:
-            status.saw(entity_id, value, hub.clock.now(), entity_id in armed, refused)
+            status.saw(entity_id, value, when or hub.clock.now(), entity_id in armed, refused)
 
     def judge(entity_id: str, state: State | None) -> tuple[bool | None, Any]:
         """(in range?, the value seen); None when it cannot be judged (noted and logged)."""
@@ -155,22 +156,24 @@ async def async_attach(
         matching, value = judge(entity_id, new)
         if matching is None:
             return
+        seen = new.last_updated  # type: ignore[union-attr]  # judged, so there is a state
         if not matching:
             if entity_id in latched:
                 if not (isinstance(value, float) and not test.beyond(value, hysteresis)):
                     latched.discard(entity_id)
                 else:
-                    note(entity_id, value, f"inside the hysteresis band ({hysteresis:g}) since it fired")
+                    note(entity_id, value, f"inside the hysteresis band ({hysteresis:g}) since it fired", seen)
                     return
             armed.add(entity_id)
-            note(entity_id, value)
+            note(entity_id, value, None, seen)
             return
         if entity_id not in armed:
-            note(entity_id, value, "in range, but not armed: it has not left the range since it last fired"
-                 if entity_id not in latched else "in range, but not re-armed since it fired (hysteresis)")
+            why = ("in range, but not re-armed since it fired (hysteresis)" if entity_id in latched
+                   else "in range, but not armed: it has not left the range since it last fired")
+            note(entity_id, value, why, seen)
             return
         armed.discard(entity_id)
-        note(entity_id, value)
+        note(entity_id, value, None, seen)
         old: State | None = data["old_state"]
         if for_config is None:
             fire(entity_id, old, new, None)  # type: ignore[arg-type]
