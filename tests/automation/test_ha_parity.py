@@ -309,3 +309,27 @@ def test_manual_trigger_variables_cannot_replace_trigger() -> None:
     s = run_scenario(yaml, body)
     assert values(s) == [{"trigger": {"platform": None}, "v": 5}]
     assert triggered == [{"name": "manual", "entity_id": "automation.manual"}]  # no source
+
+
+def test_scene_and_set_conversation_response_steps_load_and_run() -> None:
+    yaml = """
+- id: evening
+  trigger: {platform: state, entity_id: sensor.x}
+  action:
+    - set_conversation_response: "Done {{ trigger.to_state.state }}"
+    - scene: scene.evening
+    - service: test.call
+      data: {k: after}
+"""
+    scenes = []
+
+    async def body(s: Scenario) -> None:
+        s.hub.services.register("scene", "turn_on", lambda call: scenes.append(dict(call.data)))
+        s.set("sensor.x", "1")
+        await s.advance(1)
+
+    s = run_scenario(yaml, body, initial={"sensor.x": "0"})
+    assert scenes == [{"entity_id": ["scene.evening"]}]
+    assert values(s) == [{"k": "after"}]
+    steps = {step["path"]: step for step in s.traces("evening")[0]["steps"]}
+    assert steps["action/0"]["conversation_response"] == "Done 1"

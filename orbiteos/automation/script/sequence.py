@@ -37,6 +37,8 @@ STEP_KINDS: dict[str, str] = {
     "sequence": "flow",
     "service": "service",
     "action": "service",
+    "scene": "service",
+    "set_conversation_response": "flow",
 }
 STEP_BASE: dict[Any, Any] = {
     vol.Optional("alias"): vol.Coerce(str),

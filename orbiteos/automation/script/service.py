@@ -1,4 +1,7 @@
-"""Service call step: `action:`/`service:` with `data`, `target`, templated anywhere."""
+"""Service call step: `action:`/`service:` with `data`, `target`, templated anywhere.
+
+`scene: scene.x` (Home Assistant's shorthand) is a call of `scene.turn_on` for that entity.
+"""
 
 from __future__ import annotations
 
@@ -56,6 +59,9 @@ _SCHEMA = vol.Schema(
 
 def validate(kind: str, config: dict[str, Any]) -> dict[str, Any]:
     config = dict(config)
+    if kind == "scene":  # Home Assistant's `scene: scene.x`, short for a scene.turn_on call
+        scene = cv.entity_id(config.pop("scene"))
+        config = {**config, "service": "scene.turn_on", "target": {"entity_id": scene}}
     if "action" in config:
         if "service" in config:
             raise vol.Invalid("use either 'action:' or 'service:' for the service to call, not both")
