@@ -170,3 +170,18 @@ def unavailable_policy(value: Any) -> str | float:
                 pass
         raise vol.Invalid(f"unavailable: treat_as expects a number, found {treat_as!r}")
     raise vol.Invalid(f"expected unavailable: ignore, fail or {{treat_as: <number>}}, found {value!r}")
+
+
+class TreatAs(str):
+    """`unavailable: {treat_as: X}` of a `state` condition: judge the state X instead."""
+
+    __slots__ = ()
+
+
+def unavailable_state_policy(value: Any) -> str:
+    """The `state` condition's `unavailable:`: `ignore`, `fail`, or `{treat_as: <state>}` (a TreatAs)."""
+    if value in ("ignore", "fail"):
+        return str(value)
+    if isinstance(value, Mapping) and set(value) == {"treat_as"}:
+        return TreatAs(_state_value(value["treat_as"]))
+    raise vol.Invalid(f"expected unavailable: ignore, fail or {{treat_as: <state>}}, found {value!r}")

@@ -135,3 +135,30 @@ def test_explain_says_why_a_trigger_did_not_fire() -> None:
     ]
     text = "\n".join(report["summary"])
     assert "condition/0 (numeric_state) was false" in text and "45 s to go" in text
+
+
+def test_unavailable_policy_on_the_state_condition() -> None:
+    def yaml(policy: str) -> str:
+        return f"""
+- id: guard
+  trigger: {{platform: state, entity_id: sensor.x}}
+  condition:
+    - condition: state
+      entity_id: switch.contactor
+      state: "off"
+      unavailable: {policy}
+  action:
+    - service: test.call
+"""
+
+    async def body(s: Scenario) -> None:
+        s.set("sensor.x", "1")
+        await s.advance(1)
+
+    initial = {"sensor.x": "0", "switch.contactor": "unavailable"}
+    for policy, called, result in (("ignore", 0, "failed_conditions"), ("fail", 0, "error"),
+                                   ("{treat_as: 'off'}", 1, "finished"), ("{treat_as: 'on'}", 0, "failed_conditions")):
+        s = run_scenario(yaml(policy), body, initial=initial)
+        assert len(s.calls) == called, policy
+        (trace,) = s.traces("guard")
+        assert trace["result"] == result, policy

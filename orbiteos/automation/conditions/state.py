@@ -10,9 +10,9 @@ import voluptuous as vol
 
 from orbiteos import validation as cv
 from orbiteos.automation import fields
-from orbiteos.automation.condition import CONDITION_BASE, Check, ConditionError
+from orbiteos.automation.condition import CONDITION_BASE, Check, ConditionError, ConditionFailed
 from orbiteos.automation.trace import Trace
-from orbiteos.core import Hub
+from orbiteos.core import STATE_UNAVAILABLE, STATE_UNKNOWN, Hub
 from orbiteos.errors import TemplateError
 
 INPUT_ENTITY_ID = re.compile(r"^input_(?:select|text|number|boolean|datetime)\.(?!_)[\da-z_]+(?<!_)$")
@@ -30,6 +30,7 @@ def _schema(value: Any) -> Any:
             vol.Optional("attribute"): vol.Coerce(str),
             vol.Optional("for"): fields.period_or_template,
             vol.Optional("match", default="all"): vol.In(["all", "any"]),
+            vol.Optional("unavailable", default="ignore"): fields.unavailable_state_policy,
         }
     )(value)
 
@@ -43,6 +44,7 @@ def build(hub: Hub, config: dict[str, Any]) -> Check:
     attribute = config.get("attribute")
     for_config = config.get("for")
     any_match = config["match"] == "any"
+    policy = config["unavailable"]
 
     def wanted_value(item: Any) -> Any:
         # As Home Assistant: an input_* entity id stands for that entity's state.
@@ -57,9 +59,15 @@ def build(hub: Hub, config: dict[str, Any]) -> Check:
         state = hub.states.get(entity_id)
         if state is None:
             raise ConditionError(f"unknown entity {entity_id}")
-        value = state.state if attribute is None else state.attributes.get(attribute)
-        if attribute is not None and attribute not in state.attributes:
-            return False, None
+        if policy != "ignore" and state.state in (STATE_UNAVAILABLE, STATE_UNKNOWN):
+            # OrbitEOS's `unavailable:` policy: fail loudly, or judge a stand-in state.
+            if not isinstance(policy, fields.TreatAs):
+                raise ConditionFailed(f"{entity_id} is {state.state} (unavailable: fail)")
+            value: Any = str(policy)
+        else:
+            if attribute is not None and attribute not in state.attributes:
+                return False, None
+            value = state.state if attribute is None else state.attributes.get(attribute)
         if not any(value == wanted_value(item) for item in wanted):
             return False, value
         if for_config is None:
