@@ -118,6 +118,8 @@ class Automation:
         if self._detach is not None:
             self._detach()
             self._detach = None
+            for status in self.trigger_statuses:  # what they last saw stays, for `explain`
+                status.attached = False
 
     async def turn_on(self) -> None:
         if not self.enabled:

@@ -144,12 +144,13 @@ def lines(report: dict[str, Any]) -> list[str]:
         if not trigger["enabled"]:
             out.append(f"{head}: disabled (enabled: false)")
             continue
-        if not trigger["attached"]:
-            out.append(f"{head}: not attached" + (" (the automation is off)" if not report["enabled"] else ""))
-            continue
         watching = f" watches {trigger['watching']}" if trigger["watching"] else ""
         fired = f"; last fired {trigger['last_fired']}" if trigger["last_fired"] else "; has not fired"
-        out.append(f"{head}{watching}{fired}")
+        if not trigger["attached"]:
+            why = "the automation is off" if not report["enabled"] else "it failed to attach: see the log"
+            out.append(f"{head}: not attached ({why}){watching}{fired}")
+        else:
+            out.append(f"{head}{watching}{fired}")
         for entity_id, entry in trigger["entities"].items():
             armed = {True: "armed", False: "not armed", None: "arming unknown"}[entry["armed"]]
             text = f"  {entity_id}: last value {entry['value']!r} at {entry['seen']}, {armed}"

@@ -162,3 +162,35 @@ def test_unavailable_policy_on_the_state_condition() -> None:
         assert len(s.calls) == called, policy
         (trace,) = s.traces("guard")
         assert trace["result"] == result, policy
+
+
+def test_explain_names_a_busy_single_mode_and_a_switched_off_automation() -> None:
+    yaml = """
+- id: slow
+  trigger: {platform: state, entity_id: sensor.x}
+  action:
+    - delay: 60
+    - service: test.call
+"""
+    reports = []
+
+    async def body(s: Scenario) -> None:
+        automation = get_manager(s.hub).get("slow")
+        assert automation is not None
+        s.set("sensor.x", "1")
+        await s.advance(1)
+        s.set("sensor.x", "2")  # refused: the first run is still in its delay
+        await s.advance(1)
+        reports.append(explain(automation))
+        await automation.turn_off()
+        reports.append(explain(automation))
+
+    run_scenario(yaml, body, initial={"sensor.x": "0"})
+    busy, off = reports
+    assert busy["last_refused"]["result"] == "failed_single"
+    assert busy["last_refused"]["why"] == "mode single: a run was already in progress"
+    assert busy["last_run"]["result"] == "failed_single"
+    assert any("mode single: a run was already in progress" in line for line in busy["summary"])
+    assert off["enabled"] is False
+    assert off["summary"][0].startswith("the automation is off")
+    assert off["summary"][1].startswith("trigger 0 (state, id 0): not attached (the automation is off)")
