@@ -105,9 +105,17 @@ class Automation:
     async def attach(self) -> None:
         if self._detach is not None:
             return
-        variables: dict[str, Any] = {}
-        for name, value in self._trigger_variables.items():  # in order, each seeing the ones before
-            variables[name] = render_complex(value, variables, self.hub)
+        # As Home Assistant: the entity is written first, so `this` is its state; a template error
+        # in trigger_variables leaves the automation without triggers (logged), the others run.
+        self.write_state()
+        own_state = self.hub.states.get(self.entity_id)
+        variables: dict[str, Any] = {"this": own_state.as_dict() if own_state else None}
+        try:
+            for name, value in self._trigger_variables.items():  # in order, each seeing the ones before
+                variables[name] = render_complex(value, variables, self.hub)
+        except OrbitEOSError as err:
+            _LOGGER.error("%s: trigger_variables failed, its triggers are not attached: %s", self.automation_id, err)
+            return
         self.trigger_statuses = []
         self._detach = await async_attach_triggers(
             self.hub, self.config["triggers"], self._on_trigger, self.automation_id, variables, validated=True,

@@ -333,3 +333,30 @@ def test_scene_and_set_conversation_response_steps_load_and_run() -> None:
     assert values(s) == [{"k": "after"}]
     steps = {step["path"]: step for step in s.traces("evening")[0]["steps"]}
     assert steps["action/0"]["conversation_response"] == "Done 1"
+
+
+def test_trigger_variables_see_this_and_a_broken_one_leaves_only_that_automation_unattached() -> None:
+    yaml = """
+- alias: tv
+  trigger_variables: {me: "{{ this.entity_id }}"}
+  trigger:
+    - platform: state
+      entity_id: sensor.x
+      for: "{{ 0 if me == 'automation.tv' else 5 }}"
+  action:
+    - service: test.call
+      data: {me: "{{ me }}", this: "{{ this.entity_id }}"}
+- alias: broken
+  trigger_variables: {bad: "{{ 'x' | float }}"}
+  trigger: {platform: state, entity_id: sensor.x}
+  action: [{service: test.other}]
+"""
+
+    async def body(s: Scenario) -> None:
+        s.set("sensor.x", "1")
+        await s.advance(1)
+
+    s = run_scenario(yaml, body, initial={"sensor.x": "0"})
+    assert s.called() == [(0.0, "test.call", {"me": "automation.tv", "this": "automation.tv"})]
+    broken = s.hub.states.get("automation.broken")
+    assert broken is not None and broken.state == "on"  # on, as in Home Assistant, but without triggers
