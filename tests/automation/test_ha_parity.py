@@ -360,3 +360,26 @@ def test_trigger_variables_see_this_and_a_broken_one_leaves_only_that_automation
     assert s.called() == [(0.0, "test.call", {"me": "automation.tv", "this": "automation.tv"})]
     broken = s.hub.states.get("automation.broken")
     assert broken is not None and broken.state == "on"  # on, as in Home Assistant, but without triggers
+
+
+def test_trigger_descriptions_as_home_assistant_words_them() -> None:
+    yaml = """
+- id: described
+  mode: queued
+  trigger:
+    - {platform: homeassistant, event: start}
+    - {platform: orbiteos, event: start}
+    - {platform: time, at: sensor.start_at}
+    - {platform: time, at: "12:00:20"}
+  action:
+    - service: test.call
+      data: {d: "{{ trigger.description }}"}
+"""
+
+    async def body(s: Scenario) -> None:
+        await s.advance(30)
+
+    s = run_scenario(yaml, body, initial={"sensor.start_at": "12:00:10"})
+    assert [c["d"] for c in values(s)] == [
+        "Home Assistant starting", "OrbitEOS starting", "time set in sensor.start_at", "time",
+    ]

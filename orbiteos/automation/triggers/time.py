@@ -76,7 +76,7 @@ async def async_attach(
                         **trigger_data,
                         "platform": "time",
                         "now": hub.now_local(),
-                        "description": "time",
+                        "description": "time" if entity_id is None else f"time set in {entity_id}",
                         "entity_id": entity_id,
                     }
                 },
