@@ -77,6 +77,7 @@ def _trigger(status: TriggerStatus, now: datetime) -> dict[str, Any]:
         "attached": status.attached,
         "watching": status.watching or None,
         "last_fired": _local(status.last_fired, now),
+        "next_due": _local(status.next_due, now),
         "entities": {entity_id: _entity(entry, now) for entity_id, entry in status.entities.items()},
     }
 
@@ -146,6 +147,8 @@ def lines(report: dict[str, Any]) -> list[str]:
             continue
         watching = f" watches {trigger['watching']}" if trigger["watching"] else ""
         fired = f"; last fired {trigger['last_fired']}" if trigger["last_fired"] else "; has not fired"
+        if trigger["next_due"]:
+            fired += f"; next due {trigger['next_due']}"
         if not trigger["attached"]:
             why = "the automation is off" if not report["enabled"] else "it failed to attach: see the log"
             out.append(f"{head}: not attached ({why}){watching}{fired}")

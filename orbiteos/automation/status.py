@@ -7,6 +7,7 @@ Noting is a few dict writes per state change; nothing here is read on the hot pa
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -36,6 +37,8 @@ class TriggerStatus:
     entities: dict[str, EntityStatus] = field(default_factory=dict)
     last_fired: datetime | None = None
     attached: bool = False
+    # Time-based triggers: the next moment each schedule (an `at` entry, a pattern) will fire.
+    due: dict[str, datetime | None] = field(default_factory=dict)
 
     def entity(self, entity_id: str) -> EntityStatus:
         found = self.entities.get(entity_id)
@@ -59,3 +62,16 @@ class TriggerStatus:
 
     def fired(self, now: datetime) -> None:
         self.last_fired = now
+
+    def scheduled(self, label: str) -> Callable[[datetime | None], None]:
+        """A `track_moments` listener noting the next moment of the schedule `label`."""
+
+        def note(moment: datetime | None) -> None:
+            self.due[label] = moment
+
+        return note
+
+    @property
+    def next_due(self) -> datetime | None:
+        moments = [moment for moment in self.due.values() if moment is not None]
+        return min(moments) if moments else None

@@ -194,3 +194,31 @@ def test_explain_names_a_busy_single_mode_and_a_switched_off_automation() -> Non
     assert off["enabled"] is False
     assert off["summary"][0].startswith("the automation is off")
     assert off["summary"][1].startswith("trigger 0 (state, id 0): not attached (the automation is off)")
+
+
+def test_explain_gives_time_triggers_their_next_moment() -> None:
+    yaml = """
+- id: timed
+  trigger:
+    - {platform: time, at: ["12:30:00", sensor.start_at]}
+    - {platform: time_pattern, minutes: "/15"}
+  action:
+    - service: test.call
+"""
+    reports = []
+
+    async def body(s: Scenario) -> None:
+        automation = get_manager(s.hub).get("timed")
+        assert automation is not None
+        reports.append(explain(automation))
+        s.set("sensor.start_at", "unknown")
+        await s.advance(1)
+        reports.append(explain(automation))
+
+    run_scenario(yaml, body, initial={"sensor.start_at": "12:10:00"})
+    before, after = reports
+    assert before["triggers"][0]["watching"] == "at 12:30:00, sensor.start_at"
+    assert before["triggers"][0]["next_due"] == "2026-06-01T12:10:00+00:00"
+    assert after["triggers"][0]["next_due"] == "2026-06-01T12:30:00+00:00"  # the entity has no time now
+    assert before["triggers"][1]["next_due"] == "2026-06-01T12:15:00+00:00"
+    assert "next due 2026-06-01T12:15:00+00:00" in before["summary"][1]
