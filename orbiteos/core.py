@@ -280,6 +280,8 @@ class StateMachine:
         self._hub = hub
         self._states: dict[str, State] = {}
         self._by_entity: dict[str, list[EventListener]] = {}
+        # entity id -> callbacks for writes that changed nothing (staleness watchers).
+        self._reported: dict[str, list[Callable[[], None]]] = {}
 
     def get(self, entity_id: str) -> State | None:
         return self._states.get(entity_id.lower())
@@ -322,6 +324,21 @@ class StateMachine:
 
         return unsubscribe
 
+    def listen_reported(self, entity_id: str, callback: Callable[[], None]) -> Unsubscribe:
+        """Call `callback()` on each write of this entity that changed nothing (and so fired nothing).
+
+        With `listen`, it tells when an entity was last *reported*, not only last changed: what a
+        staleness watchdog needs (Home Assistant's `last_reported`).
+        """
+        bucket = self._reported.setdefault(entity_id.lower(), [])
+        bucket.append(callback)
+
+        def unsubscribe() -> None:
+            if callback in bucket:
+                bucket.remove(callback)
+
+        return unsubscribe
+
     def set(
         self,
         entity_id: str,
@@ -340,6 +357,10 @@ class StateMachine:
         attrs = attributes if attributes is not None else _NO_ATTRIBUTES
         if old is not None:
             if not force_update and old.state == state_str and old.attributes == attrs:
+                reported = self._reported.get(entity_id)
+                if reported:
+                    for callback in tuple(reported):
+                        callback()
                 return old
         elif not valid_entity_id(entity_id):
             raise ValueError(f"invalid entity id {entity_id!r}: expected 'domain.object_id' in lower case")

@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from collections.abc import Mapping
 from typing import Any
 
+from slugify import slugify as unicode_slugify
+
 from orbiteos.core import STATE_UNAVAILABLE, Context, Hub, State
+
+# As Home Assistant's entities: a context handed over by a service call is used by the entity's
+# state writes for this long (so the device's acknowledgement carries the call that caused it).
+CONTEXT_RECENT_S = 5.0
 
 
 def slugify(text: str, separator: str = "_") -> str:
-    """`"Peak Shaving (main)"` -> `peak_shaving_main`, as Home Assistant slugifies names."""
-    normalized = unicodedata.normalize("NFKD", str(text)).encode("ascii", "ignore").decode()
-    slug = re.sub(r"[^a-z0-9]+", separator, normalized.lower()).strip(separator)
-    return slug or "unnamed"
+    """`"Überschuß (main)"` -> `uberschuss_main`: Home Assistant's slug (python-slugify, with
+    transliteration); `unknown` when nothing of the text is left."""
+    return unicode_slugify(str(text), separator=separator) or "unknown"
 
 
 class Entity:
@@ -32,6 +35,8 @@ class Entity:
         self.extra_attributes: dict[str, Any] = {}
         self.available = True
         self.unit_of_measurement: str | None = None
+        self._context: Context | None = None
+        self._context_set_at = 0.0
 
     @property
     def domain(self) -> str:
@@ -50,7 +55,17 @@ class Entity:
             attrs["friendly_name"] = self.name
         return attrs
 
+    def set_context(self, context: Context) -> None:
+        """Make the next state writes (for CONTEXT_RECENT_S seconds) carry `context`."""
+        self._context = context
+        self._context_set_at = self.hub.clock.monotonic()
+
     def write_state(self, context: Context | None = None, force_update: bool = False) -> State:
+        if context is None and self._context is not None:
+            if self.hub.clock.monotonic() - self._context_set_at <= CONTEXT_RECENT_S:
+                context = self._context
+            else:
+                self._context = None
         state = self.state if self.available else STATE_UNAVAILABLE
         return self.hub.states.set(
             self.entity_id, state, self.attributes, force_update=force_update, context=context

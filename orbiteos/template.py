@@ -9,7 +9,6 @@ were built for; each hub has one environment whose compiled templates are cached
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import re
@@ -28,6 +27,7 @@ from jinja2.nodes import EvalContext
 from jinja2.runtime import missing, new_context
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
+from orbiteos import template_entities, template_json, template_math, template_text, template_time
 from orbiteos.core import STATE_UNAVAILABLE, STATE_UNKNOWN, Hub, State
 from orbiteos.errors import TemplateError
 
@@ -118,8 +118,7 @@ def _copy_literal(value: Any) -> Any:
 # --- helpers -----------------------------------------------------------------------------------
 
 
-def _no_default(name: str, value: Any) -> None:
-    raise ValueError(f"{name} got invalid input {value!r} but no default was specified")
+_no_default = template_math.no_default
 
 
 def forgiving_float(value: Any, default: Any = _SENTINEL) -> Any:
@@ -204,16 +203,6 @@ def _min_max(builtin: Callable[..., Any], name: str) -> Callable[..., Any]:
     return function
 
 
-def average(*args: Any, default: Any = _SENTINEL) -> Any:
-    values = list(args[0]) if len(args) == 1 and isinstance(args[0], Iterable) else list(args)
-    try:
-        return sum(float(v) for v in values) / len(values)
-    except (ValueError, TypeError, ZeroDivisionError):
-        if default is _SENTINEL:
-            _no_default("average", values)
-        return default
-
-
 def _to_datetime(value: Any) -> datetime | None:
     if isinstance(value, datetime):
         return value if value.tzinfo else value.replace(tzinfo=UTC)
@@ -235,12 +224,40 @@ def _to_datetime(value: Any) -> datetime | None:
 
 
 def as_datetime(value: Any, default: Any = _SENTINEL) -> Any:
+    """A timestamp (UTC) or an ISO string (a string without an offset stays naive, and one that is
+    no date gives None without a default, as in Home Assistant 2024.3); also a datetime or a date."""
+    if isinstance(value, str):
+        try:
+            return datetime.fromtimestamp(float(value), UTC)
+        except (ValueError, OverflowError, OSError):
+            pass
+        try:
+            return datetime.fromisoformat(value)
+        except ValueError:
+            return None if default is _SENTINEL else default
     parsed = _to_datetime(value)
     if parsed is None:
         if default is _SENTINEL:
             _no_default("as_datetime", value)
         return default
     return parsed
+
+
+def is_defined(value: Any) -> Any:
+    """`x | is_defined`: the value, or the undefined error when there is none."""
+    if isinstance(value, jinja2.Undefined):
+        value._fail_with_undefined_error()
+    return value
+
+
+def timestamp_utc(value: Any, default: Any = _SENTINEL) -> Any:
+    """A UNIX timestamp (a number) as a UTC ISO 8601 string."""
+    try:
+        return datetime.fromtimestamp(value, UTC).isoformat()
+    except (ValueError, TypeError, OverflowError, OSError):
+        if default is _SENTINEL:
+            _no_default("timestamp_utc", value)
+        return default
 
 
 def as_timestamp(value: Any, default: Any = _SENTINEL) -> Any:
@@ -252,30 +269,24 @@ def as_timestamp(value: Any, default: Any = _SENTINEL) -> Any:
     return parsed.timestamp()
 
 
-def regex_match(value: Any, find: str = "", ignorecase: bool = False) -> bool:
-    return bool(re.match(find, str(value), re.IGNORECASE if ignorecase else 0))
-
-
-def regex_search(value: Any, find: str = "", ignorecase: bool = False) -> bool:
-    return bool(re.search(find, str(value), re.IGNORECASE if ignorecase else 0))
-
-
-def regex_replace(value: Any, find: str = "", replace: str = "", ignorecase: bool = False) -> str:
-    return re.sub(find, replace, str(value), flags=re.IGNORECASE if ignorecase else 0)
-
-
 # --- what a render read ---------------------------------------------------------------------
 
 
 class RenderInfo:
-    """The entities, domains and clock a render read, so a template trigger knows what to watch."""
+    """The entities, domains and clock a render read, so a template trigger knows what to watch.
 
-    __slots__ = ("entities", "domains", "all_states", "uses_time")
+    `domains`/`all_states`: a domain (all states) was iterated, so any of its state changes matters;
+    `domains_lifecycle`/`all_states_lifecycle`: only counted, so only entities added or removed do.
+    """
+
+    __slots__ = ("entities", "domains", "all_states", "domains_lifecycle", "all_states_lifecycle", "uses_time")
 
     def __init__(self) -> None:
         self.entities: set[str] = set()
         self.domains: set[str] = set()
         self.all_states = False
+        self.domains_lifecycle: set[str] = set()
+        self.all_states_lifecycle = False
         self.uses_time = False
 
 
@@ -296,6 +307,14 @@ class _Tracker:
     def everything(self) -> None:
         if self.info is not None:
             self.info.all_states = True
+
+    def domain_lifecycle(self, domain: str) -> None:
+        if self.info is not None:
+            self.info.domains_lifecycle.add(domain)
+
+    def everything_lifecycle(self) -> None:
+        if self.info is not None:
+            self.info.all_states_lifecycle = True
 
     def time(self) -> None:
         if self.info is not None:
@@ -362,10 +381,11 @@ class DomainStates:
         self._tracker.domain(self._domain)
         if self._hub is None:
             return iter(())
-        states = sorted(self._hub.states.all(self._domain), key=lambda s: s.entity_id)
-        return iter(TemplateState(s) for s in states)
+        # In the order the entities were created, as Home Assistant iterates its state machine.
+        return iter(TemplateState(s) for s in self._hub.states.all(self._domain))
 
     def __len__(self) -> int:
+        self._tracker.domain_lifecycle(self._domain)
         return 0 if self._hub is None else len(self._hub.states.entity_ids(self._domain))
 
 
@@ -413,9 +433,10 @@ class AllStates:
         self._tracker.everything()
         if self._hub is None:
             return iter(())
-        return iter(TemplateState(s) for s in sorted(self._hub.states.all(), key=lambda s: s.entity_id))
+        return iter(TemplateState(s) for s in self._hub.states.all())  # in creation order
 
     def __len__(self) -> int:
+        self._tracker.everything_lifecycle()
         return 0 if self._hub is None else len(self._hub.states)
 
 
@@ -482,6 +503,30 @@ def _hub_globals(hub: Hub | None, tracker: _Tracker) -> dict[str, Any]:
             return default
         return as_local(moment).isoformat()
 
+    def relative_time(value: Any) -> Any:
+        """`2 hours`: how long ago `value` was, in its largest unit; other values as they are."""
+        current = now()
+        if not isinstance(value, datetime):
+            return value
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=current.tzinfo)
+        if current < value:
+            return value
+        return template_time.age((current - value).total_seconds())
+
+    def expand(*args: Any) -> list[Any]:
+        def lookup(entity_id: str) -> TemplateState | None:
+            state = get_state(entity_id)
+            return TemplateState(state) if state is not None else None
+
+        return template_entities.expand(lookup, tracker.entity, (TemplateState, State), *args)
+
+    def state_translated(entity_id: Any) -> str:
+        state = get_state(entity_id)
+        if state is None:
+            return STATE_UNKNOWN
+        return template_entities.translate_state(state.domain, state.state, state.attributes.get("device_class"))
+
     def timestamp_custom(value: Any, fmt: str = "%Y-%m-%d %H:%M:%S", local: bool = True,
                          default: Any = _SENTINEL) -> Any:
         moment = _to_datetime(value)
@@ -503,6 +548,9 @@ def _hub_globals(hub: Hub | None, tracker: _Tracker) -> dict[str, Any]:
         "today_at": today_at,
         "timestamp_local": timestamp_local,
         "timestamp_custom": timestamp_custom,
+        "expand": expand,
+        "state_translated": state_translated,
+        "relative_time": relative_time,
     }
 
 
@@ -515,13 +563,25 @@ _PURE_FUNCTIONS: dict[str, Any] = {
     "iif": iif,
     "min": _min_max(min, "min"),
     "max": _min_max(max, "max"),
-    "average": average,
+    "average": template_math.average,
+    "median": template_math.median,
+    "statistical_mode": template_math.statistical_mode,
     "as_datetime": as_datetime,
     "as_timestamp": as_timestamp,
     "timedelta": timedelta,
     "strptime": datetime.strptime,
+    "as_timedelta": template_time.as_timedelta,
+    "slugify": template_text.slugify,
+    "pack": template_text.pack,
+    "unpack": template_text.unpack,
+    "urlencode": template_text.urlencode,
+    "set": set,
+    "tuple": tuple,
     "pi": math.pi,
+    "tau": math.tau,
     "e": math.e,
+    **template_math.TRIGONOMETRY,
+    "atan2": template_math.atan2,
     "log": math.log,
     "sqrt": math.sqrt,
     "abs": abs,
@@ -534,14 +594,34 @@ _PURE_FILTERS: dict[str, Any] = {
     "round": forgiving_round,
     "is_number": is_number,
     "iif": iif,
-    "average": average,
+    "average": template_math.average,
+    "median": template_math.median,
+    "statistical_mode": template_math.statistical_mode,
+    "bitwise_and": template_math.bitwise_and,
+    "bitwise_or": template_math.bitwise_or,
+    "bitwise_xor": template_math.bitwise_xor,
+    **template_math.TRIGONOMETRY,
+    "atan2": template_math.atan2,
     "as_datetime": as_datetime,
     "as_timestamp": as_timestamp,
-    "to_json": lambda value, **kw: json.dumps(value, default=str, **kw),
-    "from_json": json.loads,
-    "regex_match": regex_match,
-    "regex_search": regex_search,
-    "regex_replace": regex_replace,
+    "timestamp_utc": timestamp_utc,
+    "as_timedelta": template_time.as_timedelta,
+    "to_json": template_json.to_json,
+    "from_json": template_json.from_json,
+    "regex_match": template_text.regex_match,
+    "regex_search": template_text.regex_search,
+    "regex_replace": template_text.regex_replace,
+    "regex_findall": template_text.regex_findall,
+    "regex_findall_index": template_text.regex_findall_index,
+    "slugify": template_text.slugify,
+    "base64_encode": template_text.base64_encode,
+    "base64_decode": template_text.base64_decode,
+    "ordinal": template_text.ordinal,
+    "ord": ord,
+    "pack": template_text.pack,
+    "unpack": template_text.unpack,
+    "is_defined": is_defined,
+    "contains": lambda value, item: item in value,
     "multiply": lambda value, amount, default=_SENTINEL: forgiving_float(value, default) * amount,
     "log": lambda value, base=math.e: math.log(float(value), base),
     "sqrt": lambda value: math.sqrt(float(value)),
@@ -549,9 +629,14 @@ _PURE_FILTERS: dict[str, Any] = {
 
 _PURE_TESTS: dict[str, Any] = {
     "is_number": is_number,
-    "match": regex_match,
-    "search": regex_search,
+    "match": template_text.regex_match,
+    "search": template_text.regex_search,
     "contains": lambda value, item: item in value,
+    "list": lambda value: isinstance(value, list),
+    "set": lambda value: isinstance(value, set),
+    "tuple": lambda value: isinstance(value, tuple),
+    "datetime": lambda value: isinstance(value, datetime),
+    "string_like": lambda value: isinstance(value, str | bytes | bytearray),
 }
 
 
@@ -579,12 +664,14 @@ class TemplateEnvironment(ImmutableSandboxedEnvironment):
         self.globals.update(_PURE_FUNCTIONS)
         self.globals.update(_hub_globals(hub, self.tracker))
         for name in ("states", "is_state", "state_attr", "is_state_attr", "has_value", "as_local",
-                     "timestamp_local", "timestamp_custom"):
+                     "timestamp_local", "timestamp_custom", "expand", "state_translated", "today_at",
+                     "relative_time"):
             self.filters[name] = self.globals[name]
         self.filters.update(_PURE_FILTERS)
         self.tests.update(_PURE_TESTS)
         self.tests["is_state"] = self.globals["is_state"]  # type: ignore[assignment]
         self.tests["has_value"] = self.globals["has_value"]  # type: ignore[assignment]
+        self.tests["is_state_attr"] = self.globals["is_state_attr"]  # type: ignore[assignment]
         self._compiled: dict[str, jinja2.Template] = {}
         self._native: dict[str, jinja2.Template | None] = {}
         self._safe_attributes: dict[tuple[type, str], bool] = {}

@@ -25,6 +25,7 @@ from orbiteos.automation.trace import Trace, TraceStore, TraceView
 from orbiteos.automation.trigger import async_attach_triggers
 from orbiteos.core import Context, Hub, Unsubscribe
 from orbiteos.errors import OrbitEOSError
+from orbiteos.natures.source import CURRENT_SOURCE, SetpointSource
 from orbiteos.template import Template, compile_complex, copy_plain, has_templates, render_complex, template_names
 
 _LOGGER = logging.getLogger("orbiteos.automation")
@@ -36,17 +37,21 @@ _LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARN
 
 
 class Automation:
-    """One configured automation and its entity `automation.<id or slug of alias>`."""
+    """One configured automation and its entity `automation.<slug of its name>` (the manager names it)."""
 
-    def __init__(self, hub: Hub, config: dict[str, Any], entity_id: str, traces: TraceStore) -> None:
+    def __init__(self, hub: Hub, config: dict[str, Any], entity_id: str, traces: TraceStore,
+                 name: str | None = None) -> None:
         self.hub = hub
         self.config = config
         self.entity_id = entity_id
+        # The unique id (traces, logs, the API): `id:`, else the entity's object id.
         self.automation_id: str = str(config.get("id") or entity_id.partition(".")[2])
-        self.alias: str = config.get("alias") or self.automation_id
+        self.alias: str = name or config.get("alias") or self.automation_id
         self.mode: str = config["mode"]
         self.max: int = config["max"]
         self.enabled: bool = config.get("initial_state", True)
+        # Every setpoint a run writes carries this source (orbiteos.natures).
+        self.setpoint_source = SetpointSource(entity_id, float(config.get("priority", 0)))
         self.last_triggered: datetime | None = None
         self._max_exceeded = config["max_exceeded"]
         self._traces = traces
@@ -75,6 +80,7 @@ class Automation:
         self._runs: list[asyncio.Task[Any]] = []
         self._queue_lock: asyncio.Lock | None = None
         self._queued = 0
+        self._last_refusal: str | None = None
 
     # --- what the outside sees -------------------------------------------------------------
     @property
@@ -87,7 +93,7 @@ class Automation:
 
     def attributes(self) -> dict[str, Any]:
         return {
-            "id": self.automation_id,
+            **({"id": str(self.config["id"])} if self.config.get("id") else {}),  # as Home Assistant: only a given id
             "friendly_name": self.alias,
             # A datetime, as Home Assistant's (so `now() - this.attributes.last_triggered` works);
             # JSON surfaces write it as ISO 8601.
@@ -169,6 +175,7 @@ class Automation:
     async def _handle(self, run_variables: dict[str, Any], trigger_context: Context | None,
                       skip_condition: bool) -> None:
         hub = self.hub
+        CURRENT_SOURCE.set(self.setpoint_source)  # this run's own task: its calls carry the source
         context = Context(parent_id=trigger_context.id if trigger_context is not None else None)
         trigger = run_variables.get("trigger")
         trace = Trace(hub, self.automation_id, self.entity_id, trigger, context)
@@ -275,7 +282,10 @@ class Automation:
             self.write_state(context)
             raise
         except OrbitEOSError as err:
-            _LOGGER.error("%s: run aborted: %s", self.automation_id, err)
+            # A refusal that repeats run after run (a device in its fail-safe state) is logged once.
+            repeated = getattr(err, "quiet_repeats", False) and str(err) == self._last_refusal
+            self._last_refusal = str(err) if getattr(err, "quiet_repeats", False) else None
+            _LOGGER.log(logging.DEBUG if repeated else logging.ERROR, "%s: run aborted: %s", self.automation_id, err)
             trace.step("error", error=str(err))
             result, error = "error", str(err)
         except Exception as err:

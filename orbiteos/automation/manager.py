@@ -66,12 +66,19 @@ def _has_position(node: Any) -> bool:
     return getattr(node, "__line__", None) is not None
 
 
+def automation_names(configs: Iterable[Mapping[str, Any]]) -> list[str]:
+    """Each automation's name: its alias, else `automation <n>` with n its place in the list from 0,
+    as Home Assistant names them."""
+    return [str(config.get("alias") or f"{DOMAIN} {index}") for index, config in enumerate(configs)]
+
+
 def entity_ids_for(configs: Iterable[Mapping[str, Any]]) -> list[str]:
-    """`automation.<slug of id, or of alias>`; duplicates get `_2`, `_3`."""
+    """`automation.<slug of the name>`, as Home Assistant derives them (the `id` stays the unique id,
+    not part of the entity id); a name taken before gets `_2`, `_3` in list order."""
     taken: set[str] = set()
     result = []
-    for index, config in enumerate(configs, start=1):
-        base = slugify(str(config.get("id") or config.get("alias") or f"automation_{index}"))
+    for name in automation_names(configs):
+        base = slugify(name)
         candidate, suffix = base, 2
         while candidate in taken:
             candidate, suffix = f"{base}_{suffix}", suffix + 1
@@ -101,9 +108,9 @@ class AutomationManager:
         return next((a for a in self.automations if a.automation_id == automation_id_or_entity_id), None)
 
     async def load(self, configs: list[dict[str, Any]]) -> None:
-        for config, entity_id in zip(configs, entity_ids_for(configs), strict=True):
+        for config, entity_id, name in zip(configs, entity_ids_for(configs), automation_names(configs), strict=True):
             try:
-                automation = Automation(self.hub, config, entity_id, self.traces)
+                automation = Automation(self.hub, config, entity_id, self.traces, name)
             except Exception as err:  # a compile failure of one automation must not stop the others
                 _LOGGER.error("%s: could not be set up: %s", config.get("id") or entity_id, err)
                 continue
@@ -113,9 +120,11 @@ class AutomationManager:
         self.traces.load()
         self.traces.forget(a.automation_id for a in self.automations)  # automations that are gone
         for automation in self.automations:
+            # The entity exists before its triggers attach, as in Home Assistant: a trigger does not
+            # see its own automation being created (a template over all states would render on it).
+            automation.write_state()
             if automation.enabled:
                 await automation.attach()
-            automation.write_state()
         _LOGGER.info("%d automation(s) set up", len(self.automations))
 
     async def unload(self) -> None:

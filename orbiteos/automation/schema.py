@@ -38,6 +38,8 @@ AUTOMATION_SCHEMA = vol.Schema(
         vol.Optional("variables"): vol.All(vol.Any(dict, None), lambda v: fields.template_complex(v or {})),
         vol.Optional("trigger_variables"): vol.All(vol.Any(dict, None), lambda v: fields.template_complex(v or {})),
         vol.Optional("initial_state"): cv.boolean,
+        # OrbitEOS: which source wins a device when two automations steer it (docs/failsafe.md).
+        vol.Optional("priority", default=0): vol.All(vol.Coerce(float), vol.Range(min=-1000, max=1000)),
         vol.Optional("trace"): {vol.Optional("stored_traces", default=DEFAULT_STORED_TRACES): cv.positive_int},
         vol.Required("triggers"): vol.All(vol.Any(list, dict), validate_triggers),
         vol.Optional("conditions", default=list): vol.All(vol.Any(list, dict, str, None), lambda v: v or [],

@@ -35,6 +35,22 @@ def reference_warnings(loaded: LoadedConfig) -> list[ConfigError]:
         return [ConfigError(f"checking references failed ({type(err).__name__}: {err})")]
 
 
+def shared_device_warnings(loaded: LoadedConfig) -> list[ConfigError]:
+    """Devices that two automations of the same priority steer."""
+    from orbiteos.automation.manager import entity_ids_for
+    from orbiteos.loader import domain_of_key
+    from orbiteos.natures.check import shared_device_warnings as warnings_for
+    from orbiteos.yaml_loader import position
+
+    configs = list(loaded.blocks.get("automation") or [])
+    raw_items: list[object] = []
+    for key, block in (getattr(loaded, "raw", {}) or {}).items():
+        if domain_of_key(str(key)) == "automation":
+            raw_items.extend(block if isinstance(block, list) else [block])
+    positions = [position(item) for item in raw_items] if len(raw_items) == len(configs) else []
+    return warnings_for(configs, entity_ids_for(configs), positions)
+
+
 def format_warning(warning: ConfigError) -> str:
     """`file:line: warning: message`, like a compiler, so editors can jump to it."""
     if warning.file and warning.line:
@@ -47,6 +63,8 @@ def format_warning(warning: ConfigError) -> str:
 def main(args: argparse.Namespace) -> int:
     loaded = load_config(args.config_dir)
     warnings = [*loaded.warnings, *reference_warnings(loaded)]
+    if not loaded.errors:
+        warnings += shared_device_warnings(loaded)
     for error in loaded.errors:
         print(error)
     for warning in warnings:

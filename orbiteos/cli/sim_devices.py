@@ -28,6 +28,7 @@ from orbiteos.config import load_config
 from orbiteos.core import Hub
 from orbiteos.loader import setup_integrations
 from orbiteos.logging_setup import LEVELS, apply_logger_config
+from orbiteos.natures import nature_layer
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -95,6 +96,9 @@ async def _run(loaded: Any, args: argparse.Namespace) -> int:
     for signum in signals:
         loop.add_signal_handler(signum, stop.set)
     hub = Hub(config=loaded.site)
+    # This hub is the devices, not a controller: no keep-alive or fail-safe here; the servers'
+    # own revert timers (SunSpec, battery watchdog, OCPP profile duration) are the fallbacks.
+    nature_layer(hub).controller = False
     try:
         result = await setup_integrations(hub, {"sim": loaded.blocks["sim"]})
         if "sim" in result.failed:

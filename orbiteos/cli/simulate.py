@@ -51,6 +51,15 @@ def parse_start(text: str) -> datetime:
         ) from None
 
 
+def _fault(text: str) -> Any:
+    from orbiteos.simulate.faults import FaultSpecError, parse_fault
+
+    try:
+        return parse_fault(text)
+    except FaultSpecError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     parser = subparsers.add_parser(
         "simulate", help="run a configuration on the virtual clock and report calls, runs and KPIs"
@@ -64,6 +73,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     parser.add_argument("--compare", action="store_true", help="also run without automations and report both")
     parser.add_argument("--plot", type=Path, help="draw the run to this PNG file")
     parser.add_argument("--seed", type=int, help="override the sim: seed")
+    parser.add_argument("--fault", dest="faults", action="append", default=[], type=_fault, metavar="SPEC",
+                        help="inject a failure, repeatable: ENTITY:unavailable|stale|no_answer@START+DURATION or "
+                        "engine:down@START+DURATION; START 14:00 (site time) or +2h, DURATION like 10m")
     parser.add_argument("--log-level", choices=list(LEVELS), default="warning", help="default: warning")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar and no KPI table")
     parser.set_defaults(func=main)
@@ -101,6 +113,7 @@ class ProgressBar:
 
 
 def main(args: argparse.Namespace) -> int:
+    from orbiteos.simulate.faults import FaultSpecError
     from orbiteos.simulate.plot import draw
     from orbiteos.simulate.replay import read_replay
     from orbiteos.simulate.report import kpi_difference
@@ -130,13 +143,17 @@ def main(args: argparse.Namespace) -> int:
     def bar(label: str) -> ProgressBar | None:
         return ProgressBar(sys.stderr, label) if interactive else None
 
-    result = simulate(loaded, start, args.duration, rows, seed=args.seed, progress=bar("simulating"),
-                      sample_s=sample_s)
+    try:
+        result = simulate(loaded, start, args.duration, rows, seed=args.seed, progress=bar("simulating"),
+                          sample_s=sample_s, faults=args.faults)
+    except FaultSpecError as err:
+        print(f"--fault {err}", file=sys.stderr)
+        return 2
     report = result.report
     baseline = None
     if args.compare:
         baseline = simulate(loaded, start, args.duration, rows, automations=False, seed=args.seed,
-                            progress=bar("without automations"), sample_s=sample_s)
+                            progress=bar("without automations"), sample_s=sample_s, faults=args.faults)
         report["compare"] = {
             "without_automations": {
                 "kpis": baseline.report["kpis"],

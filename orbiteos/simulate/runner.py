@@ -19,8 +19,10 @@ from orbiteos.clock import VirtualClock, run_virtual
 from orbiteos.config import LoadedConfig
 from orbiteos.core import Hub
 from orbiteos.loader import SetupResult, load_integration, setup_integrations
+from orbiteos.natures import nature_layer
 from orbiteos.runtime import DATA_CONFIG
 from orbiteos.simulate import replay
+from orbiteos.simulate.faults import Fault, FaultInjector
 from orbiteos.simulate.kpis import KpiCollector
 from orbiteos.simulate.plot import Timeline, start_sampling
 from orbiteos.simulate.report import ReportCollector, build_report
@@ -72,6 +74,7 @@ async def _run(
     seed: int | None,
     progress: ProgressCallback | None,
     sample_s: float | None,
+    faults: list[Fault],
     on_end: Callable[[Hub], None] | None = None,
 ) -> SimulationResult:
     # No config_dir on the hub: a simulation must not save traces or other storage into the
@@ -93,6 +96,9 @@ async def _run(
     kpis = KpiCollector(hub, start)
     timeline = Timeline() if sample_s else None
     await hub.start()
+    injector = FaultInjector(hub, faults, start) if faults else None
+    if injector is not None:
+        injector.schedule()
     replay.schedule(hub, rows, start)
     if timeline is not None and sample_s:
         start_sampling(hub, kpis, timeline, sample_s)
@@ -104,6 +110,13 @@ async def _run(
         on_end(hub)  # the hub as it is at the end, before anything stops (`orbiteos explain`)
     end = clock.now()
     figures = kpis.kpis(end)
+    layer = nature_layer(hub)
+    figures["failsafe_seconds"] = round(layer.failsafe.seconds_active(end), 1)
+    figures["max_import_kw_during_faults"] = (
+        None if injector is None or injector.max_import_kw is None else round(injector.max_import_kw, 3)
+    )
+    failsafe_events = [_failsafe_event(e, start) for e in layer.failsafe.history if e["active"]]
+    failsafe_ended = [_failsafe_event(e, start) for e in layer.failsafe.history if not e["active"]]
     kpis.close()
     collector.close()
     await hub.stop()
@@ -122,7 +135,16 @@ async def _run(
         failed_integrations=result.failed,
         skipped_live_only=skipped,
     )
+    report["faults"] = [fault.spec for fault in faults]
+    report["failsafe_events"] = failsafe_events
+    report["failsafe_ended"] = failsafe_ended
     return SimulationResult(report, timeline, skipped=skipped)
+
+
+def _failsafe_event(event: dict[str, Any], start: datetime) -> dict[str, Any]:
+    moment: datetime = event["time"]
+    return {"time": moment.astimezone(start.tzinfo).isoformat(), "offset": (moment - start).total_seconds(),
+            "entity_id": event["entity_id"], "reason": event["reason"], "action": event["action"]}
 
 
 def _report_progress(hub: Hub, start: datetime, total: float, progress: ProgressCallback) -> None:
@@ -145,6 +167,7 @@ def simulate(
     seed: int | None = None,
     progress: ProgressCallback | None = None,
     sample_s: float | None = None,
+    faults: list[Fault] | None = None,
     on_end: Callable[[Hub], None] | None = None,
 ) -> SimulationResult:
     """Run `loaded` from `start` for `duration` on a fresh virtual-time loop (blocking).
@@ -156,7 +179,8 @@ def simulate(
     began = time.perf_counter()
 
     async def main(clock: VirtualClock) -> SimulationResult:
-        return await _run(clock, loaded, start, duration, rows or [], automations, seed, progress, sample_s, on_end)
+        return await _run(clock, loaded, start, duration, rows or [], automations, seed, progress, sample_s,
+                          faults or [], on_end)
 
     result = run_virtual(main, start)
     return replace(result, wall_s=time.perf_counter() - began)

@@ -10,6 +10,7 @@ from tests.automation.scenario import Scenario, run_scenario
 def on_go(actions: str, extra: str = "") -> str:
     return f"""
 - id: a
+  alias: a
 {extra}  trigger: {{platform: event, event_type: go}}
   action:
 {actions}
@@ -376,6 +377,7 @@ def test_automation_variables_render_in_order_and_do_not_override_run_variables(
 
     yaml = """
 - id: a
+  alias: a
   trigger: {platform: event, event_type: go}
   variables:
     a: 2

@@ -75,6 +75,7 @@ def test_turn_off_stops_running_actions() -> None:
 
     yaml = """
 - id: slow
+  alias: slow
   trigger: {platform: event, event_type: go}
   action: [{delay: 10}, {service: test.call}]
 """
@@ -176,6 +177,7 @@ def test_traces_are_kept_across_restarts(tmp_path: Path) -> None:
 def test_reload_rereads_yaml_and_a_broken_file_leaves_the_running_set(tmp_path: Path) -> None:
     _write_config(tmp_path, """
         - id: old
+          alias: old
           trigger: {platform: event, event_type: go}
           action: {service: test.call, data: {n: old}}
     """)
@@ -189,7 +191,8 @@ def test_reload_rereads_yaml_and_a_broken_file_leaves_the_running_set(tmp_path: 
         hub.bus.fire("go")
         await hub.wait_idle()
         (tmp_path / "automations.yaml").write_text(
-            "- id: new\n  trigger: {platform: event, event_type: go}\n  action: {service: test.call, data: {n: new}}\n"
+            "- id: new\n  alias: new\n  trigger: {platform: event, event_type: go}\n"
+            "  action: {service: test.call, data: {n: new}}\n"
         )
         await hub.services.call("automation", "reload")
         assert hub.states.get("automation.old") is None and hub.states.get("automation.new") is not None
@@ -236,6 +239,7 @@ def test_turning_off_from_inside_its_own_run_cancels_the_run_not_the_caller() ->
 
     yaml = """
 - id: self_off
+  alias: self_off
   mode: restart
   trigger: {platform: event, event_type: never}
   action:
@@ -304,3 +308,42 @@ def test_an_automation_triggered_by_a_finished_run_sees_the_trace_as_a_plain_dic
     data = watched[0].data
     assert data["trigger"] == "event 'go'" and data["result"] == "finished"
     assert json.loads(data["json"])["automation_id"] == "first"
+
+
+def test_entity_ids_come_from_the_alias_as_home_assistant_names_them() -> None:
+    """The same list run in Home Assistant 2024.3.3 gave these entity ids, names and `this.entity_id`s."""
+    yaml = """
+- id: peak_1
+  alias: Peak shaving (main)
+  trigger: {platform: event, event_type: go}
+  action: {service: test.call, data: {me: "{{ this.entity_id }}"}}
+- trigger: {platform: event, event_type: go}
+  action: {service: test.call, data: {me: "{{ this.entity_id }}"}}
+- id: x2
+  trigger: {platform: event, event_type: go}
+  action: {service: test.call, data: {me: "{{ this.entity_id }}"}}
+- alias: Peak shaving (main)
+  trigger: {platform: event, event_type: go}
+  action: {service: test.call, data: {me: "{{ this.entity_id }}"}}
+- alias: Überschuß laden
+  trigger: {platform: event, event_type: go}
+  action: {service: test.call, data: {me: "{{ this.entity_id }}"}}
+"""
+
+    async def body(s: Scenario) -> None:
+        s.hub.bus.fire("go")
+        await s.idle()
+
+    s = run_scenario(yaml, body)
+    states = {state.entity_id: state.attributes for state in s.hub.states.all("automation")}
+    named = [(entity_id, attributes["friendly_name"], attributes.get("id")) for entity_id, attributes in states.items()]
+    assert named == [
+        ("automation.peak_shaving_main", "Peak shaving (main)", "peak_1"),
+        ("automation.automation_1", "automation 1", None),
+        ("automation.automation_2", "automation 2", "x2"),
+        ("automation.peak_shaving_main_2", "Peak shaving (main)", None),
+        ("automation.uberschuss_laden", "Überschuß laden", None),
+    ]
+    assert sorted(call[2]["me"] for call in s.called()) == sorted(states)
+    # The id is still the automation's unique id: its traces and the API find it by it.
+    assert get_manager(s.hub).get("x2") is get_manager(s.hub).get("automation.automation_2")

@@ -81,7 +81,7 @@ def test_check_references_warns_about_unknown_services(tmp_path: Path) -> None:
             action:
               - service: battery.set_powr
               - service: automation.turn_off
-                target: {entity_id: automation.a}
+                target: {entity_id: automation.automation_0}  # no alias: "automation 0", as HA
               - service: "{{ 'templated.service' }}"
               - service: automation.trigger
                 target: {entity_id: automation.missing}

@@ -196,6 +196,7 @@ def test_template_condition_passes_only_on_literal_true() -> None:
 def test_this_last_triggered_is_a_datetime() -> None:
     yaml = """
 - id: since
+  alias: since
   mode: queued
   trigger: {platform: state, entity_id: sensor.x}
   action:
@@ -293,6 +294,7 @@ def test_state_condition_reads_an_input_entity_named_as_the_wanted_state() -> No
 def test_manual_trigger_variables_cannot_replace_trigger() -> None:
     yaml = """
 - id: manual
+  alias: manual
   trigger: {platform: event, event_type: never}
   action:
     - service: test.call

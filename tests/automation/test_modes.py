@@ -8,6 +8,7 @@ from tests.automation.scenario import Scenario, run_scenario
 def with_mode(mode: str) -> str:
     return f"""
 - id: m
+  alias: m
   {mode}
   trigger: {{platform: event, event_type: go}}
   action:

@@ -14,9 +14,11 @@ from tests.automation.scenario import START
 
 AUTOMATIONS = """
 - id: switched
+  alias: switched
   trigger: {platform: event, event_type: go}
   action: {service: test.call, data: {n: switched}}
 - id: forced_on
+  alias: forced_on
   initial_state: true
   trigger: {platform: event, event_type: go}
   action: {service: test.call, data: {n: forced_on}}

@@ -76,6 +76,7 @@ SENSOR_AUTOMATION = """
       discharge_kw: 20
       pause_automations: [automation.other]
 - id: other
+  alias: Other
   trigger:
     - trigger: time_pattern
       seconds: "/30"

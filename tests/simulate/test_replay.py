@@ -69,6 +69,7 @@ orbiteos:
   time_zone: Europe/Amsterdam
 automation:
   - id: on_price
+    alias: on_price
     trigger:
       - platform: state
         entity_id: sensor.price
@@ -77,6 +78,7 @@ automation:
         data:
           message: "price {{ trigger.to_state.state }}"
   - id: on_alarm
+    alias: on_alarm
     trigger:
       - platform: event
         event_type: grid_alarm

@@ -37,6 +37,7 @@ STEP_KINDS: dict[str, str] = {
     "sequence": "flow",
     "service": "service",
     "action": "service",
+    "service_template": "service",  # the pre-2021 spelling, still accepted by Home Assistant 2024.3
     "scene": "service",
     "set_conversation_response": "flow",
 }

@@ -1,6 +1,8 @@
 """Service call step: `action:`/`service:` with `data`, `target`, templated anywhere.
 
-`scene: scene.x` (Home Assistant's shorthand) is a call of `scene.turn_on` for that entity.
+The legacy spellings Home Assistant 2024.3 still accepts are accepted too: `service_template:` for the
+service and `data_template:` for data (merged over `data:`, as there). `scene: scene.x` (Home
+Assistant's shorthand) is a call of `scene.turn_on` for that entity.
 """
 
 from __future__ import annotations
@@ -62,10 +64,13 @@ def validate(kind: str, config: dict[str, Any]) -> dict[str, Any]:
     if kind == "scene":  # Home Assistant's `scene: scene.x`, short for a scene.turn_on call
         scene = cv.entity_id(config.pop("scene"))
         config = {**config, "service": "scene.turn_on", "target": {"entity_id": scene}}
-    if "action" in config:
-        if "service" in config:
-            raise vol.Invalid("use either 'action:' or 'service:' for the service to call, not both")
-        config["service"] = config.pop("action")
+    # One name for the service: `action:`, `service:` or the legacy `service_template:`.
+    given = [key for key in ("action", "service", "service_template") if key in config]
+    if len(given) > 1:
+        raise vol.Invalid(f"use one of 'action:', 'service:' or 'service_template:' for the service to call, "
+                          f"not {' and '.join(repr(key + ':') for key in given)}")
+    if given and given[0] != "service":
+        config["service"] = config.pop(given[0])
     validated: dict[str, Any] = _SCHEMA(config)
     return validated
 

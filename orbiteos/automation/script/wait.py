@@ -7,7 +7,7 @@ None on timeout) and `remaining` (seconds of the timeout left, or None without a
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime, timedelta
+import logging
 from typing import Any
 
 import voluptuous as vol
@@ -16,11 +16,13 @@ from orbiteos.automation import fields
 from orbiteos.automation.conditions.template import renders_true
 from orbiteos.automation.script.run import Run, StopRun
 from orbiteos.automation.script.sequence import STEP_BASE, StepFunc
+from orbiteos.automation.template_tracking import TemplateTracker
 from orbiteos.automation.trigger import async_attach_triggers, validate_triggers
-from orbiteos.automation.triggers.schedule import track_moments
-from orbiteos.core import EVENT_STATE_CHANGED, Context, Event, Hub, Unsubscribe
+from orbiteos.core import Context, Event, Hub
 from orbiteos.errors import TemplateError
-from orbiteos.template import RenderInfo, Template, result_as_boolean
+from orbiteos.template import Template, result_as_boolean
+
+_LOGGER = logging.getLogger(__name__)
 
 _COMMON: dict[Any, Any] = {
     **STEP_BASE,
@@ -56,10 +58,6 @@ async def _wait(hub: Hub, future: asyncio.Future[Any], timeout_s: float | None) 
     return True
 
 
-def _next_minute(after: datetime) -> datetime:
-    return after.replace(second=0, microsecond=0) + timedelta(minutes=1)
-
-
 def _timeout(run: Run, config: dict[str, Any], variables: dict[str, Any], hub: Hub) -> float | None:
     if "timeout" not in config:
         return None
@@ -83,48 +81,32 @@ def _build_template(hub: Hub, config: dict[str, Any]) -> StepFunc:
     async def wait_template(run: Run, variables: dict[str, Any], path: str) -> None:
         timeout_s = _timeout(run, config, variables, hub)
         record = run.step(path, wait_template=template.source, timeout=timeout_s)
-        value, info = template.render_tracked(variables)
-        if isinstance(value, TemplateError):
-            raise value
+        value = template.render(variables)  # a template error here ends the run, as in Home Assistant
         if renders_true(value):  # as Home Assistant: the first look is a template condition's
             _finish(run, record, config, {"completed": True, "remaining": timeout_s}, True, variables, path)
             return
         loop = asyncio.get_running_loop()
         future: asyncio.Future[bool] = loop.create_future()
-        watching: list[Unsubscribe] = []
         started = loop.time()
 
-        def watch(render_info: RenderInfo) -> None:
-            for unsubscribe in watching:
-                unsubscribe()
-            watching.clear()
-            if render_info.all_states or render_info.domains:
-                watching.append(hub.bus.listen(EVENT_STATE_CHANGED, changed))
-            elif render_info.entities:
-                watching.append(hub.states.listen(render_info.entities, changed))
-            if render_info.uses_time:  # `now()` in the template: look again at each whole minute
-                watching.append(track_moments(hub, _next_minute, lambda moment: changed(None)))
-
-        def changed(event: Event | None) -> None:
-            if future.done():
-                return
-            result, render_info = template.render_tracked(variables)
+        def changed(event: Event | None, result: Any) -> None:
+            # Followed as Home Assistant follows it (rate limits included): a failed re-render is
+            # logged and the wait goes on; it ends when the result turns true.
             if isinstance(result, TemplateError):
-                future.set_exception(result)
-                return
-            if result_as_boolean(result):
+                _LOGGER.error("%s: %s: wait_template failed: %s", run.name, path, result)
+            elif result_as_boolean(result) and not future.done():
                 future.set_result(True)
-                return
-            watch(render_info)
 
-        watch(info)
+        tracker = TemplateTracker(hub, template, variables, changed)
+        first = tracker.start()
+        # The tracker's own first render only sets its baseline (Home Assistant does not complete
+        # a wait on it): a true-like but not literally true start waits for a change.
+        if not isinstance(first, TemplateError) and renders_true(first):
+            future.set_result(True)
         try:
             completed = await _wait(hub, future, timeout_s)
         finally:
-            for unsubscribe in watching:
-                unsubscribe()
-        if completed:
-            future.result()  # re-raises a template error from a re-render
+            tracker.stop()
         remaining = None if timeout_s is None else max(0.0, timeout_s - (loop.time() - started))
         _finish(run, record, config, {"completed": completed, "remaining": remaining}, completed, variables, path)
 

@@ -1,4 +1,8 @@
-"""`event` trigger: an event of one of `event_type`, whose data contains `event_data` (and `context`)."""
+"""`event` trigger: an event of one of `event_type`, whose data contains `event_data` (and `context`).
+
+`event_type`, `event_data` and `context` may hold templates: rendered once, when the trigger attaches,
+with the trigger variables (as Home Assistant renders them).
+"""
 
 from __future__ import annotations
 
@@ -9,19 +13,21 @@ from typing import Any
 import voluptuous as vol
 
 from orbiteos import validation as cv
+from orbiteos.automation import fields
 from orbiteos.automation.trace import TraceView
 from orbiteos.automation.trigger import TRIGGER_BASE, TriggerAction, TriggerInfo
 from orbiteos.core import Event, Hub, Unsubscribe
+from orbiteos.template import render_complex
 
 TRIGGER_SCHEMA = vol.Schema(
     {
         **TRIGGER_BASE,
         vol.Required("platform"): vol.In(["event"]),
-        vol.Required("event_type"): vol.All(cv.ensure_list, [cv.string]),
-        vol.Optional("event_data"): dict,
-        vol.Optional("context"): {vol.Optional("user_id"): vol.All(cv.ensure_list, [cv.string]),
-                                  vol.Optional("parent_id"): vol.All(cv.ensure_list, [cv.string]),
-                                  vol.Optional("context_id"): vol.All(cv.ensure_list, [cv.string])},
+        vol.Required("event_type"): vol.All(cv.ensure_list, [vol.All(cv.string, fields.template)]),
+        vol.Optional("event_data"): vol.All(dict, fields.template_complex),
+        vol.Optional("context"): {vol.Optional("user_id"): vol.All(cv.ensure_list, [fields.template]),
+                                  vol.Optional("parent_id"): vol.All(cv.ensure_list, [fields.template]),
+                                  vol.Optional("context_id"): vol.All(cv.ensure_list, [fields.template])},
     }
 )
 
@@ -39,8 +45,11 @@ def contains(data: Any, wanted: Any) -> bool:
 async def async_attach(
     hub: Hub, config: dict[str, Any], action: TriggerAction, trigger_info: TriggerInfo
 ) -> Unsubscribe:
-    event_data = config.get("event_data") or {}
-    context_match = config.get("context") or {}
+    variables = trigger_info["variables"]
+    event_types = [str(name) for name in render_complex(config["event_type"], variables, hub)]
+    event_data = render_complex(config.get("event_data") or {}, variables, hub)
+    context_match = {key: [str(item) for item in items]
+                     for key, items in render_complex(config.get("context") or {}, variables, hub).items()}
     trigger_data = trigger_info["trigger_data"]
 
     def matches_context(event: Event) -> bool:
@@ -65,7 +74,7 @@ async def async_attach(
             event.context,
         )
 
-    unsubscribes = [hub.bus.listen(event_type, handle) for event_type in config["event_type"]]
+    unsubscribes = [hub.bus.listen(event_type, handle) for event_type in event_types]
 
     def detach() -> None:
         for unsubscribe in unsubscribes:

@@ -1,8 +1,10 @@
 """`template` trigger: fires when `value_template` turns from false to true (optionally held `for:`).
 
-The template is re-rendered when an entity it read changes (what it reads is tracked at each
-render), and every minute when it uses `now()`. True at attach time does not fire: it must first
-turn false, as Home Assistant.
+The template is followed as Home Assistant follows it (`orbiteos.automation.template_tracking`):
+re-rendered when what it read changes (rate-limited for whole domains and all states) and every
+minute when it uses `now()`; only a changed result counts. True at attach time does not fire: it must
+first turn false. Any changed result cancels a pending `for:`: a truthy result that changes to
+another truthy one (3 -> 4) cancels it and does not start it again, as in Home Assistant.
 """
 
 from __future__ import annotations
@@ -13,12 +15,11 @@ from typing import Any
 import voluptuous as vol
 
 from orbiteos.automation import fields
+from orbiteos.automation.template_tracking import TemplateTracker
 from orbiteos.automation.trigger import TRIGGER_BASE, TriggerAction, TriggerInfo
-from orbiteos.automation.triggers.schedule import track_moments
-from orbiteos.automation.triggers.time_pattern import next_matching
-from orbiteos.core import EVENT_STATE_CHANGED, Context, Event, Hub, State, Unsubscribe
+from orbiteos.core import Context, Event, Hub, State, Unsubscribe
 from orbiteos.errors import TemplateError
-from orbiteos.template import RenderInfo, Template, result_as_boolean
+from orbiteos.template import Template, result_as_boolean
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -31,8 +32,6 @@ TRIGGER_SCHEMA = vol.Schema(
     }
 )
 
-_MINUTES = list(range(60))
-
 
 async def async_attach(
     hub: Hub, config: dict[str, Any], action: TriggerAction, trigger_info: TriggerInfo
@@ -43,23 +42,15 @@ async def async_attach(
     name = trigger_info["name"]
     variables = trigger_info["variables"]
     trigger_data = trigger_info["trigger_data"]
-    watching: list[Unsubscribe] = []
-    watched_key: tuple[Any, ...] | None = None
     pending: Unsubscribe | None = None
-    clock_tick: Unsubscribe | None = None
-    last_true: bool | None = None
-
-    def render() -> tuple[bool | None, RenderInfo]:
-        value, info = template.render_tracked(variables)
-        if isinstance(value, TemplateError):
-            _LOGGER.error("%s: template trigger failed: %s", name, value)
-            return None, info
-        return result_as_boolean(value), info
+    armed = False
 
     def fire(entity_id: str | None, old: State | None, new: State | None, held: Any, context: Context) -> None:
+        description = f"{entity_id} via template" if entity_id is not None else \
+            "time change or manual update via template"
         action(
             {"trigger": {**trigger_data, "platform": "template", "entity_id": entity_id, "from_state": old,
-                         "to_state": new, "for": held, "description": "template"}},
+                         "to_state": new, "for": held, "description": description}},
             context,
         )
 
@@ -69,18 +60,18 @@ async def async_attach(
             pending()
             pending = None
 
-    def evaluate(event: Event | None) -> None:
-        nonlocal last_true, pending
-        result, info = render()
-        watch(info)
-        if result is None:
+    def changed(event: Event | None, result: Any) -> None:
+        nonlocal armed, pending
+        if isinstance(result, TemplateError):
+            _LOGGER.warning("%s: template trigger failed: %s", name, result)
             return
-        was_true, last_true = last_true, result
-        if not result:
-            cancel_pending()
+        cancel_pending()
+        if not result_as_boolean(result):
+            armed = True
             return
-        if was_true is not False:
+        if not armed:
             return
+        armed = False
         entity_id = event.data.get("entity_id") if event is not None else None
         old = event.data.get("old_state") if event is not None else None
         new = event.data.get("new_state") if event is not None else None
@@ -95,7 +86,6 @@ async def async_attach(
         except TemplateError as err:
             _LOGGER.error("%s: template trigger 'for' failed: %s", name, err)
             return
-        cancel_pending()
         timer = hub.clock.call_later(period.total_seconds(), held, entity_id, old, new, period, context)
         pending = timer.cancel
 
@@ -104,41 +94,15 @@ async def async_attach(
         pending = None
         fire(entity_id, old, new, period, context)
 
-    def watch(info: RenderInfo) -> None:
-        nonlocal watched_key, clock_tick
-        key = (frozenset(info.entities), frozenset(info.domains), info.all_states)
-        if key != watched_key:
-            watched_key = key
-            for unsubscribe in watching:
-                unsubscribe()
-            watching.clear()
-            if info.all_states or info.domains:
-                domains = info.domains
-
-                def any_change(event: Event) -> None:
-                    if info.all_states or event.data["entity_id"].partition(".")[0] in domains:
-                        evaluate(event)
-
-                watching.append(hub.bus.listen(EVENT_STATE_CHANGED, any_change))
-            if info.entities:
-                watching.append(hub.states.listen(info.entities, evaluate))
-        if info.uses_time and clock_tick is None:
-            clock_tick = track_moments(
-                hub, lambda after: next_matching(after.astimezone(hub.config.tzinfo), list(range(24)), _MINUTES, [0]),
-                lambda moment: evaluate(None),
-            )
-
-    first, info = render()
-    last_true = first
-    watch(info)
+    tracker = TemplateTracker(hub, template, variables, changed)
+    first = tracker.start()
+    if isinstance(first, TemplateError):
+        _LOGGER.warning("%s: template trigger failed at set-up: %s", name, first)
+    else:
+        armed = not result_as_boolean(first)  # armed only by a false start
 
     def detach() -> None:
-        for unsubscribe in watching:
-            unsubscribe()
-        watching.clear()
+        tracker.stop()
         cancel_pending()
-        if clock_tick is not None:
-            clock_tick()
 
     return detach
-

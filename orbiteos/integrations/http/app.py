@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import logging
 import ssl
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 from aiohttp import hdrs, web
 
-from orbiteos.core import Hub
+from orbiteos.core import Event, Hub
 from orbiteos.integrations.http import (
     appkeys,
     automations_view,
@@ -23,6 +24,7 @@ from orbiteos.integrations.http.audit import AuditLog
 from orbiteos.integrations.http.auth import TokenStore, auth_middleware
 from orbiteos.integrations.http.errors import Handler, error_middleware
 from orbiteos.integrations.http.state_json import StateJsonCache
+from orbiteos.natures.failsafe import EVENT_FAILSAFE
 
 _LOGGER = logging.getLogger(__name__)
 UI_DIR = Path(__file__).parent / "ui"
@@ -80,7 +82,23 @@ def build_app(hub: Hub, settings: appkeys.HttpSettings, tokens: TokenStore) -> w
     app.router.add_get("/", ui_index)
     app.router.add_static("/ui/", UI_DIR, append_version=False)
     app.on_shutdown.append(websocket_api.close_all)
+    app.cleanup_ctx.append(_audit_failsafe)
     return app
+
+
+async def _audit_failsafe(app: web.Application) -> AsyncIterator[None]:
+    """The fail-safe's entering and leaving are in `/api/audit` too (the recorder has them as grid_events)."""
+    audit = app[appkeys.AUDIT]
+
+    def record(event: Event) -> None:
+        data = event.data
+        audit.action("failsafe", event.context.user_id, None,
+                     f"{data.get('entity_id')} {'on' if data.get('active') else 'off'}: {data.get('action')} "
+                     f"({data.get('reason')})")
+
+    unsubscribe = app[appkeys.HUB].bus.listen(EVENT_FAILSAFE, record)
+    yield
+    unsubscribe()
 
 
 def ssl_context(settings: appkeys.HttpSettings) -> ssl.SSLContext | None:

@@ -16,15 +16,8 @@ from orbiteos.integrations.modbus.entities import ModbusBinarySensor, ModbusSens
 from orbiteos.integrations.modbus.natures import ModbusBattery, ModbusPV
 from orbiteos.integrations.modbus.poller import DevicePoller, Endpoint
 from orbiteos.integrations.modbus.schema import CONFIG_SCHEMA
-from orbiteos.integrations.modbus.services import (
-    AUTO_SCHEMA,
-    SERVICES,
-    SET_LIMIT_SCHEMA,
-    SET_POWER_SCHEMA,
-    SWITCH_SCHEMA,
-    register_entity_service,
-    write_oneshot,
-)
+from orbiteos.integrations.modbus.services import SERVICES, SWITCH_SCHEMA, serve_switch_service, write_oneshot
+from orbiteos.natures import serve
 
 __all__ = ["CONFIG_SCHEMA", "DOMAIN", "LIVE_ONLY", "SERVICES", "async_setup"]
 
@@ -98,25 +91,16 @@ def _register_services(hub: Hub, data: ModbusData) -> None:
     pvs = {e: x for e, x in data.entities.items() if isinstance(x, ModbusPV)}
     switches = {e: x for e, x in data.entities.items() if isinstance(x, ModbusSwitch)}
     if batteries:
-        register_entity_service(
-            hub, "battery", "set_power", SET_POWER_SCHEMA,
-            {e: _call(lambda c, x=x: x.set_power(c.data["power_kw"])) for e, x in batteries.items()},
-        )
-        register_entity_service(hub, "battery", "auto", AUTO_SCHEMA,
-                                {e: _call(lambda c, x=x: x.auto()) for e, x in batteries.items()})
+        hub.on_stop(serve(hub, "battery", "modbus", batteries))
     if pvs:
-        register_entity_service(
-            hub, "pv", "set_limit", SET_LIMIT_SCHEMA,
-            {e: _call(lambda c, x=x: x.set_limit(c.data.get("power_kw"), c.data.get("percent")))
-             for e, x in pvs.items()},
-        )
+        hub.on_stop(serve(hub, "pv", "modbus", pvs))
     if switches:
         for service, on in (("turn_on", True), ("turn_off", False), ("toggle", None)):
-            register_entity_service(
-                hub, "switch", service, SWITCH_SCHEMA,
+            hub.on_stop(serve_switch_service(
+                hub, service, SWITCH_SCHEMA,
                 {e: _call(lambda c, x=x, on=on: x.turn(x.native_state != "on" if on is None else on))
                  for e, x in switches.items()},
-            )
+            ))
 
 
 def _call(handler: Any) -> Any:

@@ -1,9 +1,11 @@
 """Device natures on Modbus: a `battery:` or `pv:` entry names the registers behind each attribute
-of the nature (DESIGN.md) and the control registers behind its services, so `battery.set_power`,
-`battery.auto` and `pv.set_limit` act on a Modbus device exactly as on the simulator.
+of the nature (DESIGN.md) and the control registers behind its services. The entities implement
+the nature Protocols (`orbiteos.natures`), which validate and route the calls.
 
-Conventions of the control registers: battery `mode` 0 = automatic, 1 = follow `set_power`;
-pv `limit_enable` 1 = limit active, 0 = no limit (SunSpec WMaxLim_Ena).
+Conventions of the control registers: battery `mode` 0 = automatic, 1 = follow `set_power`,
+`watchdog` seconds before the battery falls back to automatic by itself; pv `limit_enable` 1 =
+limit active, 0 = no limit (SunSpec WMaxLim_Ena), `limit_revert_s` seconds before the inverter
+lifts the limit by itself (SunSpec WMaxLimPct_RvrtTms).
 """
 
 from __future__ import annotations
@@ -11,13 +13,17 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from orbiteos.core import Hub
 from orbiteos.errors import ServiceValidationError
 from orbiteos.integrations.modbus.entities import Images, PolledEntity, value_spans, value_spec
 from orbiteos.integrations.modbus.planner import Span
 from orbiteos.integrations.modbus.registers import ValueSpec, decode, encode
+from orbiteos.natures import Command
+
+if TYPE_CHECKING:
+    from orbiteos.integrations.modbus.poller import DevicePoller
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -35,20 +41,20 @@ class NatureSpec:
     controls: tuple[str, ...]  # registers the services write
 
 
-NATURES: dict[str, NatureSpec] = {
+NATURE_MAPS: dict[str, NatureSpec] = {
     "battery": NatureSpec(
         "battery",
         ("power", "soc", "soh", "capacity_kwh", "max_charge_kw", "max_discharge_kw", "setpoint_kw", "cycles",
          "temperature_c", "mode"),
         (),
-        ("set_power", "mode"),
+        ("set_power", "mode", "watchdog"),
     ),
     "pv": NatureSpec(
         "pv",
         ("power", "energy_kwh", "peak_power_kw", "inverter_kw", "limit_kw", "dc_voltage", "temperature_c",
          "limit_percent", "limit_enable"),
         ("limit_percent", "limit_enable"),
-        ("limit_percent", "limit_enable", "limit_power"),
+        ("limit_percent", "limit_enable", "limit_power", "limit_revert_s"),
     ),
 }
 
@@ -58,7 +64,7 @@ class NatureEntity(PolledEntity):
 
     def __init__(self, hub: Hub, nature: str, config: Mapping[str, Any]) -> None:
         super().__init__(hub, nature, config)
-        self.nature = NATURES[nature]
+        self.nature = NATURE_MAPS[nature]
         from orbiteos.integrations.modbus.profiles import PROFILES
 
         registers: dict[str, Any] = {}
@@ -79,6 +85,11 @@ class NatureEntity(PolledEntity):
         self.unit_of_measurement = "kW"
         self.values: dict[str, Any] = {}
         self.last_images: dict[str, dict[int, Any]] = {}
+        self.ownership: dict[str, Any] = {}
+
+    @property
+    def attributes(self) -> Mapping[str, Any]:
+        return {**super().attributes, **self.ownership} if self.ownership else super().attributes
 
     def spans(self) -> list[Span]:
         spans: list[Span] = []
@@ -103,17 +114,32 @@ class NatureEntity(PolledEntity):
     def derived(self, values: dict[str, Any]) -> dict[str, Any]:
         return values
 
+    def _poller(self) -> DevicePoller:
+        if self.poller is None:
+            raise ServiceValidationError(f"{self.entity_id}: not attached to a device")
+        return self.poller
+
+    def _accept(self, command: Command) -> None:
+        """After a write: the next poll's state write carries the call's context and ownership."""
+        self.ownership = dict(command.attributes)
+        self.set_context(command.context)
+        self._poller().request_refresh()
+
+    async def write_revert_timer(self, name: str, command: Command) -> None:
+        """The device-side fallback, written with every setpoint when the device has the register."""
+        if name in self.controls and command.revert_s is not None:
+            await self.write_control(name, min(65535, max(1, round(command.revert_s))))
+
     async def write_control(self, name: str, value: float) -> None:
         spec = self.controls.get(name)
         if spec is None:
             raise ServiceValidationError(f"{self.entity_id}: no {name} register is mapped")
-        if self.poller is None:
-            raise ServiceValidationError(f"{self.entity_id}: not attached to a device")
+        self._poller()
         try:
             registers = encode(spec, value, self.last_images.get(spec.input_type, {}))
         except ValueError as err:
             raise ServiceValidationError(f"{self.entity_id}: {name} = {value}: {err}") from None
-        await self.poller.write_registers(spec.address, registers)
+        await self._poller().write_registers(spec.address, registers)
 
 
 class ModbusBattery(NatureEntity):
@@ -130,27 +156,21 @@ class ModbusBattery(NatureEntity):
             values["setpoint_kw"] = None
         return values
 
-    async def set_power(self, power_kw: float) -> None:
-        limit_charge = self.values.get("max_charge_kw")
-        limit_discharge = self.values.get("max_discharge_kw")
-        if limit_discharge is not None and power_kw > float(limit_discharge):
-            raise ServiceValidationError(
-                f"{self.entity_id}: power_kw {power_kw} exceeds max_discharge_kw {limit_discharge}"
-            )
-        if limit_charge is not None and power_kw < -float(limit_charge):
-            raise ServiceValidationError(f"{self.entity_id}: power_kw {power_kw} exceeds max_charge_kw {limit_charge}")
+    async def set_power(self, power_kw: float, command: Command) -> None:
+        # The watchdog first: a battery must never hold a setpoint it would not let go of.
+        await self.write_revert_timer("watchdog", command)
         if "mode" in self.controls:
             await self.write_control("mode", MODE_MANUAL)
         await self.write_control("set_power", power_kw)
         _LOGGER.info("%s: setpoint %.3f kW written", self.entity_id, power_kw)
-        self.poller.request_refresh()  # type: ignore[union-attr]
+        self._accept(command)
 
-    async def auto(self) -> None:
+    async def auto(self, command: Command) -> None:
         if "mode" not in self.controls:
             await self.write_control("set_power", 0.0)
         else:
             await self.write_control("mode", MODE_AUTO)
-        self.poller.request_refresh()  # type: ignore[union-attr]
+        self._accept(command)
 
 
 class ModbusPV(NatureEntity):
@@ -167,8 +187,9 @@ class ModbusPV(NatureEntity):
         limit = rating * float(values["limit_percent"]) / 100.0 if enabled else rating
         return {**values, "limit_kw": round(limit, 6)}
 
-    async def set_limit(self, power_kw: float | None = None, percent: float | None = None) -> None:
+    async def set_limit(self, power_kw: float | None, percent: float | None, command: Command) -> None:
         rating = _rating(self.values)
+        await self.write_revert_timer("limit_revert_s", command)
         if "limit_power" in self.controls:
             if power_kw is None:
                 if rating is None:
@@ -180,13 +201,12 @@ class ModbusPV(NatureEntity):
                 if not rating:
                     raise ServiceValidationError(f"{self.entity_id}: power_kw needs the inverter rating (unknown)")
                 percent = 100.0 * float(power_kw or 0.0) / rating
-            percent = min(100.0, max(0.0, percent))
             await self.write_control("limit_percent", percent)
             if "limit_enable" in self.controls:
                 await self.write_control("limit_enable", 1)
         _LOGGER.info("%s: limit %s written", self.entity_id,
                      f"{power_kw:.3f} kW" if power_kw is not None else f"{percent:.1f} %")
-        self.poller.request_refresh()  # type: ignore[union-attr]
+        self._accept(command)
 
 
 def _rating(values: dict[str, Any]) -> float | None:

@@ -12,7 +12,7 @@ from typing import Any
 import voluptuous as vol
 
 from orbiteos.entity import slugify
-from orbiteos.integrations.modbus.natures import CONSTANTS, NATURES
+from orbiteos.integrations.modbus.natures import CONSTANTS, NATURE_MAPS
 from orbiteos.integrations.modbus.planner import DEFAULT_MAX_GAP, MAX_REGISTERS
 from orbiteos.integrations.modbus.profiles import PROFILES
 from orbiteos.integrations.modbus.registers import DATA_TYPES, INPUT_TYPES, SWAPS, register_count
@@ -160,7 +160,7 @@ SWITCH_SCHEMA = vol.All(
 
 
 def _nature_schema(nature: str) -> Callable[[Any], dict[str, Any]]:
-    spec = NATURES[nature]
+    spec = NATURE_MAPS[nature]
 
     def known_register(value: Any) -> str:
         text = string(value)

@@ -1,10 +1,8 @@
-"""Services: `modbus.write_register`, `modbus.write_coil`, and the nature and switch services
-(`battery.set_power`, `battery.auto`, `pv.set_limit`, `switch.turn_on|turn_off|toggle`) for the
-entities this integration owns.
+"""Services: `modbus.write_register`, `modbus.write_coil`, and `switch.turn_on|turn_off|toggle` for
+the switches this integration owns. (The battery and pv natures are served by `orbiteos.natures`.)
 
-The nature and switch services are registered with `register_for_entities`: the registry hands this
-integration only the Modbus entities of a call, and other integrations' entities (the simulator's,
-say) to them, whatever the set-up order.
+The switch services are registered with `register_for_entities`: the registry hands this
+integration only the Modbus entities of a call, and other integrations' entities to them.
 """
 
 from __future__ import annotations
@@ -15,11 +13,12 @@ from typing import Any
 
 import voluptuous as vol
 
-from orbiteos.core import Hub, ServiceCall
+from orbiteos.core import Hub, ServiceCall, Unsubscribe
 from orbiteos.errors import DeviceUnavailable, ServiceValidationError
 from orbiteos.integrations.modbus.client import ModbusClient, ModbusError, ModbusExceptionResponse
 from orbiteos.integrations.modbus.schema import address, device_id
-from orbiteos.validation import boolean, entity_ids, exactly_one_key, found, string
+from orbiteos.natures.contract import SCHEMAS as NATURE_SCHEMAS
+from orbiteos.validation import boolean, entity_ids, found, string
 
 EntityHandler = Callable[[ServiceCall], Awaitable[Any]]
 
@@ -80,27 +79,21 @@ WRITE_COIL_SCHEMA = vol.All(
     ),
     _unit,
 )
-SET_POWER_SCHEMA = vol.Schema({**_TARGET, vol.Required("power_kw"): vol.Coerce(float)})
-AUTO_SCHEMA = vol.Schema(_TARGET)
-SET_LIMIT_SCHEMA = vol.All(
-    vol.Schema({**_TARGET, vol.Optional("power_kw"): vol.Coerce(float), vol.Optional("percent"): vol.Coerce(float)}),
-    exactly_one_key("power_kw", "percent"),
-)
 SWITCH_SCHEMA = vol.Schema(_TARGET)
 
 # domain -> service -> schema: every service this integration can provide.
 SERVICES: dict[str, dict[str, Any]] = {
     "modbus": {"write_register": WRITE_REGISTER_SCHEMA, "write_coil": WRITE_COIL_SCHEMA},
-    "battery": {"set_power": SET_POWER_SCHEMA, "auto": AUTO_SCHEMA},
-    "pv": {"set_limit": SET_LIMIT_SCHEMA},
+    "battery": dict(NATURE_SCHEMAS["battery"]),
+    "pv": dict(NATURE_SCHEMAS["pv"]),
     "switch": {"turn_on": SWITCH_SCHEMA, "turn_off": SWITCH_SCHEMA, "toggle": SWITCH_SCHEMA},
 }
 
 
-def register_entity_service(
-    hub: Hub, domain: str, service: str, schema: Any, targets: Mapping[str, EntityHandler]
-) -> None:
-    """Serve `domain.service` for the Modbus entities in `targets` (entity id -> handler)."""
+def serve_switch_service(
+    hub: Hub, service: str, schema: Any, targets: Mapping[str, EntityHandler]
+) -> Unsubscribe:
+    """Serve `switch.<service>` for the Modbus switches in `targets` (entity id -> handler)."""
 
     async def handle(call: ServiceCall) -> None:
         # One device that does not answer must not hold up or cancel the writes to the others.
@@ -109,7 +102,7 @@ def register_entity_service(
         if errors:
             raise errors[0]
 
-    hub.services.register_for_entities(domain, service, handle, targets.__contains__, schema)
+    return hub.services.register_for_entities("switch", service, handle, targets.__contains__, schema)
 
 
 async def write_oneshot(client: ModbusClient, unit: int, address_: int, *,

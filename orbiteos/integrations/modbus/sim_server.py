@@ -5,6 +5,10 @@ Register values follow the simulated entities' states; a write to a control regi
 service call a real device would act on (`pv.set_limit`, `battery.set_power`, `battery.auto`), and
 the write is answered with an exception code when the service refuses it.
 
+Each device falls back by itself, as real firmware does: the inverter lifts its limit when
+`WMaxLimPct_RvrtTms` seconds pass without a new limit write (SunSpec model 123), and the battery
+goes back to automatic when its `watchdog` seconds pass without a setpoint or watchdog write.
+
 Plug-in contract of `sim-devices`: `add_arguments(parser)` and `async serve(hub, args)`.
 """
 
@@ -147,6 +151,7 @@ async def pv_write(server: DeviceServer, written: Image, image: Image) -> ExcCod
         return ExcCodes.ILLEGAL_ADDRESS
     if ss.WMAXLIMPCT not in written and ss.WMAXLIM_ENA not in written:
         return None
+    server.arm_revert(image.get(ss.WMAXLIMPCT_RVRTTMS, 0), "pv", "set_limit", {"percent": 100.0})
     enabled = image[ss.WMAXLIM_ENA]
     if enabled not in (0, 1):
         return ExcCodes.ILLEGAL_VALUE
@@ -162,10 +167,13 @@ async def pv_write(server: DeviceServer, written: Image, image: Image) -> ExcCod
 
 async def battery_write(server: DeviceServer, written: Image, image: Image) -> ExcCodes | None:
     """mode 0 becomes battery.auto; a setpoint becomes battery.set_power."""
-    if any(a not in (bat.MODE, bat.SETPOINT_W, bat.SETPOINT_W + 1) for a in written):
+    if any(a not in (bat.MODE, bat.SETPOINT_W, bat.SETPOINT_W + 1, bat.WATCHDOG_S) for a in written):
         return ExcCodes.ILLEGAL_ADDRESS
     if bat.MODE in written and image[bat.MODE] not in (0, 1):
         return ExcCodes.ILLEGAL_VALUE
+    # Every write to the controls feeds the watchdog; in automatic mode there is nothing to watch.
+    automatic = bat.MODE in written and image[bat.MODE] == 0
+    server.arm_revert(0 if automatic else image.get(bat.WATCHDOG_S, 0), "battery", "auto", {})
     if bat.MODE in written and image[bat.MODE] == 0:
         return await _call(server, "battery", "auto", {})
     if bat.SETPOINT_W in written or bat.SETPOINT_W + 1 in written:
@@ -190,6 +198,7 @@ class DeviceServer:
         host: str = "127.0.0.1",
         port: int = 0,
         device_id: int = 1,
+        kept: tuple[int, ...] = (),
     ) -> None:
         self.hub = hub
         self.entity_id = entity_id
@@ -200,6 +209,9 @@ class DeviceServer:
         self.device_id = device_id
         self.label = f"modbus sim {entity_id} ({host}:{port})"
         self.image: Image = {}
+        # Control registers the device remembers whatever its state says (revert timers).
+        self.kept: Image = dict.fromkeys(kept, 0)
+        self._revert: asyncio.TimerHandle | None = None
         self.online = False
         self._updating = False
         self._server: ModbusTcpServer | None = None
@@ -225,7 +237,24 @@ class DeviceServer:
         self._unsubscribe = self.hub.states.listen(self.entity_id, self._state_changed)
         _LOGGER.info("%s: serving registers %d..%d as device %d", self.label, base, base + size - 1, self.device_id)
 
+    def arm_revert(self, seconds: int, domain: str, service: str, data: dict[str, Any]) -> None:
+        """(Re)start the device's own fallback timer; 0 seconds disarms it."""
+        if self._revert is not None:
+            self._revert.cancel()
+            self._revert = None
+        if seconds > 0:
+            self._revert = self.hub.clock.call_later(seconds, self._fall_back, domain, service, data, seconds)
+
+    def _fall_back(self, domain: str, service: str, data: dict[str, Any], seconds: int) -> None:
+        self._revert = None
+        _LOGGER.warning("%s: no control write for %d s; falling back by itself (%s.%s)", self.label, seconds,
+                        domain, service)
+        self.hub.create_task(_call(self, domain, service, data), name=f"{self.label} fallback")
+
     async def stop(self) -> None:
+        if self._revert is not None:
+            self._revert.cancel()
+            self._revert = None
         if self._unsubscribe is not None:
             self._unsubscribe()
             self._unsubscribe = None
@@ -244,7 +273,7 @@ class DeviceServer:
         self.online = state.state not in (STATE_UNAVAILABLE, STATE_UNKNOWN)
         if not self.online or self._server is None:
             return
-        self.image = self.image_of(state, self.device_id)
+        self.image = {**self.image_of(state, self.device_id), **self.kept}
         base = min(self.image)
         registers = [self.image[a] for a in range(base, base + len(self.image))]
         self._updating = True
@@ -267,6 +296,7 @@ class DeviceServer:
         result = await self.on_write(self, written, {**self.image, **written})
         if result is None:
             self.image.update(written)
+            self.kept.update((a, v) for a, v in written.items() if a in self.kept)
         return result
 
 
@@ -290,9 +320,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--modbus-device-id", type=int, default=1, help="Modbus unit id of both devices (default 1)")
 
 
-DEVICES: Mapping[str, tuple[Callable[[State, int], Image], WriteHandler]] = {
-    "pv": (pv_image, pv_write),
-    "battery": (battery_image, battery_write),
+DEVICES: Mapping[str, tuple[Callable[[State, int], Image], WriteHandler, tuple[int, ...]]] = {
+    "pv": (pv_image, pv_write, (ss.WMAXLIMPCT_RVRTTMS,)),
+    "battery": (battery_image, battery_write, (bat.WATCHDOG_S,)),
 }
 
 
@@ -307,9 +337,9 @@ async def serve(hub: Hub, args: argparse.Namespace) -> None:
             if entity_id is None:
                 _LOGGER.warning("modbus sim: no %s entity in the simulation; not serving one", domain)
                 continue
-            image_of, on_write = DEVICES[domain]
+            image_of, on_write, kept = DEVICES[domain]
             server = DeviceServer(hub, entity_id, image_of, on_write, host=args.modbus_host, port=port,
-                                  device_id=args.modbus_device_id)
+                                  device_id=args.modbus_device_id, kept=kept)
             await server.start()
             servers.append(server)
         await asyncio.Event().wait()

@@ -15,6 +15,7 @@ import voluptuous as vol
 
 from orbiteos.core import Hub, ServiceCall, Unsubscribe
 from orbiteos.errors import ConfigError, DeviceUnavailable
+from orbiteos.integrations.mqtt.battery import MqttBattery
 from orbiteos.integrations.mqtt.client import (
     BrokerSettings,
     MqttMessage,
@@ -24,11 +25,12 @@ from orbiteos.integrations.mqtt.client import (
 )
 from orbiteos.integrations.mqtt.connection import MessageCallback, MqttConnection
 from orbiteos.integrations.mqtt.entities import PLATFORMS, MqttEntity, MqttSwitch
-from orbiteos.integrations.mqtt.entity_services import register_entity_service
+from orbiteos.integrations.mqtt.entity_services import serve_switch_service
 from orbiteos.integrations.mqtt.meter import MqttMeter
 from orbiteos.integrations.mqtt.schema import CONFIG_SCHEMA, PUBLISH_SCHEMA
 from orbiteos.integrations.mqtt.statestream import StateStream
 from orbiteos.integrations.mqtt.topic import valid_subscribe_topic
+from orbiteos.natures import serve
 from orbiteos.template import Template
 
 _LOGGER = logging.getLogger(__name__)
@@ -54,7 +56,7 @@ __all__ = [
     "get_connection",
 ]
 
-_ENTITY_CLASSES: dict[str, type[MqttEntity]] = {**PLATFORMS, "meter": MqttMeter}
+_ENTITY_CLASSES: dict[str, type[MqttEntity]] = {**PLATFORMS, "meter": MqttMeter, "battery": MqttBattery}
 
 
 def broker_settings(config: dict[str, Any]) -> BrokerSettings:
@@ -134,6 +136,9 @@ async def async_setup(hub: Hub, config: dict[str, Any]) -> None:
             entities.append(entity)
     hub.data[f"{DOMAIN}.entities"] = {e.entity_id: e for e in entities}
     _register_services(hub, [e for e in entities if isinstance(e, MqttSwitch)])
+    batteries = {e.entity_id: e for e in entities if isinstance(e, MqttBattery)}
+    if batteries:
+        hub.on_stop(serve(hub, "battery", DOMAIN, batteries))
     if config.get("statestream"):
         StateStream(hub, connection, config["statestream"]).start()
 
@@ -171,6 +176,6 @@ def _register_services(hub: Hub, switches: list[MqttSwitch]) -> None:
         await by_id[entity_id].toggle()
 
     ids = set(by_id)
-    register_entity_service(hub, "switch", "turn_on", ids, turn_on, "Turn a switch on")
-    register_entity_service(hub, "switch", "turn_off", ids, turn_off, "Turn a switch off")
-    register_entity_service(hub, "switch", "toggle", ids, toggle, "Toggle a switch")
+    hub.on_stop(serve_switch_service(hub, "turn_on", ids, turn_on, "Turn a switch on"))
+    hub.on_stop(serve_switch_service(hub, "turn_off", ids, turn_off, "Turn a switch off"))
+    hub.on_stop(serve_switch_service(hub, "toggle", ids, toggle, "Toggle a switch"))

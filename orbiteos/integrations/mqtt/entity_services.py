@@ -1,4 +1,4 @@
-"""Entity services (`switch.turn_on` ...) for MQTT entities that share their domain with other integrations.
+"""Switch services (`switch.turn_on` ...) for MQTT switches, which share their domain with other integrations.
 
 Registered with `register_for_entities`: the registry hands this integration only the MQTT entities
 named in a call and the others to their own integrations, so a Modbus switch and an MQTT switch can
@@ -12,7 +12,7 @@ from typing import Any
 
 import voluptuous as vol
 
-from orbiteos.core import Hub, ServiceCall
+from orbiteos.core import Hub, ServiceCall, Unsubscribe
 from orbiteos.validation import entity_ids as entity_ids_validator
 
 EntityHandler = Callable[[str, ServiceCall], Awaitable[Any]]
@@ -20,13 +20,15 @@ EntityHandler = Callable[[str, ServiceCall], Awaitable[Any]]
 TARGET_SCHEMA = vol.Schema({vol.Required("entity_id"): entity_ids_validator})
 
 
-def register_entity_service(
-    hub: Hub, domain: str, service: str, entity_ids: set[str], handler: EntityHandler, description: str = ""
-) -> None:
-    """Serve `domain.service` for the MQTT entities in `entity_ids`."""
+def serve_switch_service(
+    hub: Hub, service: str, entity_ids: set[str], handler: EntityHandler, description: str = ""
+) -> Unsubscribe:
+    """Serve `switch.<service>` for the MQTT switches in `entity_ids`; returns the unsubscribe."""
 
     async def handle(call: ServiceCall) -> None:
         for entity_id in call.entity_ids:
             await handler(entity_id, call)
 
-    hub.services.register_for_entities(domain, service, handle, entity_ids.__contains__, TARGET_SCHEMA, description)
+    return hub.services.register_for_entities(
+        "switch", service, handle, entity_ids.__contains__, TARGET_SCHEMA, description
+    )

@@ -30,35 +30,41 @@ DEFAULT_FIELDS: dict[str, str] = {
 }
 
 
-def lookup(document: Any, path: tuple[str, ...]) -> Any:
-    """Follow a dotted path through dicts and lists; None when a step is missing."""
+MISSING: Any = object()
+
+
+def lookup(document: Any, path: tuple[str, ...], missing: Any = None) -> Any:
+    """Follow a dotted path through dicts and lists; `missing` when a step is missing."""
     node = document
     for step in path:
         if isinstance(node, dict):
             if step not in node:
-                return None
+                return missing
             node = node[step]
         elif isinstance(node, list) and step.isdigit() and int(step) < len(node):
             node = node[int(step)]
         else:
-            return None
+            return missing
     return node
 
 
 class MqttMeter(MqttEntity):
     platform = "meter"
+    default_fields: Mapping[str, str] = DEFAULT_FIELDS
+    # Fields that are words, not numbers (a battery's `mode`); JSON null clears any field.
+    text_fields: frozenset[str] = frozenset()
 
     def __init__(self, hub: Hub, connection: MqttConnection, config: Mapping[str, Any]) -> None:
         super().__init__(hub, connection, config)
         self.unit_of_measurement = "kW"
         # attribute -> (path, scale)
         self.fields: dict[str, tuple[tuple[str, ...], float]] = {}
-        for attribute, spec in {**DEFAULT_FIELDS, **config.get("fields", {})}.items():
+        for attribute, spec in {**self.default_fields, **config.get("fields", {})}.items():
             if spec is None:  # `fields: {power_l1: null}` drops a default
                 continue
             path, scale = (spec, 1.0) if isinstance(spec, str) else (spec["path"], spec.get("scale", 1.0))
             self.fields[attribute] = (tuple(path.split(".")), scale)
-        self._values: dict[str, float] = {}
+        self._values: dict[str, Any] = {}
 
     async def subscribe_topics(self) -> None:
         await self._subscribe(self.config["state_topic"], self._on_telemetry)
@@ -75,8 +81,12 @@ class MqttMeter(MqttEntity):
             return
         found = 0
         for attribute, (path, scale) in self.fields.items():
-            raw = lookup(document, path)
-            if raw is None:
+            raw = lookup(document, path, MISSING)
+            if raw is MISSING:
+                continue
+            if raw is None or (attribute in self.text_fields and isinstance(raw, str)):
+                self._values[attribute] = raw
+                found += 1
                 continue
             if isinstance(raw, bool) or not isinstance(raw, int | float | str):
                 number = None

@@ -203,6 +203,20 @@ METER_SCHEMA = vol.All(
     _with_entity_id("meter"),
 )
 
+BATTERY_SCHEMA = vol.All(
+    vol.Schema(
+        {
+            **_ENTITY_BASE,
+            vol.Required("state_topic"): valid_subscribe_topic,
+            vol.Optional("fields", default={}): _meter_fields,
+            vol.Optional("set_power_topic"): valid_publish_topic,
+            vol.Optional("auto_topic"): valid_publish_topic,
+            vol.Optional("qos", default=1): qos,
+        }
+    ),
+    _with_entity_id("battery"),
+)
+
 _FILTER = vol.Schema(
     {
         vol.Optional("domains", default=[]): vol.All(cv.ensure_list, [cv.string]),
@@ -228,6 +242,7 @@ ENTITY_PLATFORMS = {
     "binary_sensor": BINARY_SENSOR_SCHEMA,
     "switch": SWITCH_SCHEMA,
     "meter": METER_SCHEMA,
+    "battery": BATTERY_SCHEMA,
 }
 
 

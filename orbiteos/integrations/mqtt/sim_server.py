@@ -8,7 +8,8 @@ Every `--mqtt-interval` seconds (1 s) it publishes, as JSON objects:
 - `<prefix>/battery/<name>`: `power_kw` (+ discharge / - charge), `soc`, `setpoint_kw` ...
 
 and accepts battery setpoints: `<prefix>/battery/<name>/set_power` with a number of kW or
-`{"power_kw": x}`, and `<prefix>/battery/<name>/auto` (any payload) to hand control back.
+`{"power_kw": x}` (with `"revert_s": n`, the battery goes back to auto by itself when no new
+setpoint comes for n seconds), and `<prefix>/battery/<name>/auto` (any payload) to hand control back.
 `<prefix>/status` is `online` (retained) while connected and `offline` after: published on a clean
 stop, and by the broker (the last will) when the process dies.
 """
@@ -84,6 +85,7 @@ class SimMqttServer:
             self._on_message,
         )
         self.published = 0
+        self._reverts: dict[str, asyncio.TimerHandle] = {}
 
     async def serve(self) -> None:
         await self.client.subscribe(f"{self.prefix}/battery/+/set_power", qos=1)
@@ -122,8 +124,10 @@ class SimMqttServer:
         entity_id = f"battery.{parts[-2]}"
         command = parts[-1]
         if command == "auto":
+            self._arm_revert(entity_id, None)
             self.hub.create_task(self._call(entity_id, "auto", {}, message), name=f"sim-mqtt:{entity_id}")
             return
+        self._arm_revert(entity_id, _revert_s(message.payload))
         power_kw = _setpoint(message.payload)
         if power_kw is None:
             _LOGGER.warning(
@@ -135,6 +139,20 @@ class SimMqttServer:
             self._call(entity_id, "set_power", {"power_kw": power_kw}, message), name=f"sim-mqtt:{entity_id}"
         )
 
+    def _arm_revert(self, entity_id: str, seconds: float | None) -> None:
+        """The battery's watchdog: `revert_s` without a new setpoint and it goes back to auto by itself."""
+        previous = self._reverts.pop(entity_id, None)
+        if previous is not None:
+            previous.cancel()
+        if seconds:
+            self._reverts[entity_id] = self.hub.clock.call_later(seconds, self._fall_back, entity_id, seconds)
+
+    def _fall_back(self, entity_id: str, seconds: float) -> None:
+        self._reverts.pop(entity_id, None)
+        _LOGGER.warning("%s: no setpoint for %g s over MQTT; back to auto by itself", entity_id, seconds)
+        self.hub.create_task(self.hub.services.call("battery", "auto", {"entity_id": entity_id}),
+                             name=f"sim-mqtt:{entity_id} fallback")
+
     async def _call(self, entity_id: str, service: str, data: dict[str, Any], message: MqttMessage) -> None:
         try:
             await self.hub.services.call("battery", service, data, target={"entity_id": entity_id})
@@ -142,6 +160,14 @@ class SimMqttServer:
             _LOGGER.warning("battery.%s from %s failed: %s", service, message.topic, err)
         else:
             _LOGGER.info("battery.%s %s %s (from MQTT %s)", service, entity_id, data, message.topic)
+
+
+def _revert_s(payload: str) -> float | None:
+    parsed = parse_json(payload)
+    value = parsed.get("revert_s") if isinstance(parsed, dict) else None
+    if isinstance(value, int | float) and not isinstance(value, bool) and 0 < value < 86400:
+        return float(value)
+    return None
 
 
 def _setpoint(payload: str) -> float | None:

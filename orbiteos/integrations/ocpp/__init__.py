@@ -63,6 +63,8 @@ CHARGE_POINT_SCHEMA = vol.Schema({
     vol.Optional("connectors", default=1): vol.All(vol.Coerce(int), vol.Range(min=1, max=32)),
     vol.Optional("phases", default=3): cv.one_of(1, 2, 3),
     vol.Optional("voltage", default=230.0): cv.number_in_range(100, 1000),
+    # The most a connector may deliver per phase: published as `max_power_kw`, the nature's upper bound.
+    vol.Optional("max_current_a", default=32.0): cv.number_in_range(1, 1000),
     vol.Optional("charging_rate_unit"): _UNIT,
 })
 
@@ -101,6 +103,7 @@ def build_central_system(hub: Hub, config: dict[str, Any]) -> CentralSystem:
             connectors=cp["connectors"],
             phases=cp["phases"],
             voltage=cp["voltage"],
+            max_current_a=cp["max_current_a"],
             charging_rate_unit=cp.get("charging_rate_unit", config["charging_rate_unit"]),
             name=cp.get("name"),
         )
@@ -118,6 +121,7 @@ async def async_setup(hub: Hub, config: dict[str, Any]) -> None:
     ocpp.messages.ASYNC_VALIDATION = config["validate_in_thread"]
     system = build_central_system(hub, config)
     hub.data[DOMAIN] = system
-    register_services(hub, system)
+    withdraw = register_services(hub, system)
     await system.start()
     hub.on_stop(system.stop)
+    hub.on_stop(withdraw)

@@ -30,6 +30,7 @@ class ChargePointSettings:
     connectors: int = 1
     phases: int = 3
     voltage: float = 230.0
+    max_current_a: float = 32.0
     charging_rate_unit: str = UNIT_AUTO
     name: str | None = None
 
@@ -57,6 +58,8 @@ class ChargePointDevice:
         self.advertised_unit: str | None = None
         # TxDefaultProfile limits per connector, so limit_kw falls back to them when a transaction ends.
         self.default_limit_kw: dict[int, float] = {}
+        # (connection, connector) -> the fallback limit installed on that connection.
+        self.fallback_sent: dict[tuple[int, int], Limit] = {}
         for connector_id in range(1, settings.connectors + 1):
             self.connector(connector_id)
 
@@ -74,6 +77,9 @@ class ChargePointDevice:
         if entity is None:
             name = f"{self.settings.name or self.charge_point_id} connector {connector_id}"
             entity = ConnectorEntity(self.hub, self.charge_point_id, connector_id, name)
+            entity.max_power_kw = round(
+                self.settings.max_current_a * self.settings.voltage * self.settings.phases / 1000.0, 3
+            )
             entity.available = self.connected
             self.entities[connector_id] = entity
             entity.write_state()

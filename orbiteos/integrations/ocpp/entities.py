@@ -33,6 +33,8 @@ class ConnectorEntity(Entity):
         self.id_tag: str | None = None
         self.currents_a: dict[str, float] = {}
         self.voltage_v: float | None = None
+        self.ownership: dict[str, Any] = {}
+        self.max_power_kw: float | None = None
 
     @property
     def state(self) -> Any:
@@ -47,6 +49,8 @@ class ConnectorEntity(Entity):
             "connector_id": self.connector_id,
             "charge_point_id": self.charge_point_id,
         }
+        if self.max_power_kw is not None:
+            attrs["max_power_kw"] = self.max_power_kw
         if self.vehicle_soc is not None:
             attrs["vehicle_soc"] = self.vehicle_soc
         if self.energy_kwh is not None:
@@ -61,6 +65,7 @@ class ConnectorEntity(Entity):
         if self.voltage_v is not None:
             attrs["voltage"] = self.voltage_v
         attrs.update(super().attributes)
+        attrs.update(self.ownership)
         return attrs
 
     def begin_transaction(self, transaction_id: int, id_tag: str) -> None:

@@ -1,14 +1,15 @@
 """Services: the ev_charger nature (`set_limit`, `start`, `stop`) and the OCPP operations (`ocpp.*`).
 
-`ev_charger.*` may also be provided by another integration (the simulator, say): they are registered
-with `register_for_entities`, so the registry hands OCPP only the entities of its own chargers.
+The connectors implement the ev_charger Protocol (`OCPPConnector`) and are served by
+`orbiteos.natures`, which validates, routes and keeps their limits alive. A limit goes out as a
+charging profile whose schedule lasts the command's `revert_s`: if OrbitEOS stops renewing it, the
+charger falls back to its default profile by itself (OCPP 1.6 3.13, profile duration).
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import asdict
 from typing import Any
 
@@ -22,11 +23,13 @@ from ocpp.v16.enums import (
 )
 
 from orbiteos import validation as cv
-from orbiteos.core import Hub, ServiceCall
+from orbiteos.core import Hub, ServiceCall, Unsubscribe
 from orbiteos.errors import DeviceUnavailable, ServiceValidationError
 from orbiteos.integrations.ocpp.central_system import CentralSystem
 from orbiteos.integrations.ocpp.charge_point import CentralSystemChargePoint, ChargerCallError
 from orbiteos.integrations.ocpp.device import ChargePointDevice
+from orbiteos.natures import Command, DeviceDirectory, serve
+from orbiteos.natures.contract import SCHEMAS as NATURE_SCHEMAS
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -35,24 +38,14 @@ DOMAIN = "ocpp"
 STACK_LEVEL = 1
 DEFAULT_PROFILE_ID = 1
 TX_PROFILE_ID = 2
+# The charger's own fallback: a TxDefaultProfile under the others, with no end (docs/failsafe.md).
+FALLBACK_PROFILE_ID = 3
+FALLBACK_STACK_LEVEL = 0
 
 Validator = vol.Schema | vol.All
 
-_non_negative = vol.All(vol.Coerce(float), vol.Range(min=0))
 _connector = vol.All(vol.Coerce(int), vol.Range(min=0))
 
-SET_LIMIT_SCHEMA = vol.All(
-    vol.Schema({
-        vol.Required("entity_id"): cv.entity_ids,
-        vol.Exclusive("power_kw", "limit"): _non_negative,
-        vol.Exclusive("current_a", "limit"): _non_negative,
-    }),
-    cv.has_at_least_one_key("power_kw", "current_a"),
-)
-START_SCHEMA = vol.Schema(
-    {vol.Required("entity_id"): cv.entity_ids, vol.Optional("id_tag"): vol.All(cv.string, vol.Length(1, 20))}
-)
-STOP_SCHEMA = vol.Schema({vol.Required("entity_id"): cv.entity_ids})
 
 _TARGET = {vol.Exclusive("charge_point_id", "target"): cv.string, vol.Exclusive("entity_id", "target"): cv.entity_ids}
 
@@ -98,7 +91,7 @@ DESCRIPTIONS: dict[str, str] = {
 
 
 SERVICES: dict[str, dict[str, Validator]] = {
-    EV_DOMAIN: {"set_limit": SET_LIMIT_SCHEMA, "start": START_SCHEMA, "stop": STOP_SCHEMA},
+    EV_DOMAIN: dict(NATURE_SCHEMAS[EV_DOMAIN]),
     DOMAIN: OCPP_SCHEMAS,
 }
 
@@ -115,8 +108,34 @@ def _accepted(answer: Any, what: str, device: ChargePointDevice) -> None:
         raise ChargerCallError(f"charge point {device.charge_point_id} answered {what} with status {status}")
 
 
+async def set_fallback(device: ChargePointDevice, connector_id: int, fallback: Mapping[str, Any]) -> None:
+    """Install the limit the charger keeps when no other profile is in force (once per connection)."""
+    limit = device.limit(fallback.get("power_kw"), fallback.get("current_a"))
+    key = (id(device.connection), connector_id)
+    if device.fallback_sent.get(key) == limit:
+        return
+    profile = {
+        "chargingProfileId": FALLBACK_PROFILE_ID,
+        "stackLevel": FALLBACK_STACK_LEVEL,
+        "chargingProfilePurpose": "TxDefaultProfile",
+        "chargingProfileKind": "Relative",
+        "chargingSchedule": {
+            "chargingRateUnit": limit.unit,
+            "chargingSchedulePeriod": [{"startPeriod": 0, "limit": limit.value}],
+        },
+    }
+    answer = await _connection(device).request(
+        call.SetChargingProfile(connector_id=connector_id, cs_charging_profiles=profile)
+    )
+    _accepted(answer, "SetChargingProfile TxDefaultProfile (fallback)", device)
+    device.fallback_sent[key] = limit
+    _LOGGER.info("%s: fallback limit %s %s on connector %s", device.charge_point_id, limit.value, limit.unit,
+                 connector_id)
+
+
 async def set_limit(
-    system: CentralSystem, device: ChargePointDevice, connector_id: int, power_kw: float | None, current_a: float | None
+    system: CentralSystem, device: ChargePointDevice, connector_id: int, power_kw: float | None,
+    current_a: float | None, duration_s: float | None = None,
 ) -> None:
     limit = device.limit(power_kw, current_a)
     tx = system.sessions.on_connector(device.charge_point_id, connector_id)
@@ -130,6 +149,10 @@ async def set_limit(
             "chargingSchedulePeriod": [{"startPeriod": 0, "limit": limit.value}],
         },
     }
+    if duration_s is not None:
+        # Relative schedules start when the charger receives them; past `duration` the charger
+        # falls back to the next profile in its stack (the charge point's own default).
+        profile["chargingSchedule"]["duration"] = max(1, round(duration_s))
     if tx is not None:
         profile["transactionId"] = tx.transaction_id
     answer = await _connection(device).request(
@@ -154,40 +177,59 @@ async def remote_start(system: CentralSystem, device: ChargePointDevice, connect
 
 async def remote_stop(system: CentralSystem, device: ChargePointDevice, connector_id: int) -> None:
     tx = system.sessions.on_connector(device.charge_point_id, connector_id)
-    if tx is None:
-        raise ServiceValidationError(
-            f"ev_charger.stop: {device.connector(connector_id).entity_id} has no transaction to stop"
-        )
+    if tx is None:  # nothing is charging: stopped already, as on every other provider
+        _LOGGER.info("%s: ev_charger.stop: no transaction on connector %s", device.charge_point_id, connector_id)
+        return
     answer = await _connection(device).request(call.RemoteStopTransaction(transaction_id=tx.transaction_id))
     _accepted(answer, "RemoteStopTransaction", device)
 
 
-ConnectorAction = Callable[[ChargePointDevice, int, dict[str, Any]], Awaitable[None]]
+class OCPPConnector:
+    """One connector of an OCPP charge point, as an ev_charger nature device."""
+
+    def __init__(self, system: CentralSystem, device: ChargePointDevice, connector_id: int) -> None:
+        self.system = system
+        self.device = device
+        self.connector_id = connector_id
+
+    def _accept(self, command: Command) -> None:
+        entity = self.device.connector(self.connector_id)
+        entity.ownership = dict(command.attributes)
+        entity.set_context(command.context)
+        entity.write_state()
+
+    async def set_limit(self, power_kw: float | None, current_a: float | None, command: Command) -> None:
+        if command.fallback is not None and command.revert_s is not None:
+            await set_fallback(self.device, self.connector_id, command.fallback)
+        await set_limit(self.system, self.device, self.connector_id, power_kw, current_a, command.revert_s)
+        self._accept(command)
+
+    async def start(self, id_tag: str | None, command: Command) -> None:
+        await remote_start(self.system, self.device, self.connector_id, id_tag)
+        self._accept(command)
+
+    async def stop(self, command: Command) -> None:
+        await remote_stop(self.system, self.device, self.connector_id)
+        self._accept(command)
 
 
-def _ev_service(hub: Hub, system: CentralSystem, service: str, schema: Validator, action: ConnectorAction) -> None:
-    """Register `ev_charger.<service>` for the connectors of this central system's charge points."""
+def connectors(system: CentralSystem) -> DeviceDirectory:
+    """The central system's connectors as nature devices; chargers add connectors as they name them."""
+    adapters: dict[str, OCPPConnector] = {}
 
-    def owns(entity_id: str) -> bool:
-        return system.device_of_entity(entity_id) is not None
-
-    async def handle(service_call: ServiceCall) -> None:
-        data = dict(service_call.data)
-        jobs: list[Awaitable[None]] = []
-        for entity_id in service_call.entity_ids:
+    def lookup(entity_id: str) -> OCPPConnector | None:
+        adapter = adapters.get(entity_id)
+        if adapter is None:
             found = system.device_of_entity(entity_id)
-            if found is None:  # claimed by `owns` a moment ago; the index only grows
-                raise ServiceValidationError(f"{EV_DOMAIN}.{service}: entity_id: {entity_id} is not an OCPP charger")
-            device, connector_id = found
-            jobs.append(action(device, connector_id, data))
-        # One slow or failing charger must not hold up or cancel the others.
-        for outcome in await asyncio.gather(*jobs, return_exceptions=True):
-            if isinstance(outcome, BaseException):
-                raise outcome
+            if found is None:
+                return None
+            adapter = adapters[entity_id] = OCPPConnector(system, *found)
+        return adapter
 
-    hub.services.register_for_entities(
-        EV_DOMAIN, service, handle, owns, vol.Schema(schema), DESCRIPTIONS[f"{EV_DOMAIN}.{service}"]
-    )
+    def entity_ids() -> list[str]:
+        return [entity.entity_id for device in system.devices.values() for entity in device.entities.values()]
+
+    return DeviceDirectory(lookup, entity_ids)
 
 
 def _resolve(system: CentralSystem, data: Mapping[str, Any], service: str) -> tuple[ChargePointDevice, int | None]:
@@ -244,11 +286,8 @@ def _ocpp_service(hub: Hub, system: CentralSystem, service: str) -> None:
     hub.services.register(DOMAIN, service, handle, schema, DESCRIPTIONS[f"{DOMAIN}.{service}"])
 
 
-def register_services(hub: Hub, system: CentralSystem) -> None:
-    _ev_service(hub, system, "set_limit", SET_LIMIT_SCHEMA,
-                lambda d, c, data: set_limit(system, d, c, data.get("power_kw"), data.get("current_a")))
-    _ev_service(hub, system, "start", START_SCHEMA,
-                lambda d, c, data: remote_start(system, d, c, data.get("id_tag")))
-    _ev_service(hub, system, "stop", STOP_SCHEMA, lambda d, c, data: remote_stop(system, d, c))
+def register_services(hub: Hub, system: CentralSystem) -> Unsubscribe:
+    withdraw = serve(hub, EV_DOMAIN, DOMAIN, connectors(system))
     for service in OCPP_SCHEMAS:
         _ocpp_service(hub, system, service)
+    return withdraw

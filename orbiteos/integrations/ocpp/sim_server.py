@@ -189,7 +189,7 @@ class SimulatedChargerClient:
         self.connected = asyncio.Event()
         self._remote_id_tag: str | None = None
         # Charging profiles by purpose: (limit_kw or None for "no limit", time received).
-        self._profiles: dict[str, dict[str, Any]] = {}
+        self._profiles: dict[tuple[str, int], dict[str, Any]] = {}
         self._cp: SimulatedChargePoint | None = None
         self._connection: WebSocketConnection | None = None
         # Transaction messages that could not be sent; OCPP wants them delivered after reconnecting.
@@ -431,7 +431,8 @@ class SimulatedChargerClient:
         if self.transaction_id is None:
             return
         transaction_id, self.transaction_id = self.transaction_id, None
-        self._profiles.pop("TxProfile", None)
+        for key in [k for k in self._profiles if k[0] == "TxProfile"]:
+            del self._profiles[key]
         stop = call.StopTransaction(
             meter_stop=self._meter_wh(), timestamp=ocpp_time(self.hub.clock.now()), transaction_id=transaction_id,
             reason=reason,
@@ -491,19 +492,40 @@ class SimulatedChargerClient:
             return "Rejected"
         if purpose == "TxProfile" and self.transaction_id is None:
             return "Rejected"
-        self._profiles[str(purpose)] = {**profile, "received": self.hub.clock.now()}
+        self._profiles[(str(purpose), int(profile.get("stack_level", 0)))] = {
+            **profile, "received": self.hub.clock.now()
+        }
+        duration = profile.get("charging_schedule", {}).get("duration")
+        if duration:
+            # Past its duration the profile no longer applies: the limit falls back by itself.
+            # The charger's own timer: it runs whether or not the central system is still connected.
+            self.hub.clock.call_later(float(duration) + 0.05, lambda: self.hub.create_task(
+                self._apply_limit(), name=f"ocpp-sim:{self.charge_point_id} profile expiry"))
         await self._apply_limit()
         return "Accepted"
+
+    def _in_force(self, purpose: str) -> dict[str, Any] | None:
+        """The profile of this purpose with the highest stack level whose schedule has not run out
+        (OCPP 1.6 3.13.2: `duration` seconds from its start)."""
+        now = self.hub.clock.now()
+        for (kind, _), profile in sorted(self._profiles.items(), key=lambda item: -item[0][1]):
+            if kind != purpose:
+                continue
+            duration = profile.get("charging_schedule", {}).get("duration")
+            if duration and (now - profile["received"]).total_seconds() >= float(duration):
+                continue
+            return profile
+        return None
 
     async def clear_profiles(self, id: int | None = None, charging_profile_purpose: str | None = None,
                              **kwargs: Any) -> str:
         cleared = [
-            purpose for purpose, p in self._profiles.items()
+            key for key, p in self._profiles.items()
             if (id is None or p.get("charging_profile_id") == id)
-            and (charging_profile_purpose is None or purpose == charging_profile_purpose)
+            and (charging_profile_purpose is None or key[0] == charging_profile_purpose)
         ]
-        for purpose in cleared:
-            del self._profiles[purpose]
+        for key in cleared:
+            del self._profiles[key]
         await self._apply_limit()
         return "Accepted" if cleared else "Unknown"
 
@@ -528,10 +550,10 @@ class SimulatedChargerClient:
 
     async def _apply_limit(self) -> None:
         """The simulator's limit follows the profiles: Tx (in a transaction) over TxDefault, capped by the max."""
-        chosen = self._profiles.get("TxProfile") if self.transaction_id is not None else None
-        chosen = chosen or self._profiles.get("TxDefaultProfile")
+        chosen = self._in_force("TxProfile") if self.transaction_id is not None else None
+        chosen = chosen or self._in_force("TxDefaultProfile")
         limit = self._profile_limit_kw(chosen) if chosen else None
-        cap = self._profiles.get("ChargePointMaxProfile")
+        cap = self._in_force("ChargePointMaxProfile")
         cap_kw = self._profile_limit_kw(cap) if cap else None
         max_kw = float(self._attr("max_power_kw", 22.0))
         limit_kw = min(x for x in (limit, cap_kw, max_kw) if x is not None)

@@ -12,8 +12,9 @@ from datetime import datetime
 from typing import Any
 
 from orbiteos.core import State
+from orbiteos.natures.contract import NATURE_DOMAINS
 
-NATURES = frozenset({"meter", "pv", "battery", "ev_charger"})
+NATURES = frozenset(NATURE_DOMAINS)  # the device natures (orbiteos.natures), recorded as telemetry too
 
 DEVICE_TELEMETRY_COLUMNS = (
     "time", "device_id", "nature", "available", "power_kw", "energy_kwh", "import_kwh", "export_kwh",

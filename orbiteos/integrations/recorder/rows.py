@@ -33,6 +33,8 @@ from orbiteos.integrations.recorder.copy_binary import (
 )
 
 EVENT_GRID = "grid_event"
+# Events that are grid events too: the fail-safe entering and leaving, setpoint conflicts (orbiteos.natures).
+GRID_EVENT_TYPES = frozenset({EVENT_GRID, "failsafe", "setpoint_conflict"})
 EVENT_AUTOMATION_RUN_FINISHED = "automation_run_finished"
 
 # Column order of each table as the recorder writes it (a subset of schema.sql's columns).
@@ -348,8 +350,8 @@ class RowBuilder:
                 event.time_fired, seq, text(ctx.user_id), text(data.get("domain")), text(data.get("service")),
                 to_json(data.get("service_data")), bool(data.get("handled", True)), ctx.id, ctx.parent_id,
             ))
-        elif kind == EVENT_GRID:
-            grid_kind = data.get("kind") or data.get("type") or data.get("event") or "unknown"
+        elif kind in GRID_EVENT_TYPES:
+            grid_kind = data.get("kind") or data.get("type") or data.get("event") or kind
             batch.add("grid_events", (
                 event.time_fired, text(grid_kind), text(data.get("entity_id")), energy.number(data.get("value")),
                 to_json(data), ctx.id,

@@ -70,9 +70,10 @@ async def async_setup(hub: Hub, config: dict[str, Any] | None) -> None:
     config = CONFIG_SCHEMA(config or {})
     site = SimulatedSite(hub, config)
     hub.data[DOMAIN] = site
-    register_services(hub, site)
+    withdraw = register_services(hub, site)
     site.start()
     hub.on_stop(site.stop)
+    hub.on_stop(withdraw)
     _LOGGER.info(
         "sim: site with %d PV, %d batteries, %d chargers, seed %d, step %.3g s",
         len(site.pv), len(site.batteries), len(site.chargers), site.seed, site.step_s,

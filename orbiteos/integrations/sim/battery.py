@@ -74,6 +74,9 @@ class Battery:
         soc = float(initial_soc) if initial_soc is not None else (self.soc_min + self.soc_max) / 2.0
         self.stored_kwh = self.usable_capacity_kwh * soc / 100.0
         self.setpoint_kw: float | None = None  # None: self-consumption (auto)
+        # The watchdog: seconds the setpoint is held without being renewed, then back to auto.
+        self.revert_in_s: float | None = None
+        self.ownership: dict[str, Any] = {}
         self.power_kw = 0.0
         self.temperature_c = ambient_c
         self.charged_kwh = 0.0  # AC energy in
@@ -122,6 +125,11 @@ class Battery:
 
     def step(self, dt: float, site_demand_kw: float, ambient_c: float) -> float:
         """Run one step; `site_demand_kw` is what the site would draw from the grid without us."""
+        if self.revert_in_s is not None:
+            self.revert_in_s -= dt
+            if self.revert_in_s <= 0.0:
+                self.revert_in_s = None
+                self.setpoint_kw = None
         requested = self.setpoint_kw if self.setpoint_kw is not None else site_demand_kw
         max_charge, max_discharge = self.limits_kw(dt)
         power = min(max_discharge, max(-max_charge, requested))
@@ -171,4 +179,5 @@ class Battery:
             "soc_min": self.soc_min,
             "soc_max": self.soc_max,
             "unit_of_measurement": "kW",
+            **self.ownership,
         }

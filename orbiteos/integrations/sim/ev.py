@@ -133,18 +133,25 @@ class EVCharger:
         self._planned_day: int | None = None
         # Available with nobody plugged in for a whole step: nothing new to write.
         self.quiet = False
+        # A charging profile's duration: seconds the limit holds, then back to the charger's maximum.
+        self.revert_in_s: float | None = None
+        self.revert_to_kw = self.max_power_kw  # the charger's own default profile
+        self.ownership: dict[str, Any] = {}
 
     # --- control ---------------------------------------------------------
     @property
     def min_power_kw(self) -> float:
         return self.min_current_a * self.voltage * self.phases / 1000.0
 
-    def set_limit(self, power_kw: float | None = None, current_a: float | None = None) -> None:
+    def limit_kw_of(self, power_kw: float | None = None, current_a: float | None = None) -> float:
         if current_a is not None:
             power_kw = current_a * self.voltage * self.phases / 1000.0
         if power_kw is None:
             raise ValueError("charger limit needs power_kw or current_a")
-        self.limit_kw = max(0.0, min(self.max_power_kw, power_kw))
+        return max(0.0, min(self.max_power_kw, power_kw))
+
+    def set_limit(self, power_kw: float | None = None, current_a: float | None = None) -> None:
+        self.limit_kw = self.limit_kw_of(power_kw, current_a)
 
     def start(self) -> None:
         self.enabled = True
@@ -186,6 +193,11 @@ class EVCharger:
     def step(self, local: float, day: int, dt: float) -> float:
         """One step at site-local epoch seconds `local`; returns the AC power drawn, kW."""
         self.quiet = False
+        if self.revert_in_s is not None:
+            self.revert_in_s -= dt
+            if self.revert_in_s <= 0.0:
+                self.revert_in_s = None
+                self.limit_kw = self.revert_to_kw
         if day != self._planned_day:
             self._plan(day)
         visit = self.visit
@@ -249,6 +261,7 @@ class EVCharger:
             "connector_id": self.connector_id,
             "enabled": self.enabled,
             "unit_of_measurement": "kW",
+            **self.ownership,
         }
         if visit is not None:
             attrs["vehicle_soc"] = round(visit.soc * 1e2) / 1e2

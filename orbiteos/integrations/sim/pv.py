@@ -64,6 +64,9 @@ class PVArray:
         self.dc_current = 0.0
         # Asleep through a whole step (night): nothing new to write, as a sleeping inverter says nothing.
         self.quiet = False
+        # SunSpec's WMaxLimPct_RvrtTms: seconds the limit is held without being renewed.
+        self.revert_in_s: float | None = None
+        self.ownership: dict[str, Any] = {}
 
     def set_limit(self, power_kw: float | None = None, percent: float | None = None) -> None:
         """Curtail to `power_kw`, or to `percent` of the inverter rating; never above the rating."""
@@ -73,6 +76,11 @@ class PVArray:
         self.limit_kw = max(0.0, min(self.inverter_kw, target))
 
     def step(self, ts: float, dt: float, weather: Weather) -> float:
+        if self.revert_in_s is not None:
+            self.revert_in_s -= dt
+            if self.revert_in_s <= 0.0:
+                self.revert_in_s = None
+                self.limit_kw = self.inverter_kw
         clear_total, clear_diffuse = self.table.at(ts)
         poa = (clear_total - clear_diffuse) * weather.beam_factor + clear_diffuse * weather.diffuse_factor
         self.irradiance_w_m2 = poa
@@ -112,4 +120,5 @@ class PVArray:
             "irradiance_w_m2": round(self.irradiance_w_m2 * 1e1) / 1e1,
             "temperature_c": round(self.temperature_c * 1e1) / 1e1,
             "unit_of_measurement": "kW",
+            **self.ownership,
         }

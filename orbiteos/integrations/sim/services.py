@@ -1,90 +1,88 @@
-"""The simulated devices' services: the only way to control them, as on a real site."""
+"""The simulated devices as providers of the battery, pv and ev_charger natures: the only way to
+control them, as on a real site. Each holds a setpoint for the command's `revert_s` by itself
+(its simulated watchdog) and acknowledges it at once; its power follows at the next step."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
-import voluptuous as vol
-
-from orbiteos.core import Hub, ServiceCall
+from orbiteos.core import Hub
+from orbiteos.errors import DeviceUnavailable
 from orbiteos.integrations.sim.battery import Battery
 from orbiteos.integrations.sim.ev import EVCharger
 from orbiteos.integrations.sim.pv import PVArray
 from orbiteos.integrations.sim.site import SimulatedSite
-from orbiteos.validation import entity_ids, exactly_one_key, number_in_range
+from orbiteos.natures import Command, serve
+from orbiteos.natures.contract import SCHEMAS
 
-_TARGET: dict[Any, Any] = {vol.Required("entity_id"): entity_ids}
-
-SERVICES: dict[str, dict[str, Any]] = {
-    "pv": {
-        "set_limit": vol.All(
-            vol.Schema(
-                {
-                    **_TARGET,
-                    vol.Optional("power_kw"): number_in_range(0.0),
-                    vol.Optional("percent"): number_in_range(0.0, 100.0),
-                }
-            ),
-            exactly_one_key("power_kw", "percent"),
-        ),
-    },
-    "battery": {
-        "set_power": vol.Schema({**_TARGET, vol.Required("power_kw"): number_in_range()}),
-        "auto": vol.Schema(_TARGET),
-    },
-    "ev_charger": {
-        "set_limit": vol.All(
-            vol.Schema(
-                {
-                    **_TARGET,
-                    vol.Optional("power_kw"): number_in_range(0.0),
-                    vol.Optional("current_a"): number_in_range(0.0),
-                }
-            ),
-            exactly_one_key("power_kw", "current_a"),
-        ),
-        "start": vol.Schema(_TARGET),
-        "stop": vol.Schema(_TARGET),
-    },
-}
+# The nature services the simulator provides (for `orbiteos check` and the docs).
+SERVICES: dict[str, dict[str, Any]] = {domain: dict(SCHEMAS[domain]) for domain in ("pv", "battery", "ev_charger")}
 
 
-_KINDS: dict[str, type] = {"pv": PVArray, "battery": Battery, "ev_charger": EVCharger}
+class _SimulatedDevice:
+    def __init__(self, site: SimulatedSite, entity_id: str, device: Any) -> None:
+        self.site = site
+        self.entity_id = entity_id
+        self.device = device
+
+    def _apply(self, command: Command, change: Callable[[], None]) -> None:
+        if self.entity_id in self.site.not_answering:
+            raise DeviceUnavailable(f"{self.entity_id} did not answer (injected fault)")
+        change()
+        self.device.revert_in_s = command.revert_s
+        self.device.ownership = dict(command.attributes)
+        self.site.write_device(self.entity_id, command.context)
 
 
-def register_services(hub: Hub, site: SimulatedSite) -> None:
-    """Serve the nature services for the simulated devices; other integrations' devices of a nature keep theirs."""
+class SimulatedBattery(_SimulatedDevice):
+    device: Battery
 
-    def handle(call: ServiceCall) -> None:
-        data = call.data
-        # The registry hands us only the entities `owns` claimed: simulated devices of the call's domain.
-        for entity_id in call.entity_ids:
-            device = site.device(entity_id)
-            if isinstance(device, PVArray):
-                device.set_limit(power_kw=data.get("power_kw"), percent=data.get("percent"))
-            elif isinstance(device, Battery):
-                if call.service == "set_power":
-                    device.set_power(data["power_kw"])
-                else:
-                    device.auto()
-            elif isinstance(device, EVCharger):
-                if call.service == "set_limit":
-                    device.set_limit(power_kw=data.get("power_kw"), current_a=data.get("current_a"))
-                elif call.service == "start":
-                    device.start()
-                else:
-                    device.stop()
-        # The device acknowledges the new setpoint at once; its power follows at the next step.
-        for entity_id in call.entity_ids:
-            site.write_device(entity_id, call.context)
+    async def set_power(self, power_kw: float, command: Command) -> None:
+        self._apply(command, lambda: self.device.set_power(power_kw))
 
-    for domain, services in SERVICES.items():
-        kind = _KINDS[domain]
+    async def auto(self, command: Command) -> None:
+        self._apply(command, self.device.auto)
+        self.device.revert_in_s = None
 
-        def owns(entity_id: str, kind: type = kind) -> bool:
-            return isinstance(site.device(entity_id), kind)
 
-        for service, schema in services.items():
-            hub.services.register_for_entities(
-                domain, service, handle, owns, schema, description=f"simulated {domain}.{service}"
-            )
+class SimulatedPV(_SimulatedDevice):
+    device: PVArray
+
+    async def set_limit(self, power_kw: float | None, percent: float | None, command: Command) -> None:
+        self._apply(command, lambda: self.device.set_limit(power_kw=power_kw, percent=percent))
+
+
+class SimulatedCharger(_SimulatedDevice):
+    device: EVCharger
+
+    async def set_limit(self, power_kw: float | None, current_a: float | None, command: Command) -> None:
+        self._apply(command, lambda: self.device.set_limit(power_kw=power_kw, current_a=current_a))
+        fallback = command.fallback
+        self.device.revert_to_kw = (
+            self.device.max_power_kw if fallback is None
+            else self.device.limit_kw_of(fallback.get("power_kw"), fallback.get("current_a"))
+        )
+
+    async def start(self, id_tag: str | None, command: Command) -> None:
+        self._apply(command, self.device.start)
+        self.device.revert_in_s = None
+
+    async def stop(self, command: Command) -> None:
+        self._apply(command, self.device.stop)
+        self.device.revert_in_s = None
+
+
+def register_services(hub: Hub, site: SimulatedSite) -> Callable[[], None]:
+    """Serve the natures for the simulated devices; returns the unsubscribe of all three."""
+    withdrawals = [
+        serve(hub, "battery", "sim", {e: SimulatedBattery(site, e, d) for e, d in site.batteries.items()}),
+        serve(hub, "pv", "sim", {e: SimulatedPV(site, e, d) for e, d in site.pv.items()}),
+        serve(hub, "ev_charger", "sim", {e: SimulatedCharger(site, e, d) for e, d in site.chargers.items()}),
+    ]
+
+    def withdraw() -> None:
+        for unsubscribe in withdrawals:
+            unsubscribe()
+
+    return withdraw

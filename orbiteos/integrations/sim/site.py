@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from orbiteos.core import Context, Hub
+from orbiteos.core import STATE_UNAVAILABLE, Context, Hub
 from orbiteos.entity import slugify
 from orbiteos.integrations.sim.battery import Battery
 from orbiteos.integrations.sim.ev import EVCharger
@@ -91,6 +91,10 @@ class SimulatedSite:
         self.time_s = 0.0  # simulated seconds stepped so far
         self._last_written: dict[str, tuple[float, dict[str, Any]]] = {}
         self._devices: list[tuple[str, Device]] = [*self.pv.items(), *self.batteries.items(), *self.chargers.items()]
+        # Injected faults (`orbiteos simulate --fault`): entities written as unavailable or not
+        # at all (stale), and devices that ignore their setpoints.
+        self.faults: dict[str, str] = {}
+        self.not_answering: set[str] = set()
         self._handle: asyncio.TimerHandle | None = None
         self._began = self._last = 0.0
         self._ticks = 0
@@ -153,17 +157,38 @@ class SimulatedSite:
         if last is not None and last[0] == state and last[1] is attributes:
             return
         self._last_written[entity_id] = (state, attributes)
-        self.hub.states.set(entity_id, str(state), attributes, context=context)
+        if self.faults:
+            self._faulty_set(entity_id, str(state), attributes, context=context)
+        else:
+            self.hub.states.set(entity_id, str(state), attributes, context=context)
+
+    def set_fault(self, entity_id: str, kind: str | None) -> None:
+        """Write `entity_id` as unavailable (`unavailable`), not at all (`stale`), or normally again (None)."""
+        if kind is None:
+            self.faults.pop(entity_id, None)
+            self._last_written.pop(entity_id, None)  # written at the next step even if unchanged
+        else:
+            self.faults[entity_id] = kind
 
     def write_device(self, entity_id: str, context: Context | None = None) -> None:
         device = self.device(entity_id)
         if device is not None:
-            self.hub.states.set(entity_id, _kw(device.power_kw), device.attributes(), context=context)
+            set_state = self._faulty_set if self.faults else self.hub.states.set
+            set_state(entity_id, _kw(device.power_kw), device.attributes(), context=context)
+
+    def _faulty_set(self, entity_id: str, state: str, attributes: Any, context: Context | None = None) -> None:
+        fault = self.faults.get(entity_id)
+        if fault == "stale":
+            return
+        if fault == "unavailable":
+            self.hub.states.set(entity_id, STATE_UNAVAILABLE, {}, context=context)
+            return
+        self.hub.states.set(entity_id, state, attributes, context=context)
 
     def write_states(self, context: Context | None = None, everything: bool = False) -> None:
         """Write the entities; quiet devices (asleep, idle) only when `everything` is asked for."""
         context = context or Context()
-        set_state = self.hub.states.set
+        set_state = self._faulty_set if self.faults else self.hub.states.set
         # Devices move every step: straight to the state machine (which skips unchanged writes).
         for entity_id, device in self._devices:
             if everything or not device.quiet:

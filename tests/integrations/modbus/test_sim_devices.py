@@ -138,7 +138,7 @@ async def test_the_real_simulator_behind_the_in_process_servers(setup_modbus: Se
     try:
         hub = await setup_modbus(modbus.CONFIG_SCHEMA(protocols_modbus_block(pv.port, battery.port)))
         await wait_state(hub, "battery.main", lambda s: s.attributes.get("capacity_kwh") == 10.0)
-        with pytest.raises(ServiceValidationError, match="exceeds max_discharge_kw 3.0"):
+        with pytest.raises(ServiceValidationError, match="battery.main can discharge at most 3 kW, found 5"):
             await hub.services.call("battery", "set_power", {"entity_id": "battery.main", "power_kw": 5})
         await hub.services.call("battery", "set_power", {"entity_id": "battery.main", "power_kw": 2.5})
         sim_state = await wait_state(device_hub, "battery.main", lambda s: s.attributes.get("setpoint_kw") == 2.5)

@@ -26,7 +26,8 @@ def test_every_ocpp_block_in_the_doc_is_valid() -> None:
     for block in blocks:
         config = CONFIG_SCHEMA(block)
         assert config["charge_points"][0]["id"] == "depot_cp1"
-        assert config["charge_points"][1] == {"id": "depot_cp2", "connectors": 1, "phases": 3, "voltage": 230.0}
+        assert config["charge_points"][1] == {"id": "depot_cp2", "connectors": 1, "phases": 3, "voltage": 230.0,
+                                              "max_current_a": 32.0}
 
 
 def test_the_docs_automation_uses_services_the_integration_provides() -> None:

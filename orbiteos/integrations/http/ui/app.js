@@ -2,6 +2,7 @@
 
 const TOKEN_KEY = "orbiteos.token";
 const DEVICE_DOMAINS = ["pv", "battery", "ev_charger", "meter"];
+const ALERTS_ENTITY = "sensor.orbiteos_alerts";
 const IDLE_KW = 0.05;
 
 const ui = {
@@ -218,6 +219,7 @@ function queueRender(full) {
   ui.renderQueued = true;
   requestAnimationFrame(() => {
     ui.renderQueued = false;
+    renderAlerts();
     renderFlow();
     renderDevices();
     renderEntities(ui.fullRender);
@@ -226,11 +228,22 @@ function queueRender(full) {
   });
 }
 
+// --- alerts: fail-safe states and setpoint conflicts (sensor.orbiteos_alerts) ----------
+function renderAlerts() {
+  const state = ui.entities.get(ALERTS_ENTITY);
+  const alerts = (state && state.attributes.alerts) || [];
+  $("alerts").hidden = alerts.length === 0;
+  $("alert-list").replaceChildren(...alerts.map((alert) => h("li", { class: `alert alert-${alert.kind}` },
+    h("span", { class: "alert-kind" }, alert.kind === "failsafe" ? "Fail-safe" : "Setpoint conflict"),
+    " ", alert.message)));
+}
+
 // --- site at a glance ---------------------------------------------------------------
 function sumDomain(domain) {
   const states = [...ui.entities.values()].filter((st) => domainOf(st.entity_id) === domain);
   const values = states.map((st) => num(st.state)).filter((v) => v !== null);
-  return { count: states.length, power: values.length ? values.reduce((a, b) => a + b, 0) : null, states };
+  return { count: states.length, power: values.length ? values.reduce((a, b) => a + b, 0) : null, states,
+    complete: values.length === states.length };
 }
 
 function renderFlow() {
@@ -304,9 +317,12 @@ function renderFlow() {
     svg.append(circle(node, 44, ...parts));
   }
   const any = pv.count + battery.count + grid.count + ev.count > 0;
+  // With a device unavailable (a lost meter, say) the site load is unknown, not a sum of the rest.
+  const known = [pv, battery, grid, ev].every((part) => part.complete);
   svg.append(circle({ key: "site", x: center.x, y: center.y, part: null }, center.r,
     s("text", { class: "label", x: center.x, y: center.y - 14 }, "Site load"),
-    s("text", { class: "value", x: center.x, y: center.y + 10, "data-value": "site" }, any ? kw(load) : "–")));
+    s("text", { class: "value", x: center.x, y: center.y + 10, "data-value": "site" },
+      any && known ? kw(load) : "–")));
   $("flow-note").textContent = any
     ? "Arrows move in the direction power flows. Site load = solar + battery + grid − EV."
     : "No pv, battery, meter or ev_charger entities yet.";

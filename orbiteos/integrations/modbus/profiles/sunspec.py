@@ -55,4 +55,6 @@ REGISTERS: dict[str, dict[str, Any]] = {
 CONTROLS: dict[str, dict[str, Any]] = {
     "limit_percent": REGISTERS["limit_percent"],
     "limit_enable": REGISTERS["limit_enable"],
+    # Seconds the inverter keeps the limit without a new write, then lifts it by itself.
+    "limit_revert_s": {"address": WMAXLIMPCT_RVRTTMS, "data_type": "uint16"},
 }
