@@ -50,9 +50,14 @@ class Failsafe:
             def reported(_event: Event | None = None, entity_id: str = entity_id) -> None:
                 self._last_report[entity_id] = self.hub.clock.monotonic()
 
-            unsubscribe_changes = self.hub.states.listen(entity_id, reported)
-            unsubscribe_reports = self.hub.states.listen_reported(entity_id, reported)
-            self._watching[entity_id] = lambda a=unsubscribe_changes, b=unsubscribe_reports: (a(), b())  # type: ignore[misc]
+            unsubscribes = (self.hub.states.listen(entity_id, reported),
+                            self.hub.states.listen_reported(entity_id, reported))
+
+            def unwatch(unsubscribes: tuple[Unsubscribe, Unsubscribe] = unsubscribes) -> None:
+                for unsubscribe in unsubscribes:
+                    unsubscribe()
+
+            self._watching[entity_id] = unwatch
 
     def problem(self) -> str | None:
         """Why control is unsafe now, or None."""

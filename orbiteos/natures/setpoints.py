@@ -1,14 +1,16 @@
 """Who owns each device's setpoint: its source, priority, age, and the conflicts between sources.
 
 The rule (docs/failsafe.md, "Ownership"): a source may replace a setpoint when it has the same or a
-higher priority than the setpoint's source, or when that setpoint was released (`battery.auto`) or
-not written by its source for `priority_hold` seconds. A device in its fail-safe state takes only
-the fail-safe's setpoints. Two sources writing one device within `conflict_window` seconds is a
-conflict: logged once per pair, raised as an alert, and fired as a `setpoint_conflict` event.
+higher priority than the setpoint's source, or when that setpoint was released (`battery.auto`), or
+when the automation run that wrote it has ended and its source has not written it for
+`priority_hold` seconds. A device in its fail-safe state takes only
+the fail-safe's setpoints. Two sources of the same priority writing one device within
+`conflict_window` seconds is a conflict: logged once per pair, raised as an alert, and fired as a `setpoint_conflict` event.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -43,6 +45,8 @@ class Setpoint:
     written_at: float  # monotonic: when its source last wrote it
     since: datetime
     released: bool = False
+    # The automation run that wrote it: while it lasts (a wait for recovery, say), the claim does.
+    run: asyncio.Task[Any] | None = None
 
 
 class SetpointBook:
@@ -68,13 +72,18 @@ class SetpointBook:
             return
         settings = self._settings()
         age = self.hub.clock.monotonic() - current.written_at
-        if current.source.priority > source.priority and not current.released and age < settings.priority_hold_s:
+        running = current.run is not None and not current.run.done()
+        if current.source.priority > source.priority and not current.released and (
+            running or age < settings.priority_hold_s
+        ):
+            how_long = "while its run lasts" if running else f"for {settings.priority_hold_s - age:.0f} s more"
             raise SetpointRefused(
                 f"{what}: {entity_id} is held by {current.source.name} (priority {current.source.priority:g}) "
-                f"for {settings.priority_hold_s - age:.0f} s more unless it releases it; "
-                f"{source.name} has priority {source.priority:g}"
+                f"{how_long} unless it releases it; {source.name} has priority {source.priority:g}"
             )
-        if age < settings.conflict_window_s and not current.source.name.startswith(FAILSAFE.name):
+        # Equal priorities fight; a higher one taking over, or a lower one after the claim, is a hand-over.
+        if (age < settings.conflict_window_s and current.source.priority == source.priority
+                and not current.source.name.startswith(FAILSAFE.name)):
             self._conflict(entity_id, current, source, age)
 
     def _conflict(self, entity_id: str, current: Setpoint, source: SetpointSource, age: float) -> None:
@@ -102,7 +111,8 @@ class SetpointBook:
 
     def record(self, entity_id: str, domain: str, service: str, data: Mapping[str, Any], source: SetpointSource,
                context: Context, released: bool) -> Setpoint:
+        run = asyncio.current_task() if source.name.startswith("automation.") else None
         setpoint = Setpoint(entity_id, domain, service, data, source, context, self.hub.clock.monotonic(),
-                            self.hub.clock.now(), released)
+                            self.hub.clock.now(), released, run)
         self.live[entity_id] = setpoint
         return setpoint

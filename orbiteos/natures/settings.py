@@ -96,7 +96,7 @@ SCHEMA = vol.All(
         vol.Optional("stale_after", default=30.0): vol.All(_seconds, vol.Range(min=1.0)),
         vol.Optional("keepalive", default=15.0): vol.All(_seconds, vol.Range(min=0.5)),
         vol.Optional("revert_after", default=60.0): vol.All(_seconds, vol.Range(min=1.0)),
-        vol.Optional("priority_hold", default=120.0): vol.All(_seconds, vol.Range(min=0.0)),
+        vol.Optional("priority_hold", default=10.0): vol.All(_seconds, vol.Range(min=0.0)),
         vol.Optional("conflict_window", default=30.0): vol.All(_seconds, vol.Range(min=0.0)),
         vol.Optional("safe_state", default={}): vol.Schema({
             vol.Optional(domain): _safe_state(domain) for domain in CONTROLLABLE
@@ -115,7 +115,7 @@ class FailsafeSettings:
     stale_after_s: float = 30.0
     keepalive_s: float = 15.0
     revert_after_s: float = 60.0
-    priority_hold_s: float = 120.0
+    priority_hold_s: float = 10.0
     conflict_window_s: float = 30.0
     safe_states: Mapping[str, SafeState] = field(default_factory=lambda: dict(DEFAULT_SAFE_STATES))
     devices: Mapping[str, SafeState] = field(default_factory=dict)

@@ -88,7 +88,7 @@ class FaultInjector:
         self.windows = [fault.window(run_start) for fault in faults]
 
     def check_targets(self) -> None:
-        site = self.hub.data.get("sim")
+        site: Any = self.hub.data.get("sim")
         declared = set(getattr(site, "entity_ids", []))
         for fault in self.faults:
             if fault.target == "engine":
@@ -98,7 +98,7 @@ class FaultInjector:
                     f"{fault.spec!r}: {fault.target} is not an entity of the simulated site "
                     f"(expected one of {', '.join(sorted(declared)) or 'none: no sim block'})"
                 )
-            if fault.kind == "no_answer" and site.device(fault.target) is None:
+            if fault.kind == "no_answer" and (site is None or site.device(fault.target) is None):
                 raise FaultSpecError(f"{fault.spec!r}: no_answer is for a pv, battery or ev_charger device")
 
     def schedule(self) -> None:

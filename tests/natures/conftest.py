@@ -61,6 +61,15 @@ async def wait_state(hub: Hub, entity_id: str, predicate: Callable[[State], bool
         raise AssertionError(f"timed out waiting for {entity_id} {what}: {hub.states.get(entity_id)}") from None
 
 
+def _cancelled_on_cleanup(task: asyncio.Task[Any]) -> Callable[[], Awaitable[None]]:
+    async def cancel() -> None:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+    return cancel
+
+
 async def _device_hub() -> Hub:
     hub = Hub(config=SiteConfig(latitude=0.0, longitude=0.0))
     nature_layer(hub).controller = False  # the devices' side, as in `orbiteos sim-devices`
@@ -106,14 +115,7 @@ async def start_site(provider: str, mosquitto: MosquittoBroker | None = None,
     elif provider == "mqtt":
         assert mosquitto is not None
         server = SimMqttServer(devices, mosquitto.host, mosquitto.port, "orbiteos-sim", 0.1)
-        serving = asyncio.create_task(server.serve())
-
-        async def stop_serving() -> None:
-            serving.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await serving
-
-        site.cleanups.append(stop_serving)
+        site.cleanups.append(_cancelled_on_cleanup(asyncio.create_task(server.serve())))
         block = {"broker": mosquitto.host, "port": mosquitto.port, "client_id": f"engine-{id(engine):x}",
                  "battery": [{"name": "main", "state_topic": "orbiteos-sim/battery/main"}]}
         await mqtt.async_setup(engine, mqtt.CONFIG_SCHEMA(block))
@@ -123,14 +125,7 @@ async def start_site(provider: str, mosquitto: MosquittoBroker | None = None,
         system = engine.data["ocpp"]
         client = SimulatedChargerClient(devices, "ev_charger.depot_1", f"ws://127.0.0.1:{system.port}/ocpp",
                                         "depot", meter_interval=0.2)
-        running = asyncio.create_task(client.run())
-
-        async def stop_client() -> None:
-            running.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await running
-
-        site.cleanups.append(stop_client)
+        site.cleanups.append(_cancelled_on_cleanup(asyncio.create_task(client.run())))
     await engine.start()
     site.cleanups.insert(0, engine.stop)
     for nature in site.natures:

@@ -28,7 +28,7 @@ def test_the_failsafe_block_of_the_page_is_valid_and_its_defaults_are_the_codes(
     assert settings.stale_after_s == defaults.stale_after_s == 30.0
     assert settings.keepalive_s == defaults.keepalive_s == 15.0
     assert settings.revert_after_s == defaults.revert_after_s == 60.0
-    assert settings.priority_hold_s == defaults.priority_hold_s == 120.0
+    assert settings.priority_hold_s == defaults.priority_hold_s == 10.0
     assert settings.conflict_window_s == defaults.conflict_window_s == 30.0
     assert dict(settings.safe_states) == dict(defaults.safe_states) == DEFAULT_SAFE_STATES
     assert settings.inputs == ("meter.grid",) and defaults.inputs is None

@@ -191,17 +191,30 @@ def test_setpoints_are_kept_alive_and_the_devices_fall_back_by_themselves_when_t
 
 PRIORITIES = """
 - id: guard
+  alias: guard
   priority: 5
   triggers: [{trigger: event, event_type: guard}]
   actions: [{action: battery.set_power, target: {entity_id: battery.main}, data: {power_kw: 5}}]
 - id: guard_done
+  alias: guard_done
   priority: 5
   triggers: [{trigger: event, event_type: guard_done}]
   actions: [{action: battery.auto, target: {entity_id: battery.main}}]
+- id: long_guard
+  alias: long_guard
+  priority: 5
+  triggers: [{trigger: event, event_type: long_guard}]
+  actions:
+    - action: battery.set_power
+      target: {entity_id: battery.main}
+      data: {power_kw: 4}
+    - delay: 60
 - id: shaver
+  alias: shaver
   triggers: [{trigger: event, event_type: shave}]
   actions: [{action: battery.set_power, target: {entity_id: battery.main}, data: {power_kw: -2}}]
 - id: other_shaver
+  alias: other_shaver
   triggers: [{trigger: event, event_type: shave_too}]
   actions: [{action: battery.set_power, target: {entity_id: battery.main}, data: {power_kw: -1}}]
 """
@@ -224,10 +237,26 @@ def test_a_lower_priority_source_cannot_override_a_live_higher_priority_setpoint
         await s.advance(1)
         assert s.attr("battery.main", "setpoint_kw") == -2.0
         hub.bus.fire("guard")
-        await s.advance(130)  # the guard's hold (120 s) has run out
+        await s.advance(12)  # the guard's run has ended and its hold (10 s) has run out
         hub.bus.fire("shave")
         await s.advance(1)
         assert s.attr("battery.main", "setpoint_kw") == -2.0
+
+    run_site(body, automations=PRIORITIES)
+
+
+def test_a_higher_priority_claim_lasts_while_the_run_that_made_it_does() -> None:
+    async def body(s: Site) -> None:
+        hub = s.hub
+        hub.bus.fire("long_guard")
+        await s.advance(50)  # far past the 10 s hold, but the run is waiting
+        with pytest.raises(SetpointRefused, match="held by automation.long_guard \\(priority 5\\) while its run lasts"):
+            await hub.services.call("battery", "set_power", {"entity_id": "battery.main", "power_kw": 1},
+                                    context=Context(user_id="ops"))
+        await s.advance(15)  # the run ended at 60 s; its last write was 65 s ago
+        await hub.services.call("battery", "set_power", {"entity_id": "battery.main", "power_kw": 1},
+                                context=Context(user_id="ops"))
+        assert s.attr("battery.main", "setpoint_kw") == 1.0
 
     run_site(body, automations=PRIORITIES)
 
