@@ -21,6 +21,7 @@ from typing import Any
 from orbiteos.automation.breaker import Breaker
 from orbiteos.automation.condition import all_pass, compile_conditions
 from orbiteos.automation.script import Run, StopRun, compile_sequence
+from orbiteos.automation.status import TriggerStatus
 from orbiteos.automation.trace import Trace, TraceStore, TraceView
 from orbiteos.automation.trigger import async_attach_triggers
 from orbiteos.core import Context, Hub, Unsubscribe
@@ -59,7 +60,11 @@ class Automation:
         traces.configure(self.automation_id, config["trace"]["stored_traces"])
         self._conditions = compile_conditions(hub, config["conditions"])
         self._sequence = compile_sequence(hub, config["actions"])
-        self._variables = compile_complex(config.get("variables") or {}, hub)
+        # As Home Assistant: each run renders `trigger_variables` again, then `variables` (a name in
+        # both keeps the trigger variable's place and takes the automation variable's value).
+        self._variables = compile_complex(
+            {**(config.get("trigger_variables") or {}), **(config.get("variables") or {})}, hub
+        )
         # (name, value, whether it holds a template): the rest is only copied for each run.
         self._variable_plan = [
             (name, value, isinstance(value, Template) or has_templates(value))
@@ -72,6 +77,8 @@ class Automation:
         self._conditions_first = not (template_names(config["conditions"]) & set(self._variables))
         self._trigger_variables = config.get("trigger_variables") or {}
         self._detach: Unsubscribe | None = None
+        # What each trigger last saw and decided, for `explain` (filled while attached).
+        self.trigger_statuses: list[TriggerStatus] = []
         self._runs: list[asyncio.Task[Any]] = []
         self._queue_lock: asyncio.Lock | None = None
         self._queued = 0
@@ -100,7 +107,9 @@ class Automation:
         return {
             **({"id": str(self.config["id"])} if self.config.get("id") else {}),  # as Home Assistant: only a given id
             "friendly_name": self.alias,
-            "last_triggered": _isoformat(self.last_triggered) if self.last_triggered else None,
+            # A datetime, as Home Assistant's (so `now() - this.attributes.last_triggered` works);
+            # JSON surfaces write it as ISO 8601.
+            "last_triggered": self.last_triggered,
             "mode": self.mode,
             "current": self.current,
             **({"max": self.max} if self.mode in ("queued", "parallel") else {}),
@@ -115,17 +124,29 @@ class Automation:
     async def attach(self) -> None:
         if self._detach is not None:
             return
-        variables: dict[str, Any] = {}
-        for name, value in self._trigger_variables.items():  # in order, each seeing the ones before
-            variables[name] = render_complex(value, variables, self.hub)
+        # As Home Assistant: the entity is written first, so `this` is its state; a template error
+        # in trigger_variables leaves the automation without triggers (logged), the others run.
+        self.write_state()
+        own_state = self.hub.states.get(self.entity_id)
+        variables: dict[str, Any] = {"this": own_state.as_dict() if own_state else None}
+        try:
+            for name, value in self._trigger_variables.items():  # in order, each seeing the ones before
+                variables[name] = render_complex(value, variables, self.hub)
+        except OrbitEOSError as err:
+            _LOGGER.error("%s: trigger_variables failed, its triggers are not attached: %s", self.automation_id, err)
+            return
+        self.trigger_statuses = []
         self._detach = await async_attach_triggers(
-            self.hub, self.config["triggers"], self._on_trigger, self.automation_id, variables, validated=True
+            self.hub, self.config["triggers"], self._on_trigger, self.automation_id, variables, validated=True,
+            statuses=self.trigger_statuses,
         )
 
     def detach(self) -> None:
         if self._detach is not None:
             self._detach()
             self._detach = None
+            for status in self.trigger_statuses:  # what they last saw stays, for `explain`
+                status.attached = False
 
     async def turn_on(self) -> None:
         self.off_reason = None
@@ -153,7 +174,8 @@ class Automation:
     async def trigger(self, variables: Mapping[str, Any] | None = None, skip_condition: bool = True,
                       context: Context | None = None) -> None:
         """Run now (the `automation.trigger` service); returns when the run has ended."""
-        run_variables = {"trigger": {"platform": None, "description": "manual trigger"}, **(variables or {})}
+        # As Home Assistant: `trigger` is `{platform: None}` and the caller's variables cannot replace it.
+        run_variables = {**(variables or {}), "trigger": {"platform": None}}
         # The run gets its own task: a restart or turn_off cancels the run, never the caller.
         task = self.hub.create_task(self._handle(run_variables, context, skip_condition),
                                     name=f"automation:{self.automation_id}")
@@ -216,7 +238,8 @@ class Automation:
         variables: dict[str, Any] = dict(run_variables)
         if self._reads_this and "this" not in run_variables:
             own_state = hub.states.get(self.entity_id)
-            # `this` is the state as a mapping, as Home Assistant gives it (timestamps as ISO strings).
+            # `this` is the state as a mapping, as Home Assistant gives it (last_changed and
+            # last_updated as ISO strings, the attributes as they are: last_triggered a datetime).
             variables["this"] = own_state.as_dict() if own_state else None
         check_conditions = not skip_condition and bool(self._conditions)
         try:
@@ -245,11 +268,11 @@ class Automation:
             return
         self.last_triggered = hub.clock.now()
         description = trigger.get("description") if isinstance(trigger, Mapping) else None
-        hub.bus.fire(
-            EVENT_AUTOMATION_TRIGGERED,
-            {"name": self.alias, "entity_id": self.entity_id, "source": description},
-            context=context,
-        )
+        # As Home Assistant: `source` only when the trigger has a description (not for a manual run).
+        event_data = {"name": self.alias, "entity_id": self.entity_id}
+        if description is not None:
+            event_data["source"] = description
+        hub.bus.fire(EVENT_AUTOMATION_TRIGGERED, event_data, context=context)
         variables["context"] = context
         if self.mode == "queued":
             await self._run_queued(variables, trace, context)

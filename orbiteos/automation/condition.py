@@ -2,12 +2,13 @@
 
 A platform is a module in `orbiteos.automation.conditions` with `CONDITION_SCHEMA` and
 `build(hub, config) -> Check`. `and`/`or`/`not` nest other conditions; a bare template string is
-the template shorthand; `and:`/`or:`/`not:` as keys are shorthands too. A disabled condition
-(`enabled: false`) checks as None, which passes in a list of conditions (Home Assistant's rule).
-A condition that cannot judge (a template error, a non-numeric state for numeric_state, an unknown
-entity) raises `ConditionError` and says why in the trace; in a list (`all_pass`) that counts as
-false, with a warning, as in Home Assistant. Inside `and`/`or`/`not` it decides only when nothing
-else does.
+the template shorthand; `and:`/`or:`/`not:` as keys are shorthands too, and so is `condition: [...]`
+(a list: `and`). A disabled condition (`enabled: false`) checks as None, which passes in a list of
+conditions (Home Assistant's rule). A condition that cannot judge (a template error, a
+non-numeric state for numeric_state, an unknown entity) raises `ConditionError` and says why in
+the trace; in a list (`all_pass`) that counts as false, with a warning, as in Home Assistant.
+Inside `and`/`or`/`not` it decides only when nothing else does. A condition whose `unavailable:
+fail` policy met an unavailable value raises `ConditionFailed` instead: the run ends as an error.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import voluptuous as vol
 from orbiteos.automation.fields import hint_unknown_keys
 from orbiteos.automation.trace import Trace
 from orbiteos.core import Hub
+from orbiteos.errors import OrbitEOSError
 from orbiteos.template import is_template_string
 from orbiteos.validation import validate_each
 
@@ -73,6 +75,10 @@ def normalize(config: Any) -> Any:
     ):  # `condition: "{{ ... }}"`, Home Assistant's template shorthand in a mapping
         rest = {k: v for k, v in config.items() if k != "condition"}
         return {"condition": "template", "value_template": config["condition"], **rest}
+    if isinstance(config, Mapping) and isinstance(config.get("condition"), list):
+        # `condition: [a, b]`: Home Assistant's list shorthand for `and`.
+        rest = {k: v for k, v in config.items() if k != "condition"}
+        return {"condition": "and", "conditions": config["condition"], **rest}
     if isinstance(config, Mapping) and "condition" not in config:
         shorthand = [key for key in _SHORTHANDS if key in config]
         if len(shorthand) == 1:
@@ -124,6 +130,10 @@ def compile_conditions(hub: Hub, configs: list[dict[str, Any]]) -> list[Check]:
 
 class ConditionError(Exception):
     """A condition could not be judged (a template error, a non-numeric state, an unknown entity)."""
+
+
+class ConditionFailed(OrbitEOSError):
+    """An unavailable value met `unavailable: fail`: the run ends as an error, never silently false."""
 
 
 def all_pass(

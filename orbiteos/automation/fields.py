@@ -77,7 +77,7 @@ VOCABULARY = tuple(
             "local_only event id alias enabled variables condition conditions state match weekday after before",
             "service action data data_template target response_variable continue_on_error delay wait_template",
             "wait_for_trigger timeout continue_on_timeout event_data_template choose default if then else repeat",
-            "count while until for_each sequence stop error parallel topic payload qos encoding",
+            "count while until for_each sequence stop error parallel topic payload qos encoding hysteresis unavailable",
         ]
     ).split()
 )
@@ -155,3 +155,33 @@ def enabled_flag(value: Any) -> bool | str:
     if isinstance(value, str) and is_template_string(value):
         return template(value)
     return cv.boolean(value)
+
+
+def unavailable_policy(value: Any) -> str | float:
+    """`unavailable:` (OrbitEOS only): `ignore` (Home Assistant's rule), `fail`, or `{treat_as: N}`."""
+    if value in ("ignore", "fail"):
+        return str(value)
+    if isinstance(value, Mapping) and set(value) == {"treat_as"}:
+        treat_as = value["treat_as"]
+        if not isinstance(treat_as, bool):
+            try:
+                return float(treat_as)
+            except (TypeError, ValueError):
+                pass
+        raise vol.Invalid(f"unavailable: treat_as expects a number, found {treat_as!r}")
+    raise vol.Invalid(f"expected unavailable: ignore, fail or {{treat_as: <number>}}, found {value!r}")
+
+
+class TreatAs(str):
+    """`unavailable: {treat_as: X}` of a `state` condition: judge the state X instead."""
+
+    __slots__ = ()
+
+
+def unavailable_state_policy(value: Any) -> str:
+    """The `state` condition's `unavailable:`: `ignore`, `fail`, or `{treat_as: <state>}` (a TreatAs)."""
+    if value in ("ignore", "fail"):
+        return str(value)
+    if isinstance(value, Mapping) and set(value) == {"treat_as"}:
+        return TreatAs(_state_value(value["treat_as"]))
+    raise vol.Invalid(f"expected unavailable: ignore, fail or {{treat_as: <state>}}, found {value!r}")

@@ -12,6 +12,8 @@ import voluptuous as vol
 from orbiteos import validation as cv
 from orbiteos.automation.automation import Automation
 from orbiteos.automation.breaker import Breaker
+from orbiteos.automation.restore import STORAGE_FILE as STATES_FILE
+from orbiteos.automation.restore import LastStates
 from orbiteos.automation.schema import expand_blueprint, validate_automation
 from orbiteos.automation.trace import STORAGE_FILE, TraceStore
 from orbiteos.core import Hub, ServiceCall
@@ -96,6 +98,7 @@ class AutomationManager:
         self.hub = hub
         config_dir = hub.config.config_dir
         self.traces = TraceStore(hub, Path(config_dir) / ".storage" / STORAGE_FILE if config_dir else None)
+        self.last_states = LastStates(Path(config_dir) / ".storage" / STATES_FILE if config_dir else None)
         self.automations: list[Automation] = []
         self._by_entity: dict[str, Automation] = {}
         self.breaker = Breaker(hub, hub.config.limits, lambda: self.automations)
@@ -113,6 +116,7 @@ class AutomationManager:
             except Exception as err:  # a compile failure of one automation must not stop the others
                 _LOGGER.error("%s: could not be set up: %s", config.get("id") or entity_id, err)
                 continue
+            self.last_states.restore(automation)  # on/off and last_triggered, as Home Assistant
             self.automations.append(automation)
             self._by_entity[entity_id] = automation
         self.traces.load()
@@ -126,6 +130,7 @@ class AutomationManager:
         _LOGGER.info("%d automation(s) set up", len(self.automations))
 
     async def unload(self) -> None:
+        self.last_states.remember(self.automations)
         for automation in self.automations:
             automation.detach()
         for automation in self.automations:
@@ -158,6 +163,7 @@ class AutomationManager:
         for automation in self.automations:
             automation.detach()
         self.traces.save()
+        self.last_states.remember(self.automations, save=True)
 
     def resolve(self, call: ServiceCall) -> list[Automation]:
         ids = call.entity_ids
@@ -202,14 +208,17 @@ async def async_setup(hub: Hub, automations: list[dict[str, Any]] | None) -> Non
     async def turn_on(call: ServiceCall) -> None:
         for automation in manager.resolve(call):
             await automation.turn_on()
+        manager.last_states.remember(manager.resolve(call), save=True)
 
     async def turn_off(call: ServiceCall) -> None:
         for automation in manager.resolve(call):
             await automation.turn_off(call.data["stop_actions"])
+        manager.last_states.remember(manager.resolve(call), save=True)
 
     async def toggle(call: ServiceCall) -> None:
         for automation in manager.resolve(call):
             await (automation.turn_off() if automation.enabled else automation.turn_on())
+        manager.last_states.remember(manager.resolve(call), save=True)
 
     async def reload(call: ServiceCall) -> None:
         errors = await manager.reload()

@@ -91,7 +91,9 @@ class Trace:
             "result": self.result,
             "error": self.error,
             "trigger": to_jsonable(trigger),
-            "trigger_description": trigger.get("description"),
+            # A run of automation.trigger has `trigger: {platform: None}`, as in Home Assistant.
+            "trigger_description": trigger.get("description")
+            or ("manual trigger" if "platform" in trigger and trigger["platform"] is None else None),
             "context": self.context.as_dict(),
             "steps": [to_jsonable(step) for step in self.steps],
         }

@@ -23,11 +23,12 @@ import importlib
 import inspect
 import logging
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, Protocol, TypedDict, runtime_checkable
+from typing import Any, NotRequired, Protocol, TypedDict, runtime_checkable
 
 import voluptuous as vol
 
 from orbiteos.automation.fields import hint_unknown_keys
+from orbiteos.automation.status import TriggerStatus
 from orbiteos.core import Context, Hub, Unsubscribe
 from orbiteos.errors import TemplateError
 from orbiteos.template import Template, render_complex
@@ -51,6 +52,8 @@ class TriggerInfo(TypedDict):
     # Trigger variables (`trigger_variables:`): the only variables trigger options may use.
     variables: dict[str, Any]
     trigger_data: TriggerData
+    # Where the platform notes what it saw and decided, for `explain` (optional for platforms).
+    status: NotRequired[TriggerStatus]
 
 
 @runtime_checkable
@@ -142,19 +145,26 @@ def validate_triggers(configs: Any) -> list[dict[str, Any]]:
 
 
 def _wrap_action(
-    hub: Hub, action: TriggerAction, config: Mapping[str, Any], name: str, trigger_variables: Mapping[str, Any]
+    hub: Hub, action: TriggerAction, config: Mapping[str, Any], name: str, status: TriggerStatus | None = None
 ) -> TriggerAction:
     """Add trigger-level `variables:` and own any awaitable the action returns."""
     trigger_vars = config.get("variables")
 
     def fire(run_variables: dict[str, Any], context: Context | None = None) -> None:
         if trigger_vars:
-            scope = {**trigger_variables, **run_variables}
+            # As Home Assistant: rendered with the run variables only (not `trigger_variables`),
+            # in order, never replacing a run variable of the same name.
+            scope = dict(run_variables)
             try:
-                run_variables = {**run_variables, **render_complex(trigger_vars, scope, hub)}
+                for key, value in trigger_vars.items():
+                    if key not in run_variables:
+                        scope[key] = render_complex(value, scope, hub)
+                run_variables = scope
             except TemplateError as err:
                 _LOGGER.error("%s: trigger variables failed: %s", name, err)
                 return
+        if status is not None:
+            status.fired(hub.clock.now())
         result = action(run_variables, context)
         if result is not None and inspect.isawaitable(result):
             hub.create_task(_await(result), name=f"trigger:{name}")
@@ -175,33 +185,46 @@ async def async_attach_triggers(
     *,
     validated: bool = False,
     failures: list[str] | None = None,
+    statuses: list[TriggerStatus] | None = None,
 ) -> Unsubscribe:
     """Attach every enabled trigger of the list; returns one function that detaches them all.
 
     `action(run_variables, context)` may be a coroutine function; its awaitable is owned by the hub.
     `variables` are the trigger variables the triggers' own templates may use. A trigger that fails
     to attach is logged with `name` (and described in `failures` when given) and the others still attach.
+    `statuses`, when given, gets a `TriggerStatus` per trigger of the list, which the platforms keep up
+    to date (for `explain`).
     """
     configs = list(trigger_configs) if validated else validate_triggers(list(trigger_configs))
     trigger_variables = dict(variables or {})
     unsubscribes: list[Unsubscribe] = []
     for index, config in enumerate(configs):
+        status = None
+        if statuses is not None:
+            status = TriggerStatus(index, config["platform"], str(config.get("id", index)))
+            statuses.append(status)
         if not _enabled(config.get("enabled", True), trigger_variables, hub):
+            if status is not None:
+                status.enabled = False
             continue
         trigger_data: TriggerData = {"id": str(config.get("id", index)), "idx": str(index)}
         if config.get("alias"):
             trigger_data["alias"] = config["alias"]
         info: TriggerInfo = {"name": name, "variables": trigger_variables, "trigger_data": trigger_data}
+        if status is not None:
+            info["status"] = status
         platform = get_platform(config["platform"])
         try:
             unsubscribe = await platform.async_attach(
-                hub, dict(config), _wrap_action(hub, action, config, name, trigger_variables), info
+                hub, dict(config), _wrap_action(hub, action, config, name, status), info
             )
         except Exception as err:
             _LOGGER.error("%s: trigger %d (%s) failed to attach: %s", name, index, config["platform"], err)
             if failures is not None:
                 failures.append(f"trigger {index} ({config['platform']}) failed to attach: {err}")
             continue
+        if status is not None:
+            status.attached = True
         unsubscribes.append(unsubscribe)
 
     def detach_all() -> None:

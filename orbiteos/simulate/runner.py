@@ -75,6 +75,7 @@ async def _run(
     progress: ProgressCallback | None,
     sample_s: float | None,
     faults: list[Fault],
+    on_end: Callable[[Hub], None] | None = None,
 ) -> SimulationResult:
     # No config_dir on the hub: a simulation must not save traces or other storage into the
     # live site's directory. Integrations find relative files through hub.data[DATA_CONFIG].
@@ -105,6 +106,8 @@ async def _run(
     if progress is not None:
         _report_progress(hub, start, total, progress)
     await clock.sleep(total)
+    if on_end is not None:
+        on_end(hub)  # the hub as it is at the end, before anything stops (`orbiteos explain`)
     end = clock.now()
     figures = kpis.kpis(end)
     layer = nature_layer(hub)
@@ -165,15 +168,19 @@ def simulate(
     progress: ProgressCallback | None = None,
     sample_s: float | None = None,
     faults: list[Fault] | None = None,
+    on_end: Callable[[Hub], None] | None = None,
 ) -> SimulationResult:
-    """Run `loaded` from `start` for `duration` on a fresh virtual-time loop (blocking)."""
+    """Run `loaded` from `start` for `duration` on a fresh virtual-time loop (blocking).
+
+    `on_end(hub)` is called at the end of the period, before the hub stops.
+    """
     if start.tzinfo is None:
         start = start.replace(tzinfo=loaded.site.tzinfo)
     began = time.perf_counter()
 
     async def main(clock: VirtualClock) -> SimulationResult:
         return await _run(clock, loaded, start, duration, rows or [], automations, seed, progress, sample_s,
-                          faults or [])
+                          faults or [], on_end)
 
     result = run_virtual(main, start)
     return replace(result, wall_s=time.perf_counter() - began)

@@ -120,3 +120,38 @@ def test_sensor_source_throttles_fires_grid_events_and_pauses_other_automations(
     assert grid_events[1]["recovered"] is True
     assert grid_events[1]["duration_s"] == 16.0
     assert s.hub.states.get("automation.other").state == "on"
+
+
+HOVERING = """
+- id: frequency_response
+  use_blueprint:
+    path: orbiteos/frequency_response.yaml
+    input:
+      frequency_source: sensor.grid_frequency
+      frequency_attribute: ""
+      threshold_hz: 49.8
+      rearm_margin_hz: 0.05
+      max_duration: 60
+      battery: battery.main
+      discharge_kw: 20
+"""
+
+
+def test_after_an_event_that_ran_out_hovering_at_the_threshold_starts_no_new_one() -> None:
+    async def body(s: Scenario) -> None:
+        s.set("battery.main", "0", {"soc": 60, "max_discharge_kw": 50})
+        await s.advance(1)
+        s.set("sensor.grid_frequency", "49.75")
+        await s.advance(65)  # never recovers: the event ends after its longest time (60 s)
+        for value in ("49.82", "49.79", "49.84", "49.78"):  # inside the re-arm margin
+            s.set("sensor.grid_frequency", value)
+            await s.advance(5)
+        s.set("sensor.grid_frequency", "49.9")  # more than 0.05 Hz above: re-armed
+        await s.advance(5)
+        s.set("sensor.grid_frequency", "49.7")
+        await s.advance(1)
+
+    s = run_scenario(HOVERING, body, initial={"sensor.grid_frequency": "50.0"})
+    starts = [e.data for e in s.events if e.event_type == "grid_event" and e.data["phase"] == "start"]
+    assert [e["frequency_hz"] for e in starts] == [49.75, 49.7]
+    assert [t for t, name, _ in s.called() if name == "battery.set_power"] == [1.0, 91.0]

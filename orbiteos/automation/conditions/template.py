@@ -1,4 +1,9 @@
-"""`template` condition: `value_template` renders to something true (a template string is shorthand)."""
+"""`template` condition: `value_template` renders to `true` (a template string is shorthand).
+
+As Home Assistant: only a literal true passes (`true`, `True`, in any case, with spaces around);
+`1`, `2`, `"on"` or `"yes"` do not. (Template *triggers* and a wait_template that turns true
+later take any truthy result; see `orbiteos.template.result_as_boolean`.)
+"""
 
 from __future__ import annotations
 
@@ -12,7 +17,7 @@ from orbiteos.automation.condition import CONDITION_BASE, Check, ConditionError
 from orbiteos.automation.trace import Trace
 from orbiteos.core import Hub
 from orbiteos.errors import TemplateError
-from orbiteos.template import Template, result_as_boolean
+from orbiteos.template import Template
 
 CONDITION_SCHEMA = vol.Schema(
     {
@@ -21,6 +26,13 @@ CONDITION_SCHEMA = vol.Schema(
         vol.Required("value_template"): fields.template,
     }
 )
+
+
+def renders_true(rendered: Any) -> bool:
+    """Home Assistant's template-condition test: the text of the result is `true`."""
+    if rendered is True:
+        return True
+    return isinstance(rendered, str) and rendered.strip().lower() == "true"
 
 
 def build(hub: Hub, config: dict[str, Any]) -> Check:
@@ -34,7 +46,7 @@ def build(hub: Hub, config: dict[str, Any]) -> Check:
             if trace is not None:
                 trace.step(path, condition="template", result=None, error=str(err))
             raise ConditionError(str(err)) from None
-        result = result_as_boolean(rendered)
+        result = renders_true(rendered)
         if trace is not None:
             trace.step(path, condition="template", result=result, rendered=rendered)
         return result

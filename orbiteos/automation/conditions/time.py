@@ -86,7 +86,7 @@ def build(hub: Hub, config: dict[str, Any]) -> Check:
             result = WEEKDAYS[now.weekday()] in weekdays
         if trace is not None:
             # Kept as they are: the trace turns them into text (the same text) only when it is read.
-            trace.step(path, condition="time", result=result, now=now, after=after, before=before)
+            trace.step(path, condition="time", result=result, now=now, after=after, before=before, weekday=weekdays)
         return result
 
     return check

@@ -1,4 +1,8 @@
-"""Steps that steer a run: condition, choose, if/then/else, variables, stop, sequence, parallel."""
+"""Steps that steer a run: condition, choose, if/then/else, variables, stop, sequence, parallel.
+
+`set_conversation_response` (Home Assistant's reply to a voice assistant) is accepted so a pasted
+automation loads; there is no conversation agent here, so the rendered text only goes to the trace.
+"""
 
 from __future__ import annotations
 
@@ -9,11 +13,11 @@ import voluptuous as vol
 
 from orbiteos import validation as cv
 from orbiteos.automation import condition as conditions
-from orbiteos.automation.fields import template_complex
+from orbiteos.automation.fields import template, template_complex
 from orbiteos.automation.script.run import Run, StopRun
 from orbiteos.automation.script.sequence import STEP_BASE, StepFunc, compile_sequence, validate_actions, validate_step
 from orbiteos.core import Hub
-from orbiteos.template import compile_complex, render_complex
+from orbiteos.template import Template, compile_complex, render_complex
 
 _CHOOSE = vol.Schema(
     {
@@ -49,6 +53,7 @@ _STOP = vol.Schema(
     }
 )
 _SEQUENCE = vol.Schema({**STEP_BASE, vol.Required("sequence"): validate_actions})
+_CONVERSATION = vol.Schema({**STEP_BASE, vol.Required("set_conversation_response"): vol.Any(None, template)})
 
 
 def _parallel_branch(value: Any) -> dict[str, Any]:
@@ -71,14 +76,14 @@ def validate(kind: str, config: Any) -> dict[str, Any]:
             validated["continue_on_error"] = bool(config["continue_on_error"])
         return validated
     schema = {"choose": _CHOOSE, "if": _IF, "variables": _VARIABLES, "stop": _STOP,
-              "sequence": _SEQUENCE, "parallel": _PARALLEL}[kind]
+              "sequence": _SEQUENCE, "parallel": _PARALLEL, "set_conversation_response": _CONVERSATION}[kind]
     validated_step: dict[str, Any] = schema(config)
     return validated_step
 
 
 def build(hub: Hub, kind: str, config: dict[str, Any]) -> StepFunc:
     builder = {"condition": _condition, "choose": _choose, "if": _if, "variables": _variables, "stop": _stop,
-               "sequence": _sequence, "parallel": _parallel}[kind]
+               "sequence": _sequence, "parallel": _parallel, "set_conversation_response": _conversation}[kind]
     return builder(hub, config)
 
 
@@ -171,17 +176,30 @@ def _sequence(hub: Hub, config: dict[str, Any]) -> StepFunc:
     return sequence_step
 
 
+def _conversation(hub: Hub, config: dict[str, Any]) -> StepFunc:
+    source = config["set_conversation_response"]
+    response = Template(source, hub) if source is not None else None
+
+    async def conversation_step(run: Run, variables: dict[str, Any], path: str) -> None:
+        run.step(path, conversation_response=response.render_str(variables) if response is not None else None)
+
+    return conversation_step
+
+
 def _parallel(hub: Hub, config: dict[str, Any]) -> StepFunc:
     branches = [compile_sequence(hub, [branch]) for branch in config["parallel"]]
 
     async def parallel(run: Run, variables: dict[str, Any], path: str) -> None:
         run.step(path, parallel=len(branches))
-        try:
-            async with asyncio.TaskGroup() as group:
-                for index, branch in enumerate(branches):
-                    group.create_task(branch.run(run, dict(variables), f"{path}/parallel/{index}"))
-        except BaseExceptionGroup as group_error:
-            # Surface the first real failure (a stop, a template error) as if it came from one step.
-            raise group_error.exceptions[0] from None
+        # As Home Assistant: every branch runs to its end, whatever the others do (a `stop` or an
+        # error in one branch does not cancel its siblings); then the first branch's failure, in
+        # branch order, ends the sequence the `parallel` is in.
+        results = await asyncio.gather(
+            *(branch.run(run, dict(variables), f"{path}/parallel/{index}") for index, branch in enumerate(branches)),
+            return_exceptions=True,
+        )
+        for result in results:
+            if isinstance(result, Exception):
+                raise result
 
     return parallel

@@ -38,6 +38,8 @@ STEP_KINDS: dict[str, str] = {
     "service": "service",
     "action": "service",
     "service_template": "service",  # the pre-2021 spelling, still accepted by Home Assistant 2024.3
+    "scene": "service",
+    "set_conversation_response": "flow",
 }
 STEP_BASE: dict[Any, Any] = {
     vol.Optional("alias"): vol.Coerce(str),

@@ -13,6 +13,7 @@ from typing import Any
 import voluptuous as vol
 
 from orbiteos.automation import fields
+from orbiteos.automation.conditions.template import renders_true
 from orbiteos.automation.script.run import Run, StopRun
 from orbiteos.automation.script.sequence import STEP_BASE, StepFunc
 from orbiteos.automation.template_tracking import TemplateTracker
@@ -81,7 +82,7 @@ def _build_template(hub: Hub, config: dict[str, Any]) -> StepFunc:
         timeout_s = _timeout(run, config, variables, hub)
         record = run.step(path, wait_template=template.source, timeout=timeout_s)
         value = template.render(variables)  # a template error here ends the run, as in Home Assistant
-        if result_as_boolean(value):
+        if renders_true(value):  # as Home Assistant: the first look is a template condition's
             _finish(run, record, config, {"completed": True, "remaining": timeout_s}, True, variables, path)
             return
         loop = asyncio.get_running_loop()
@@ -98,7 +99,9 @@ def _build_template(hub: Hub, config: dict[str, Any]) -> StepFunc:
 
         tracker = TemplateTracker(hub, template, variables, changed)
         first = tracker.start()
-        if not isinstance(first, TemplateError) and result_as_boolean(first):
+        # The tracker's own first render only sets its baseline (Home Assistant does not complete
+        # a wait on it): a true-like but not literally true start waits for a change.
+        if not isinstance(first, TemplateError) and renders_true(first):
             future.set_result(True)
         try:
             completed = await _wait(hub, future, timeout_s)

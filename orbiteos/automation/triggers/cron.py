@@ -51,4 +51,8 @@ async def async_attach(
             Context(),
         )
 
-    return track_moments(hub, next_after, on_moment)
+    status = trigger_info.get("status")
+    if status is None:
+        return track_moments(hub, next_after, on_moment)
+    status.watching = f"cron {expression}"
+    return track_moments(hub, next_after, on_moment, status.scheduled("cron"))

@@ -22,12 +22,17 @@ TRIGGER_SCHEMA = vol.Schema(
 )
 
 
+# `trigger.description`, as each platform's own project words it.
+_NAMES = {"homeassistant": "Home Assistant", "orbiteos": "OrbitEOS"}
+
+
 async def async_attach(
     hub: Hub, config: dict[str, Any], action: TriggerAction, trigger_info: TriggerInfo
 ) -> Unsubscribe:
     which = config["event"]
+    description = f"{_NAMES[config['platform']]} {'starting' if which == 'start' else 'stopping'}"
     trigger = {**trigger_info["trigger_data"], "platform": config["platform"], "event": which,
-               "description": f"OrbitEOS {'starting' if which == 'start' else 'stopping'}"}
+               "description": description}
 
     if which == "start":
         if hub.running:

@@ -11,11 +11,17 @@ from orbiteos.core import Hub, Unsubscribe
 NextMoment = Callable[[datetime], datetime | None]
 
 
-def track_moments(hub: Hub, next_after: NextMoment, on_moment: Callable[[datetime], None]) -> Unsubscribe:
+def track_moments(
+    hub: Hub,
+    next_after: NextMoment,
+    on_moment: Callable[[datetime], None],
+    on_scheduled: Callable[[datetime | None], None] | None = None,
+) -> Unsubscribe:
     """Call `on_moment(moment)` at each moment `next_after` yields; the next is computed from the last.
 
     Computing from the moment itself (not from `now`) keeps a timer that the loop runs a little
-    early from firing twice for the same moment.
+    early from firing twice for the same moment. `on_scheduled(moment)` hears of each moment
+    planned (None: no more), for `explain`.
     """
     handle: asyncio.TimerHandle | None = None
     stopped = False
@@ -23,6 +29,8 @@ def track_moments(hub: Hub, next_after: NextMoment, on_moment: Callable[[datetim
     def schedule(after: datetime) -> None:
         nonlocal handle
         moment = next_after(after)
+        if on_scheduled is not None and not stopped:
+            on_scheduled(moment)
         if moment is None or stopped:
             handle = None
             return

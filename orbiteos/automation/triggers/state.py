@@ -79,6 +79,9 @@ async def async_attach(
     trigger_data = trigger_info["trigger_data"]
     variables = trigger_info["variables"]
     pending: dict[str, list[Unsubscribe]] = {}
+    status = trigger_info.get("status")
+    if status is not None:
+        status.watching = _describe(config)
 
     def value_of(state: State | None) -> Any:
         if state is None:
@@ -111,7 +114,12 @@ async def async_attach(
         if attribute is not None and old_value == new_value:
             return
         if not match_from(old_value) or not match_to(new_value) or (not match_all and old_value == new_value):
+            if status is not None:
+                refusal = f"{old_value!r} -> {new_value!r} does not match"
+                status.saw(entity_id, new_value, hub.clock.now(), refused=refusal)
             return
+        if status is not None:
+            status.saw(entity_id, new_value, hub.clock.now())
         if for_config is None:
             fire(entity_id, old, new, None, event)
             return
@@ -135,6 +143,8 @@ async def async_attach(
 
         def held() -> None:
             timers.remove(cancel)
+            if status is not None and not timers:
+                status.pending(entity_id, None)
             fire(entity_id, old, new, period, event)
 
         def still_same_or_forget(state: State | None) -> bool:
@@ -142,10 +152,16 @@ async def async_attach(
                 return True
             if cancel in timers:
                 timers.remove(cancel)
+            if status is not None and not timers:
+                status.pending(entity_id, None)
+                refusal = f"changed before 'for' ({period}) passed"
+                status.saw(entity_id, value_of(state), hub.clock.now(), refused=refusal)
             return False
 
         cancel = track_same_state(hub, entity_id, period, held, still_same_or_forget)
         timers.append(cancel)
+        if status is not None:
+            status.pending(entity_id, hub.clock.now() + period)
 
     unsubscribe = hub.states.listen(entity_ids, changed)
 
@@ -157,3 +173,16 @@ async def async_attach(
         pending.clear()
 
     return detach
+
+
+def _describe(config: dict[str, Any]) -> str:
+    """What the trigger waits for, in words: `ev_charger.bay1 (attribute status) to Charging for 0:00:10`."""
+    text = ", ".join(config["entity_id"])
+    if config.get("attribute"):
+        text += f" (attribute {config['attribute']})"
+    for key in _MATCH_KEYS:
+        if key in config:
+            text += f" {key} {config[key]}"
+    if config.get("for") is not None:
+        text += f" for {config['for']}"
+    return text

@@ -76,7 +76,7 @@ async def async_attach(
                         **trigger_data,
                         "platform": "time",
                         "now": hub.now_local(),
-                        "description": "time",
+                        "description": "time" if entity_id is None else f"time set in {entity_id}",
                         "entity_id": entity_id,
                     }
                 },
@@ -85,11 +85,15 @@ async def async_attach(
 
         return on_moment
 
+    status = trigger_info.get("status")
+    if status is not None:
+        status.watching = "at " + ", ".join(config["at"])
     for at in config["at"]:
+        noted = status.scheduled(at) if status is not None else None
         if "." not in at:
-            cancels.append(track_moments(hub, next_time_of_day(hub, _parse_hms(at)), fire_at(None)))
+            cancels.append(track_moments(hub, next_time_of_day(hub, _parse_hms(at)), fire_at(None), noted))
             continue
-        cancels.append(_track_entity(hub, at, fire_at(at)))
+        cancels.append(_track_entity(hub, at, fire_at(at), noted))
 
     def detach() -> None:
         for cancel in cancels:
@@ -98,7 +102,12 @@ async def async_attach(
     return detach
 
 
-def _track_entity(hub: Hub, entity_id: str, on_moment: Callable[[datetime], None]) -> Unsubscribe:
+def _track_entity(
+    hub: Hub,
+    entity_id: str,
+    on_moment: Callable[[datetime], None],
+    on_scheduled: Callable[[datetime | None], None] | None = None,
+) -> Unsubscribe:
     current: list[Unsubscribe] = []
 
     def arm(state: State | None) -> None:
@@ -107,16 +116,18 @@ def _track_entity(hub: Hub, entity_id: str, on_moment: Callable[[datetime], None
         current.clear()
         moment = _moment_of(state, hub)
         if moment is None:
+            if on_scheduled is not None:
+                on_scheduled(None)
             return
         if isinstance(moment, tuple):
-            current.append(track_moments(hub, next_time_of_day(hub, moment), on_moment))
+            current.append(track_moments(hub, next_time_of_day(hub, moment), on_moment, on_scheduled))
             return
         once = moment
 
         def next_after(after: datetime) -> datetime | None:
             return once if once > after else None
 
-        current.append(track_moments(hub, next_after, on_moment))
+        current.append(track_moments(hub, next_after, on_moment, on_scheduled))
 
     def changed(event: Event) -> None:
         arm(event.data["new_state"])

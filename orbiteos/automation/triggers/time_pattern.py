@@ -139,4 +139,8 @@ async def async_attach(
             Context(),
         )
 
-    return track_moments(hub, next_after, on_moment)
+    status = trigger_info.get("status")
+    if status is None:
+        return track_moments(hub, next_after, on_moment)
+    status.watching = f"hours {config['hours']}, minutes {config['minutes']}, seconds {config['seconds']}"
+    return track_moments(hub, next_after, on_moment, status.scheduled("pattern"))

@@ -1,4 +1,4 @@
-"""`/api/automations` and `/api/automations/<id>/traces`: the automation manager, read-only.
+"""`/api/automations`, `/api/automations/<id>/traces` and `/api/automations/<id>/explain`: read-only.
 
 Turning automations on and off, running and reloading them go through the automation services
 (`automation.turn_on`, `automation.trigger`, `automation.reload`) so they are audited as
@@ -14,6 +14,7 @@ from typing import Any
 from aiohttp import web
 
 from orbiteos.automation import Automation, AutomationManager
+from orbiteos.automation.explain import explain
 from orbiteos.automation.manager import DATA_KEY
 from orbiteos.core import Hub
 from orbiteos.integrations.http.appkeys import HUB
@@ -65,3 +66,21 @@ async def automation_traces(request: web.Request) -> web.Response:
     automation = find(request.app[HUB], request.match_info["automation_id"])
     traces = list(automation.traces())
     return json_response(traces if sees_secrets(token_of(request)) else redact(json.loads(dumps(traces))))
+
+
+@routes.get("/api/automations/{automation_id}/explain")
+@requires(Role.VIEWER)
+async def automation_explain(request: web.Request) -> web.Response:
+    """Why it did or did not fire: each trigger's status, the last run and the last refused run."""
+    automation = find(request.app[HUB], request.match_info["automation_id"])
+    at = None
+    if "at" in request.query:
+        try:
+            at = datetime.fromisoformat(request.query["at"])
+        except ValueError:
+            raise ApiError(400, f"at: expected an ISO 8601 time, found {request.query['at']!r}") from None
+        if at.tzinfo is None:
+            raise ApiError(400, f"at: expected a time with its UTC offset, found {request.query['at']!r}")
+    report = explain(automation, at)
+    # The same redaction as the traces: a viewer never sees a webhook id.
+    return json_response(report if sees_secrets(token_of(request)) else redact(json.loads(dumps(report))))

@@ -39,6 +39,7 @@ ROUTES_NOT_2XX = {
     ("GET", "/api/history/period/2026-01-01T00:00:00Z?filter_entity_id=meter.grid"): ("viewer", 404),
     ("GET", "/api/history/period?filter_entity_id=meter.grid"): ("viewer", 404),
     ("GET", "/api/automations/nope/traces"): ("viewer", 404),
+    ("GET", "/api/automations/nope/explain"): ("viewer", 404),
 }
 
 

@@ -149,6 +149,11 @@ async def test_toggle_run_and_trace_an_automation(chromium: Chromium, automated_
         detail = await page.evaluate("document.getElementById('trace-detail').innerText")
         assert "battery.set_power" in detail
         assert "numeric state of meter.grid" in detail or "meter.grid" in detail
+        # Next to the traces, what the trigger last saw (orbiteos.automation.explain).
+        await page.wait_for("document.querySelectorAll('#trace-explain-lines li').length >= 2")
+        explained = await page.evaluate("document.getElementById('trace-explain-lines').innerText")
+        assert "watches meter.grid above 20" in explained
+        assert "meter.grid: last value 26.0" in explained and "not armed" in explained
         await page.screenshot(shots / "ui-trace.png")
         assert page.errors == []
     assert [c.context.user_id for c in site.calls] == [None, None]  # the automation's own calls

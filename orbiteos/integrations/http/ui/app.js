@@ -475,6 +475,21 @@ async function openTrace(automation, { selectNewest, scroll, since = performance
   ui.trace = { automation, runs, selected: showNewest ? newest : previous, pickedAt };
   renderTrace();
   if (scroll) $("trace-panel").scrollIntoView({ block: "start" });
+  await renderExplain(automation);
+}
+
+// "Why didn't it fire?": each trigger's last value, arming, pending `for:` and refusals.
+async function renderExplain(automation) {
+  let report;
+  try {
+    report = await api(`/api/automations/${encodeURIComponent(automation.id)}/explain`);
+  } catch (error) {
+    $("trace-explain-lines").replaceChildren(h("li", { class: "error" }, error.message));
+    return;
+  }
+  if (!ui.trace || ui.trace.automation.id !== automation.id) return;
+  const lines = report.summary.length ? report.summary : ["nothing noted yet"];
+  $("trace-explain-lines").replaceChildren(...lines.map((line) => h("li", {}, line)));
 }
 
 function renderTrace() {
