@@ -22,6 +22,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 SELF_TRIGGERING = """
 - id: runaway
+  alias: runaway
   mode: {mode}
   max: 1000
   triggers:
@@ -103,12 +104,15 @@ def test_turning_it_on_again_clears_the_reason() -> None:
 
 CYCLE = """
 - id: a
+  alias: a
   triggers: [{trigger: event, event_type: to_a}]
   actions: [{event: to_b}]
 - id: b
+  alias: b
   triggers: [{trigger: event, event_type: to_b}]
   actions: [{event: to_c}]
 - id: c
+  alias: c
   triggers: [{trigger: event, event_type: to_c}]
   actions: [{action: test.call}, {event: to_a}]
 """
@@ -130,6 +134,7 @@ def test_an_event_storm_across_automations_turns_the_busiest_off() -> None:
 def test_a_busy_automation_within_its_rate_keeps_running() -> None:
     yaml_text = """
 - id: busy
+  alias: busy
   triggers: [{trigger: event, event_type: tick}]
   actions: [{action: test.call}]
 """
@@ -148,6 +153,7 @@ def test_a_busy_automation_within_its_rate_keeps_running() -> None:
 def test_runs_that_pile_up_are_bounded_in_every_mode() -> None:
     yaml_text = """
 - id: slow
+  alias: slow
   mode: parallel
   max: 20
   triggers: [{trigger: event, event_type: go}]

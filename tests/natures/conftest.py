@@ -100,8 +100,8 @@ async def start_site(provider: str, mosquitto: MosquittoBroker | None = None,
     if provider == "modbus":
         servers = []
         for domain, entity_id in (("pv", "pv.roof"), ("battery", "battery.main")):
-            image_of, on_write, kept = DEVICES[domain]
-            server = DeviceServer(devices, entity_id, image_of, on_write, kept=kept)
+            image_of, on_write, keeps = DEVICES[domain]
+            server = DeviceServer(devices, entity_id, image_of, on_write, keeps=keeps)
             await server.start()
             servers.append(server)
             site.cleanups.append(server.stop)

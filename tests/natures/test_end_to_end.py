@@ -130,6 +130,7 @@ async def test_lost_meter_fails_safe_and_a_killed_engine_leaves_devices_to_fall_
     devices = await _process(
         "sim-devices", "-c", str(ROOT / "config.example"), "--mqtt-port", str(ports["mqtt"]), "--mqtt-interval",
         "0.5", "--modbus-pv-port", str(ports["pv"]), "--modbus-battery-port", str(ports["battery"]),
+        "--modbus-meter-port", str(free_port()),
         "--ocpp-url", f"ws://127.0.0.1:{ports['ocpp']}/ocpp", "--ocpp-meter-interval", "1", log=tmp_path / "sim.log")
     engine = await _process("run", "-c", str(config_dir), log=tmp_path / "engine.log")
     api = Api(http, f"http://127.0.0.1:{ports['http']}", token)

@@ -1,4 +1,4 @@
-"""Modbus TCP: sensors, binary sensors, switches and battery/PV natures on real devices.
+"""Modbus TCP: sensors, binary sensors, switches and battery, PV and grid meter natures on real devices.
 
 The YAML is Home Assistant's `modbus:` list of hubs; see docs/integrations/modbus.md.
 """
@@ -13,7 +13,7 @@ from orbiteos.core import Hub, ServiceCall
 from orbiteos.errors import ServiceValidationError
 from orbiteos.integrations.modbus.client import ModbusClient
 from orbiteos.integrations.modbus.entities import ModbusBinarySensor, ModbusSensor, ModbusSwitch, PolledEntity
-from orbiteos.integrations.modbus.natures import ModbusBattery, ModbusPV
+from orbiteos.integrations.modbus.natures import ModbusBattery, ModbusMeter, ModbusPV
 from orbiteos.integrations.modbus.poller import DevicePoller, Endpoint
 from orbiteos.integrations.modbus.schema import CONFIG_SCHEMA
 from orbiteos.integrations.modbus.services import SERVICES, SWITCH_SCHEMA, serve_switch_service, write_oneshot
@@ -43,6 +43,7 @@ _ENTITY_CLASSES: dict[str, Any] = {
     "switches": ModbusSwitch,
     "battery": ModbusBattery,
     "pv": ModbusPV,
+    "meter": ModbusMeter,
 }
 
 

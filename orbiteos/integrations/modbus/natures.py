@@ -56,6 +56,13 @@ NATURE_MAPS: dict[str, NatureSpec] = {
         ("limit_percent", "limit_enable"),
         ("limit_percent", "limit_enable", "limit_power", "limit_revert_s"),
     ),
+    "meter": NatureSpec(
+        "meter",
+        ("power", "import_kwh", "export_kwh", "frequency_hz",
+         *(f"{q}_l{p}" for q in ("voltage", "current", "power") for p in (1, 2, 3))),
+        (),
+        (),
+    ),
 }
 
 
@@ -171,6 +178,13 @@ class ModbusBattery(NatureEntity):
         else:
             await self.write_control("mode", MODE_AUTO)
         self._accept(command)
+
+
+class ModbusMeter(NatureEntity):
+    """A grid meter: power + import / - export, kW; energy counters, frequency and phases."""
+
+    def __init__(self, hub: Hub, config: Mapping[str, Any]) -> None:
+        super().__init__(hub, "meter", config)
 
 
 class ModbusPV(NatureEntity):

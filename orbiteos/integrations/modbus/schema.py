@@ -236,11 +236,12 @@ HUB_SCHEMA = vol.Schema(
         vol.Optional("switches", default=list): _list_of(SWITCH_SCHEMA),
         vol.Optional("battery", default=list): _list_of(_nature_schema("battery")),
         vol.Optional("pv", default=list): _list_of(_nature_schema("pv")),
+        vol.Optional("meter", default=list): _list_of(_nature_schema("meter")),
     }
 )
 
 _ENTITY_KEYS = {"sensors": "sensor", "binary_sensors": "binary_sensor", "switches": "switch", "battery": "battery",
-                "pv": "pv"}
+                "pv": "pv", "meter": "meter"}
 
 
 def _check_hubs(hubs: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -281,7 +282,7 @@ def _check_overlaps(hub: dict[str, Any], index: int) -> None:
         end = sensor["address"] + register_count(sensor["data_type"], sensor.get("count", 0))
         claim(sensor["device_id"], sensor["input_type"], sensor["address"], end, ["sensors", j],
               f"sensor {sensor['name']!r}")
-    for key in ("battery", "pv"):
+    for key in ("battery", "pv", "meter"):
         for j, item in enumerate(hub[key]):
             for attr, spec in item["registers"].items():
                 end = spec["address"] + register_count(spec["data_type"], spec.get("count", 0))

@@ -1,5 +1,5 @@
-"""Modbus TCP servers for `orbiteos sim-devices`: the simulated PV inverter (SunSpec map, port 5020)
-and battery (OrbitEOS battery map, port 5021).
+"""Modbus TCP servers for `orbiteos sim-devices`: the simulated PV inverter (SunSpec map, port 5020),
+battery (OrbitEOS battery map, port 5021) and grid meter (SunSpec model 203, port 5022).
 
 Register values follow the simulated entities' states; a write to a control register becomes the
 service call a real device would act on (`pv.set_limit`, `battery.set_power`, `battery.auto`), and
@@ -9,6 +9,11 @@ Each device falls back by itself, as real firmware does: the inverter lifts its 
 `WMaxLimPct_RvrtTms` seconds pass without a new limit write (SunSpec model 123), and the battery
 goes back to automatic when its `watchdog` seconds pass without a setpoint or watchdog write.
 
+As a conforming device does: only the holding-register functions are served (3, 6, 16, 23; others
+are exception 1), a read of 0 or more than 125 registers is exception 3, a request for another unit id
+is exception 11 (gateway target did not respond), and control registers keep what was written to
+them (a `WMaxLimPct` written before `WMaxLim_Ena` is still there when the enable comes).
+
 Plug-in contract of `sim-devices`: `add_arguments(parser)` and `async serve(hub, args)`.
 """
 
@@ -17,116 +22,34 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import struct
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from pymodbus.constants import ExcCodes
+from pymodbus.pdu import ExceptionResponse, ModbusPDU
+from pymodbus.pdu.register_message import ReadHoldingRegistersRequest
 from pymodbus.server import ModbusTcpServer
 from pymodbus.simulator import DataType, SimData, SimDevice
+from pymodbus.simulator.simcore import SimCore
 
 from orbiteos.core import STATE_UNAVAILABLE, STATE_UNKNOWN, Event, Hub, State
 from orbiteos.errors import ServiceValidationError
 from orbiteos.integrations.modbus.profiles import orbiteos_battery as bat
 from orbiteos.integrations.modbus.profiles import sunspec as ss
-from orbiteos.integrations.modbus.registers import pack, unpack
+from orbiteos.integrations.modbus.registers import unpack
+from orbiteos.integrations.modbus.sim_images import (
+    IMMEDIATE_IMPLEMENTED,
+    Image,
+    battery_image,
+    meter_image,
+    pv_image,
+)
 
 _LOGGER = logging.getLogger(__name__)
 
-Image = dict[int, int]
+ImageOf = Callable[[State, int, Hub], Image]
 WriteHandler = Callable[["DeviceServer", Image, Image], Awaitable[ExcCodes | None]]
-
-
-# --- register images from states --------------------------------------------------------------
-
-
-def _number(value: Any, default: float = 0.0) -> float:
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return default
-
-
-def _put(image: Image, address: int, registers: list[int]) -> None:
-    for offset, register in enumerate(registers):
-        image[address + offset] = register
-
-
-def _with_sf(value: float, data_type: str, min_sf: int) -> tuple[list[int], int]:
-    """Registers and SunSpec scale factor for `value` (as fine as `min_sf` allows, coarser if it must)."""
-    limit = {"int16": 32767, "uint16": 65535, "uint32": 4294967295}[data_type]
-    sf = min_sf
-    while abs(round(value / 10.0**sf)) > limit and sf < 10:
-        sf += 1
-    raw = round(value / 10.0**sf)
-    if data_type != "int16":
-        raw = max(0, raw)
-    return pack(raw, data_type), sf
-
-
-def _sunspec_frame(device_id: int) -> Image:
-    image: Image = dict.fromkeys(range(ss.BASE, ss.END + 2), 0)
-    _put(image, ss.BASE, list(ss.SUNS))
-    for model, start in ((ss.MODEL_COMMON, ss.COMMON), (ss.MODEL_INVERTER, ss.INVERTER),
-                         (ss.MODEL_NAMEPLATE, ss.NAMEPLATE), (ss.MODEL_CONTROLS, ss.IMMEDIATE)):
-        _put(image, start - 2, list(model))
-    for name, text in (("Mn", "OrbitEOS"), ("Md", "Simulated PV inverter"), ("Vr", "1.0"), ("SN", "SIM-PV")):
-        address, count = ss.COMMON_POINTS[name]
-        _put(image, address, pack(text, "string", count=count))
-    _put(image, ss.COMMON_POINTS["DA"][0], [device_id])
-    _put(image, ss.END, [0xFFFF, 0])
-    _put(image, ss.WMAXLIMPCT_SF, pack(-1, "int16"))
-    return image
-
-
-def pv_image(state: State, device_id: int) -> Image:
-    """The SunSpec registers of a `pv.*` state (kW and kWh in the state, W and Wh on the wire)."""
-    image = _sunspec_frame(device_id)
-    attrs = state.attributes
-    power_w = _number(state.state) * 1000.0
-    rating_w = _number(attrs.get("inverter_kw", attrs.get("peak_power_kw"))) * 1000.0
-    limit_w = _number(attrs.get("limit_kw"), rating_w / 1000.0) * 1000.0
-    for value, address, sf_address, data_type, min_sf in (
-        (power_w, ss.W, ss.W_SF, "int16", 0),
-        (_number(attrs.get("energy_kwh")) * 1000.0, ss.WH, ss.WH_SF, "uint32", 0),
-        (_number(attrs.get("dc_voltage")), ss.DCV, ss.DCV_SF, "uint16", -1),
-        (_number(attrs.get("temperature_c")), ss.TMP_CAB, ss.TMP_SF, "int16", -1),
-        (rating_w, ss.WRTG, ss.WRTG_SF, "uint16", 0),
-    ):
-        registers, sf = _with_sf(value, data_type, min_sf)
-        _put(image, address, registers)
-        _put(image, sf_address, pack(sf, "int16"))
-    limited = rating_w > 0 and limit_w < rating_w - 0.5
-    percent = 100.0 * limit_w / rating_w if limited else 100.0
-    _put(image, ss.WMAXLIMPCT, pack(round(percent * 10), "uint16"))  # WMaxLimPct_SF is -1
-    _put(image, ss.WMAXLIM_ENA, [1 if limited else 0])
-    throttled = limited and power_w >= limit_w - 1.0
-    _put(image, ss.ST, [5 if throttled else 4 if power_w > 0 else 2])
-    return image
-
-
-def battery_image(state: State, device_id: int) -> Image:
-    """The OrbitEOS battery registers of a `battery.*` state."""
-    image: Image = dict.fromkeys(range(bat.SIZE), 0)
-    attrs = state.attributes
-    setpoint = attrs.get("setpoint_kw")
-    for attribute, value in (
-        ("power", _number(state.state)),
-        ("soc", _number(attrs.get("soc"))),
-        ("soh", _number(attrs.get("soh"), 100.0)),
-        ("capacity_kwh", _number(attrs.get("capacity_kwh"))),
-        ("max_charge_kw", _number(attrs.get("max_charge_kw"))),
-        ("max_discharge_kw", _number(attrs.get("max_discharge_kw"))),
-        ("cycles", _number(attrs.get("cycles"))),
-        ("temperature_c", _number(attrs.get("temperature_c"))),
-        ("setpoint_kw", _number(setpoint)),
-    ):
-        spec = bat.REGISTERS[attribute]
-        raw = round(value / spec["scale"])
-        if spec["data_type"].startswith("u"):
-            raw = max(0, raw)
-        _put(image, spec["address"], pack(raw, spec["data_type"]))
-    _put(image, bat.MODE, [0 if setpoint is None else 1])
-    return image
 
 
 # --- writes to control registers ----------------------------------------------------------------
@@ -147,8 +70,8 @@ async def _call(server: DeviceServer, domain: str, service: str, data: dict[str,
 
 async def pv_write(server: DeviceServer, written: Image, image: Image) -> ExcCodes | None:
     """Model 123 is writable; WMaxLimPct with WMaxLim_Ena becomes pv.set_limit."""
-    if any(not ss.IMMEDIATE <= a < ss.WMAXLIMPCT_SF for a in written):
-        return ExcCodes.ILLEGAL_ADDRESS
+    if any(a not in IMMEDIATE_IMPLEMENTED or a == ss.WMAXLIMPCT_SF for a in written):
+        return ExcCodes.ILLEGAL_ADDRESS  # read-only or not implemented
     if ss.WMAXLIMPCT not in written and ss.WMAXLIM_ENA not in written:
         return None
     server.arm_revert(image.get(ss.WMAXLIMPCT_RVRTTMS, 0), "pv", "set_limit", {"percent": 100.0})
@@ -192,13 +115,13 @@ class DeviceServer:
         self,
         hub: Hub,
         entity_id: str,
-        image_of: Callable[[State, int], Image],
+        image_of: ImageOf,
         on_write: WriteHandler,
         *,
         host: str = "127.0.0.1",
         port: int = 0,
         device_id: int = 1,
-        kept: tuple[int, ...] = (),
+        keeps: Callable[[int], bool] = lambda _address: False,
     ) -> None:
         self.hub = hub
         self.entity_id = entity_id
@@ -209,8 +132,9 @@ class DeviceServer:
         self.device_id = device_id
         self.label = f"modbus sim {entity_id} ({host}:{port})"
         self.image: Image = {}
-        # Control registers the device remembers whatever its state says (revert timers).
-        self.kept: Image = dict.fromkeys(kept, 0)
+        # Control registers the device remembers as written, whatever its state says (`keeps`).
+        self.keeps = keeps
+        self.kept: Image = {}
         self._revert: asyncio.TimerHandle | None = None
         self.online = False
         self._updating = False
@@ -222,14 +146,15 @@ class DeviceServer:
         state = self.hub.states.get(self.entity_id) or State(
             self.entity_id, STATE_UNAVAILABLE, last_updated=self.hub.clock.now()
         )
-        self.image = self.image_of(state, self.device_id)
+        self.image = self.image_of(state, self.device_id, self.hub)
         base, size = min(self.image), len(self.image)
         device = SimDevice(
             self.device_id,
             simdata=[SimData(base, count=size, values=0, datatype=DataType.REGISTERS)],
             action=self._action,
         )
-        self._server = ModbusTcpServer(device, address=(self.host, self.port))
+        self._server = ModbusTcpServer(device, address=(self.host, self.port), custom_pdu=[CheckedReadRegisters])
+        self._server.context = OneDevice(device)
         await self._server.serve_forever(background=True)
         self.port = self._server.transport.sockets[0].getsockname()[1]  # type: ignore[union-attr,attr-defined]
         self.label = f"modbus sim {self.entity_id} ({self.host}:{self.port})"
@@ -273,7 +198,7 @@ class DeviceServer:
         self.online = state.state not in (STATE_UNAVAILABLE, STATE_UNKNOWN)
         if not self.online or self._server is None:
             return
-        self.image = {**self.image_of(state, self.device_id), **self.kept}
+        self.image = {**self.image_of(state, self.device_id, self.hub), **self.kept}
         base = min(self.image)
         registers = [self.image[a] for a in range(base, base + len(self.image))]
         self._updating = True
@@ -288,6 +213,8 @@ class DeviceServer:
     ) -> ExcCodes | None:
         if self._updating:
             return None
+        if function_code not in HOLDING_FUNCTIONS:
+            return ExcCodes.ILLEGAL_FUNCTION  # no coils, discrete inputs or input registers here
         if not self.online:
             return ExcCodes.DEVICE_FAILURE
         if values is None:
@@ -296,8 +223,47 @@ class DeviceServer:
         result = await self.on_write(self, written, {**self.image, **written})
         if result is None:
             self.image.update(written)
-            self.kept.update((a, v) for a, v in written.items() if a in self.kept)
+            self.kept.update((a, v) for a, v in written.items() if self.keeps(a))
         return result
+
+
+# Read holding registers (3), write one (6), write several (16), read/write several (23).
+HOLDING_FUNCTIONS = frozenset({3, 6, 16, 23})
+
+
+class CheckedReadRegisters(ReadHoldingRegistersRequest):
+    """Function 3 whose count out of 1..125 is answered 0x83 exception 3, as the standard says
+    (pymodbus's decoder refuses it as an unknown function, 0x80 exception 1)."""
+
+    def decode(self, data: bytes) -> None:
+        self.address, self.count = struct.unpack(">HH", data[:4])
+
+    async def datastore_update(self, context: Any, device_id: int) -> ModbusPDU:
+        if not 1 <= self.count <= self.MAX_COUNT:
+            return ExceptionResponse(self.function_code, ExcCodes.ILLEGAL_VALUE)
+        return await super().datastore_update(context, device_id)
+
+
+class OneDevice(SimCore):
+    """The simulator's datastore answering only its own unit id: another is exception 11 (gateway
+    target failed to respond), where pymodbus's would fall back to a default device or fail
+    with a traceback per request."""
+
+    def __init__(self, device: SimDevice) -> None:
+        super().__init__(device)
+        self.device_id = device.id
+
+    async def async_getValues(self, device_id: int, func_code: int, address: int,
+                              count: int = 1) -> list[int] | list[bool] | ExcCodes:
+        if device_id != self.device_id:
+            return ExcCodes.GATEWAY_NO_RESPONSE
+        return await super().async_getValues(device_id, func_code, address, count)
+
+    async def async_setValues(self, device_id: int, func_code: int, address: int,
+                              values: list[int] | list[bool]) -> ExcCodes | None:
+        if device_id != self.device_id:
+            return ExcCodes.GATEWAY_NO_RESPONSE
+        return await super().async_setValues(device_id, func_code, address, values)
 
 
 def _first_entity(hub: Hub, domain: str) -> str | None:
@@ -310,37 +276,58 @@ def _first_entity(hub: Hub, domain: str) -> str | None:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_argument_group("Modbus TCP (PV inverter with the SunSpec map, battery with the OrbitEOS map)")
+    group = parser.add_argument_group(
+        "Modbus TCP (PV inverter and grid meter with the SunSpec maps, battery with the OrbitEOS map)"
+    )
     group.add_argument("--no-modbus", action="store_true", help="do not serve the simulated devices over Modbus")
     group.add_argument("--modbus-host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     group.add_argument("--modbus-pv-port", type=int, default=5020, help="PV inverter port (default 5020)")
     group.add_argument("--modbus-battery-port", type=int, default=5021, help="battery port (default 5021)")
+    group.add_argument("--modbus-meter-port", type=int, default=5022, help="grid meter port (default 5022)")
     group.add_argument("--modbus-pv-entity", help="pv entity to serve (default: the first pv.*)")
     group.add_argument("--modbus-battery-entity", help="battery entity to serve (default: the first battery.*)")
-    group.add_argument("--modbus-device-id", type=int, default=1, help="Modbus unit id of both devices (default 1)")
+    group.add_argument("--modbus-meter-entity", help="meter entity to serve (default: the first meter.*)")
+    group.add_argument("--modbus-device-id", type=int, default=1, help="Modbus unit id of the devices (default 1)")
 
 
-DEVICES: Mapping[str, tuple[Callable[[State, int], Image], WriteHandler, tuple[int, ...]]] = {
-    "pv": (pv_image, pv_write, (ss.WMAXLIMPCT_RVRTTMS,)),
-    "battery": (battery_image, battery_write, (bat.WATCHDOG_S,)),
+async def meter_write(server: DeviceServer, written: Image, image: Image) -> ExcCodes | None:
+    """A meter has nothing to write."""
+    return ExcCodes.ILLEGAL_ADDRESS
+
+
+def _keeps_limit_points(address: int) -> bool:
+    """Model 123's written points stay as written; WMaxLim_Ena follows the limit actually in force."""
+    return address in IMMEDIATE_IMPLEMENTED and address != ss.WMAXLIM_ENA
+
+
+# domain -> (image, write handler, which written registers the device keeps, default port)
+DEVICES: Mapping[str, tuple[ImageOf, WriteHandler, Callable[[int], bool]]] = {
+    "pv": (pv_image, pv_write, _keeps_limit_points),
+    "battery": (battery_image, battery_write, lambda address: address == bat.WATCHDOG_S),
+    "meter": (meter_image, meter_write, lambda _address: False),
 }
 
 
 async def serve(hub: Hub, args: argparse.Namespace) -> None:
-    """Serve the simulated PV inverter and battery until cancelled."""
+    """Serve the simulated PV inverter, battery and grid meter until cancelled."""
     if getattr(args, "no_modbus", False):
         return
     servers: list[DeviceServer] = []
     try:
-        for domain, port in (("pv", args.modbus_pv_port), ("battery", args.modbus_battery_port)):
+        for domain in DEVICES:
+            port = getattr(args, f"modbus_{domain}_port")
             entity_id = getattr(args, f"modbus_{domain}_entity") or _first_entity(hub, domain)
             if entity_id is None:
                 _LOGGER.warning("modbus sim: no %s entity in the simulation; not serving one", domain)
                 continue
-            image_of, on_write, kept = DEVICES[domain]
+            image_of, on_write, keeps = DEVICES[domain]
             server = DeviceServer(hub, entity_id, image_of, on_write, host=args.modbus_host, port=port,
-                                  device_id=args.modbus_device_id, kept=kept)
-            await server.start()
+                                  device_id=args.modbus_device_id, keeps=keeps)
+            try:
+                await server.start()
+            except OSError as err:  # a port in use: this device is not served, the others are
+                _LOGGER.error("modbus sim: cannot serve %s on %s:%s: %s", entity_id, args.modbus_host, port, err)
+                continue
             servers.append(server)
         await asyncio.Event().wait()
     finally:

@@ -22,6 +22,7 @@ from tests.integrations.http.conftest import Site, start_site
 SECRET = "a-shared-secret-0123456789"
 HOOKS = f"""
 - id: signed_hook
+  alias: signed_hook
   triggers:
     - trigger: webhook
       webhook_id: signed-7c1d9e

@@ -65,7 +65,8 @@ def sim_devices(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], int, in
     pv_port, battery_port = free_port(), free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "orbiteos.cli", "sim-devices", "-c", str(tmp_path), "--no-mqtt", "--no-ocpp",
-         "--modbus-pv-port", str(pv_port), "--modbus-battery-port", str(battery_port)],
+         "--modbus-pv-port", str(pv_port), "--modbus-battery-port", str(battery_port),
+         "--modbus-meter-port", str(free_port())],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )

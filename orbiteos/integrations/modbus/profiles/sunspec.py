@@ -25,6 +25,14 @@ END = IMMEDIATE + 24  # end marker 0xFFFF, length 0
 # Points used by the profile and the simulator (absolute addresses).
 COMMON_POINTS = {"Mn": (COMMON + 0, 16), "Md": (COMMON + 16, 16), "Opt": (COMMON + 32, 8), "Vr": (COMMON + 40, 8),
                  "SN": (COMMON + 48, 16), "DA": (COMMON + 64, 1)}
+# Model 103 points (offset from the first data register), per the SunSpec model definition.
+A, APH_A, A_SF = INVERTER + 0, INVERTER + 1, INVERTER + 4
+PPV_AB, PHV_A, V_SF = INVERTER + 5, INVERTER + 8, INVERTER + 11
+VA, VA_SF, VAR, VAR_SF, PF, PF_SF = (INVERTER + i for i in (16, 17, 18, 19, 20, 21))
+DCA, DCA_SF, DCW, DCW_SF = (INVERTER + i for i in (25, 26, 29, 30))
+TMP_OTHERS = (INVERTER + 32, INVERTER + 33, INVERTER + 34)  # TmpSnk, TmpTrns, TmpOt: not measured
+ST_VND = INVERTER + 37
+EVT1, EVT_VND = INVERTER + 38, INVERTER + 42  # bitfield32: Evt1, Evt2, then EvtVnd1..4
 W = INVERTER + 12
 W_SF = INVERTER + 13
 HZ = INVERTER + 14
