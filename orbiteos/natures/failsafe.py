@@ -10,7 +10,7 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from orbiteos.core import STATE_UNAVAILABLE, STATE_UNKNOWN, Context, Event, Unsubscribe
+from orbiteos.core import STATE_UNAVAILABLE, STATE_UNKNOWN, Context, Event, State, Unsubscribe
 from orbiteos.natures.source import CURRENT_SOURCE, FAILSAFE, SetpointSource
 
 if TYPE_CHECKING:
@@ -20,6 +20,10 @@ _LOGGER = logging.getLogger(__name__)
 EVENT_FAILSAFE = "failsafe"
 FAILSAFE_USER = "failsafe"
 ENDED = SetpointSource("failsafe (ended)", 0.0)
+
+
+def _is_bad(state: State | None) -> bool:
+    return state is None or state.state in (STATE_UNAVAILABLE, STATE_UNKNOWN)
 
 
 class Failsafe:
@@ -46,12 +50,21 @@ class Failsafe:
         for entity_id in entity_ids:
             if entity_id in self._watching:
                 continue
-            self._last_report[entity_id] = self.hub.clock.monotonic()
+            state = self.hub.states.get(entity_id)
+            now = self.hub.clock.monotonic()
+            self._last_report[entity_id] = self._monotonic_of(state.last_updated) if state else now
 
-            def reported(_event: Event | None = None, entity_id: str = entity_id) -> None:
+            def reported(entity_id: str = entity_id) -> None:
                 self._last_report[entity_id] = self.hub.clock.monotonic()
 
-            unsubscribes = (self.hub.states.listen(entity_id, reported),
+            def changed(event: Event, entity_id: str = entity_id) -> None:
+                now = self.hub.clock.monotonic()
+                self._last_report[entity_id] = now
+                new, old = event.data.get("new_state"), event.data.get("old_state")
+                if _is_bad(new) != _is_bad(old):  # unavailable, or fresh again: judge now
+                    self.layer.wake_at(now)
+
+            unsubscribes = (self.hub.states.listen(entity_id, changed),
                             self.hub.states.listen_reported(entity_id, reported))
 
             def unwatch(unsubscribes: tuple[Unsubscribe, Unsubscribe] = unsubscribes) -> None:
@@ -60,36 +73,43 @@ class Failsafe:
 
             self._watching[entity_id] = unwatch
 
-    def problem(self) -> str | None:
-        """Why control is unsafe now, or None."""
+    def problem(self) -> tuple[str, float] | None:
+        """Why control is unsafe now, and since when (monotonic); None when it is safe."""
         inputs = self.inputs()
         self._watch(inputs)
         now = self.hub.clock.monotonic()
         stale_after = self.layer.settings.stale_after_s
         for entity_id in inputs:
             state = self.hub.states.get(entity_id)
-            if state is None:
-                return f"{entity_id} has no state"
-            if state.state in (STATE_UNAVAILABLE, STATE_UNKNOWN):
-                return f"{entity_id} is {state.state}"
-            silent = now - self._last_report.get(entity_id, now)
-            if silent > stale_after:
-                return f"{entity_id} is stale (no update for {silent:.0f} s)"
+            if _is_bad(state):
+                if state is None:
+                    return f"{entity_id} has no state", now
+                return f"{entity_id} is {state.state}", self._monotonic_of(state.last_changed)
+            last = self._last_report.get(entity_id, now)
+            if now - last > stale_after:
+                return f"{entity_id} is stale (no update for {now - last:.0f} s)", last + stale_after
         return None
+
+    def _monotonic_of(self, moment: datetime) -> float:
+        """A state's timestamp on the monotonic clock the fail-safe counts with."""
+        return self.hub.clock.monotonic() - max(0.0, (self.hub.clock.now() - moment).total_seconds())
 
     # --- the state machine of the fail-safe ---------------------------------------------------
     def poll(self) -> Callable[[], Awaitable[None]] | None:
         """Judge the inputs now; what to do about it (enter, retry, leave), or None."""
         settings = self.layer.settings
-        problem = self.problem()
+        found = self.problem()
         now = self.hub.clock.monotonic()
-        if problem is not None:
+        if found is not None:
+            problem, since = found
             self._good_since = None
             if self._bad_since is None:
-                self._bad_since = now
-            if not self.active and now - self._bad_since >= settings.after_s:
-                return lambda: self.enter(problem)
-            if self.active and self._retry and now >= self._next_retry:
+                self._bad_since = min(since, now)
+            if not self.active:
+                if now - self._bad_since >= settings.after_s:
+                    return lambda: self.enter(problem)
+                self.layer.wake_at(self._bad_since + settings.after_s)
+            elif self._retry and now >= self._next_retry:
                 return self._retry_safe_states
             return None
         self._bad_since = None
@@ -98,6 +118,7 @@ class Failsafe:
                 self._good_since = now
             if now - self._good_since >= settings.after_s:
                 return self.leave
+            self.layer.wake_at(self._good_since + settings.after_s)
         return None
 
     async def _retry_safe_states(self) -> None:

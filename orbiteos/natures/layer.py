@@ -37,6 +37,8 @@ class NatureLayer:
         self._next_keepalive = 0.0
         self._busy = False
         self._stopped = False
+        self._wake: asyncio.TimerHandle | None = None
+        self._wake_at = 0.0
         from orbiteos.natures.failsafe import Failsafe
 
         self.failsafe = Failsafe(self)
@@ -57,20 +59,43 @@ class NatureLayer:
         self._next_keepalive = self.hub.clock.monotonic() + self.settings.keepalive_s
         self._schedule()
         self.hub.on_stop(self._stop)
+        self._check()  # watch the inputs from the start
 
     async def _stop(self) -> None:
         self._stopped = True
-        if self._handle is not None:
-            self._handle.cancel()
-            self._handle = None
+        for handle in (self._handle, self._wake):
+            if handle is not None:
+                handle.cancel()
+        self._handle = self._wake = None
 
     def _schedule(self) -> None:
-        # A timer, not a sleeping task: one pass of the event loop a tick instead of two.
-        period = min(1.0, max(self.settings.after_s / 5.0, 0.1))
+        # A timer, not a sleeping task: one pass of the event loop a tick instead of two. The tick
+        # finds stale inputs and renews setpoints; an input turning unavailable or fresh wakes the
+        # fail-safe at once (`wake_at`), so its `after` is kept to the tick's precision, not this period.
+        settings = self.settings
+        period = min(max(settings.stale_after_s / 10.0, 0.5), settings.keepalive_s / 3.0, 5.0)
         self._handle = self.hub.clock.call_later(period, self._tick)
 
     def _tick(self) -> None:
         self._schedule()
+        self._check()
+
+    def wake_at(self, deadline: float) -> None:
+        """Judge the fail-safe again at this monotonic moment (earliest wins)."""
+        if self._handle is None or self._stopped:
+            return  # not started: the first tick judges
+        if self._wake is not None and self._wake_at <= deadline:
+            return
+        if self._wake is not None:
+            self._wake.cancel()
+        self._wake_at = deadline
+        self._wake = self.hub.clock.call_later(max(0.0, deadline - self.hub.clock.monotonic()), self._woken)
+
+    def _woken(self) -> None:
+        self._wake = None
+        self._check()
+
+    def _check(self) -> None:
         if self.engine_down or self._busy:
             return
         work: list[Callable[[], Awaitable[None]]] = []
@@ -92,6 +117,7 @@ class NatureLayer:
                 await job()
         finally:
             self._busy = False
+        self._check()  # what changed meanwhile (an input back while the safe states went out)
 
     # --- setpoints --------------------------------------------------------------------------
     def command(self, entity_id: str, source: SetpointSource, context: Context) -> Command:
