@@ -18,6 +18,7 @@ import voluptuous as vol
 
 from orbiteos.clock import Clock, RealClock
 from orbiteos.errors import ServiceNotFound, ServiceValidationError
+from orbiteos.storage import storage_dir
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -670,10 +671,17 @@ class SiteConfig:
     longitude: float = 4.90
     elevation: float = 0.0
     config_dir: Path | None = None
+    # `--storage DIR`; None keeps the storage in `<config_dir>/.storage` (orbiteos/storage.py).
+    storage_override: Path | None = None
 
     @property
     def tzinfo(self) -> ZoneInfo:
         return ZoneInfo(self.time_zone)
+
+    @property
+    def storage_dir(self) -> Path | None:
+        """Where tokens, traces, the journal and the embedded database live; None for a simulation."""
+        return storage_dir(self.config_dir, self.storage_override)
 
 
 class Hub:

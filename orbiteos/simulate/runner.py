@@ -78,7 +78,7 @@ async def _run(
 ) -> SimulationResult:
     # No config_dir on the hub: a simulation must not save traces or other storage into the
     # live site's directory. Integrations find relative files through hub.data[DATA_CONFIG].
-    hub = Hub(clock, replace(loaded.site, config_dir=None))
+    hub = Hub(clock, replace(loaded.site, config_dir=None, storage_override=None))
     hub.data[DATA_CONFIG] = loaded
     hub.services.dry_run_unknown = True
     blocks, skipped = runnable_blocks(loaded, automations)
