@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import configparser
+import grp
+import os
+import pwd
 import re
 import shlex
 import shutil
@@ -97,3 +100,23 @@ def test_systemd_analyze_security_rates_the_unit_ok(tmp_path: Path) -> None:
     match = re.search(r"Overall exposure level for orbiteos\.service: (\d+\.\d+)", result.stdout)
     assert match, result.stdout[-2000:] + result.stderr
     assert float(match.group(1)) < MAX_EXPOSURE, result.stdout
+
+
+def test_logrotate_accepts_the_rotation_of_the_embedded_server_log(tmp_path: Path) -> None:
+    logrotate = shutil.which("logrotate") or ("/usr/sbin/logrotate" if Path("/usr/sbin/logrotate").exists() else None)
+    if logrotate is None:
+        pytest.skip("logrotate is not installed (Debian package logrotate)")
+    log = tmp_path / "server.log"
+    log.write_text("LOG:  database system is ready to accept connections\n")
+    user, group = pwd.getpwuid(os.getuid()).pw_name, grp.getgrgid(os.getgid()).gr_name
+    text = (REPO / "deploy" / "orbiteos.logrotate").read_text(encoding="utf-8")
+    assert "/var/lib/orbiteos/postgres/server.log {" in text and "su orbiteos orbiteos" in text
+    config = tmp_path / "orbiteos.logrotate"
+    config.write_text(
+        text.replace("/var/lib/orbiteos/postgres/server.log", str(log)).replace("orbiteos orbiteos", f"{user} {group}")
+    )
+    result = subprocess.run([logrotate, "-d", "-s", str(tmp_path / "state"), str(config)],
+                            capture_output=True, text=True, timeout=60, check=False)  # fmt: skip
+    output = result.stdout + result.stderr
+    assert result.returncode == 0 and "error" not in output.lower(), output
+    assert f"considering log {log}" in output
