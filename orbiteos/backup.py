@@ -106,7 +106,8 @@ def restore_database(cluster: PostgresCluster, dump: Path) -> None:
 
 
 def _add_tree(archive: tarfile.TarFile, root: Path, prefix: str, skip: set[Path]) -> int:
-    """Every regular file and directory under `root` as `prefix/...`; returns the number of files."""
+    """Every regular file and directory under `root` as `prefix/...`, but those in `skip`; returns the
+    number of files."""
     files = 0
     for directory, dirnames, filenames in os.walk(root):
         here = Path(directory)
@@ -115,7 +116,7 @@ def _add_tree(archive: tarfile.TarFile, root: Path, prefix: str, skip: set[Path]
         archive.add(here, arcname=str(PurePosixPath(prefix, *relative.parts)), recursive=False)
         for name in sorted(filenames):
             path = here / name
-            if path.is_symlink() or not path.is_file():
+            if path.is_symlink() or not path.is_file() or path.absolute() in skip:
                 continue  # sockets, fifos and links are not part of a site
             archive.add(path, arcname=str(PurePosixPath(prefix, *relative.parts, name)), recursive=False)
             files += 1
@@ -149,6 +150,7 @@ def create_backup(config_dir: Path, storage_dir: Path, out: Path, external_datab
     out.parent.mkdir(parents=True, exist_ok=True)
     fd, temporary = tempfile.mkstemp(prefix=f".{out.name}.", dir=out.parent)
     os.close(fd)
+    skip |= {out, Path(temporary)}  # an archive written into the site must not hold itself
     try:
         with tarfile.open(temporary, "w:gz") as archive:
             files = _add_tree(archive, config_dir, CONFIG_PREFIX, skip)

@@ -76,7 +76,7 @@ async def test_round_trip_brings_back_config_storage_and_database_taken_while_ru
 ) -> None:
     config, token = _site(root)
     written = await _database_rows(config / ".storage", rows=5000)
-    archive = root / "backups" / "site.tar.gz"
+    archive = config / ".storage" / "backups" / "site.tar.gz"  # in the site: it must not hold itself
     # The database is running (as under a live engine): pg_dump takes it from its snapshot.
     assert await asyncio.to_thread(cli_main, ["backup", "-c", str(config), str(archive)]) == 0
     assert "with the embedded database" in capsys.readouterr().err
@@ -87,11 +87,12 @@ async def test_round_trip_brings_back_config_storage_and_database_taken_while_ru
         names = set(tar.getnames())
         manifest = json.load(tar.extractfile(MANIFEST))  # type: ignore[arg-type]
     assert {MANIFEST, DUMP, "config/configuration.yaml", "config/secrets.yaml", "storage/auth_tokens.json"} <= names
-    assert not [n for n in names if n.startswith(("config/.storage", "storage/postgres"))]
+    assert not [n for n in names if n.startswith(("config/.storage", "storage/postgres", "storage/backups/"))]
     assert manifest["database"] == DUMP and archive.stat().st_mode & 0o077 == 0
 
     restored = root / "restored"
     assert await asyncio.to_thread(cli_main, ["restore", "-c", str(restored), str(archive)]) == 0
+    archive.rename(root / "site.tar.gz")
     assert _files(restored) == _files(config)
     assert TokenStore.for_config_dir(restored).lookup(token) is not None
     assert await _database_rows(restored / ".storage") == written
