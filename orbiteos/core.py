@@ -19,6 +19,7 @@ import voluptuous as vol
 from orbiteos.clock import Clock, RealClock
 from orbiteos.errors import ServiceNotFound, ServiceValidationError
 from orbiteos.limits import Limits
+from orbiteos.storage import storage_dir
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -673,10 +674,17 @@ class SiteConfig:
     config_dir: Path | None = None
     # Resource bounds (`limits:`); see orbiteos/limits.py.
     limits: Limits = field(default_factory=Limits)
+    # `--storage DIR`; None keeps the storage in `<config_dir>/.storage` (orbiteos/storage.py).
+    storage_override: Path | None = None
 
     @property
     def tzinfo(self) -> ZoneInfo:
         return ZoneInfo(self.time_zone)
+
+    @property
+    def storage_dir(self) -> Path | None:
+        """Where tokens, traces, the journal and the embedded database live; None for a simulation."""
+        return storage_dir(self.config_dir, self.storage_override)
 
 
 class Hub:

@@ -18,7 +18,8 @@ from orbiteos.automation.selector import check_value
 from orbiteos.config import Input, load_yaml, position
 from orbiteos.errors import ConfigError
 
-SHIPPED_BLUEPRINTS = Path(__file__).resolve().parents[2] / "blueprints"
+# A link to the repository's blueprints/, so that a wheel carries them too.
+SHIPPED_BLUEPRINTS = Path(__file__).parent / "shipped_blueprints"
 _NO_DEFAULT = object()
 
 

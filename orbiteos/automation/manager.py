@@ -96,9 +96,9 @@ class AutomationManager:
 
     def __init__(self, hub: Hub) -> None:
         self.hub = hub
-        config_dir = hub.config.config_dir
-        self.traces = TraceStore(hub, Path(config_dir) / ".storage" / STORAGE_FILE if config_dir else None)
-        self.last_states = LastStates(Path(config_dir) / ".storage" / STATES_FILE if config_dir else None)
+        storage = hub.config.storage_dir
+        self.traces = TraceStore(hub, storage / STORAGE_FILE if storage is not None else None)
+        self.last_states = LastStates(storage / STATES_FILE if storage is not None else None)
         self.automations: list[Automation] = []
         self._by_entity: dict[str, Automation] = {}
         self.breaker = Breaker(hub, hub.config.limits, lambda: self.automations)

@@ -142,7 +142,7 @@ class TraceView(Mapping[str, Any]):
 
 
 class TraceStore:
-    """The last N traces of every automation; saved to `<config_dir>/.storage/traces.json`."""
+    """The last N traces of every automation; saved to `traces.json` in the site's storage."""
 
     def __init__(self, hub: Hub, path: Path | None) -> None:
         self._hub = hub

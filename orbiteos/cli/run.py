@@ -1,4 +1,8 @@
-"""`orbiteos run -c DIR`: run a site live until SIGINT or SIGTERM, then stop cleanly."""
+"""`orbiteos run -c DIR`: run a site live until SIGINT or SIGTERM, then stop cleanly.
+
+`--host`/`--port` override the `http:` block's `server_host`/`server_port` (and turn the web server
+on when the configuration has no `http:` block); `--storage DIR` keeps the site's storage there.
+"""
 
 from __future__ import annotations
 
@@ -7,11 +11,14 @@ import asyncio
 import logging
 import signal
 import sys
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from orbiteos.config import LoadedConfig, load_config
 from orbiteos.logging_setup import LEVELS, apply_logger_config
 from orbiteos.runtime import run_hub
+from orbiteos.storage import add_storage_argument
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -20,7 +27,43 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     parser = subparsers.add_parser("run", help="run a site live until SIGINT/SIGTERM")
     parser.add_argument("-c", "--config", dest="config_dir", type=Path, default=Path("."), help="config directory")
     parser.add_argument("--log-level", choices=list(LEVELS), help="overrides logger: default")
+    parser.add_argument(
+        "--host",
+        action="append",
+        metavar="ADDRESS",
+        help="address for the web server to listen on, repeatable (overrides http: server_host)",
+    )
+    parser.add_argument("--port", type=tcp_port, help="web server port (overrides http: server_port)")
+    add_storage_argument(parser)
     parser.set_defaults(func=main)
+
+
+def tcp_port(text: str) -> int:
+    """A port number; 0 lets the system pick a free one."""
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a TCP port 0-65535, found {text!r}") from None
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"expected a TCP port 0-65535, found {text!r}")
+    return port
+
+
+def apply_overrides(loaded: LoadedConfig, args: argparse.Namespace) -> None:
+    """Put the command line's `--host`, `--port` and `--storage` into the loaded configuration."""
+    if args.storage_dir is not None:
+        loaded.site = replace(loaded.site, storage_override=args.storage_dir.absolute())
+    override: dict[str, Any] = {}
+    if args.host:
+        override["server_host"] = args.host[0] if len(args.host) == 1 else list(args.host)
+    if args.port is not None:
+        override["server_port"] = args.port
+    if not override:
+        return
+    block = loaded.blocks.get("http")
+    if "http" not in loaded.blocks:
+        _LOGGER.info("http: not in the configuration; serving it because of --host/--port")
+    loaded.blocks["http"] = {**(block or {}), **override}
 
 
 def main(args: argparse.Namespace) -> int:
@@ -31,6 +74,7 @@ def main(args: argparse.Namespace) -> int:
         print(f"{len(loaded.errors)} configuration error(s); not starting", file=sys.stderr)
         return 1
     apply_logger_config(loaded.blocks.get("logger"), args.log_level)
+    apply_overrides(loaded, args)
     for warning in loaded.warnings:
         _LOGGER.warning("%s", warning)
     asyncio.run(_serve(loaded))

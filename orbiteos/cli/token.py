@@ -1,4 +1,4 @@
-"""`orbiteos token create|list|revoke`: long-lived API tokens, stored hashed in the configuration directory."""
+"""`orbiteos token create|list|revoke`: long-lived API tokens, stored hashed in the site's storage."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from orbiteos.integrations.http.auth import Role, TokenStore
+from orbiteos.storage import add_storage_argument
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -27,13 +28,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
     for sub in (create, listing, revoke):
         sub.add_argument("-c", "--config", type=Path, default=Path("."), help="configuration directory")
+        add_storage_argument(sub)
 
 
 def _store(args: argparse.Namespace) -> TokenStore | None:
     if not args.config.is_dir():
         print(f"error: configuration directory {args.config} does not exist", file=sys.stderr)
         return None
-    return TokenStore.for_config_dir(args.config)
+    return TokenStore.for_config_dir(args.config, args.storage_dir)
 
 
 def create_token(args: argparse.Namespace) -> int:

@@ -1,10 +1,14 @@
 """What a simulation did: every service call (with the automation that made it) and every
-automation run, collected from the bus as the simulation runs."""
+automation run, collected from the bus as the simulation runs.
+
+Every moment is given as `time`, in the site's time zone with its offset (what the site's clocks
+showed, daylight saving included), and `time_utc`, the same moment in UTC.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import Any
 
 from orbiteos.automation.trace import TraceView
@@ -29,6 +33,11 @@ def jsonable(value: Any) -> Any:
     if isinstance(value, State | Event | Context):
         return jsonable(value.as_dict())
     return str(value)
+
+
+def moment_fields(moment: datetime, tz: tzinfo) -> dict[str, str]:
+    """`time` at the site (with its offset) and `time_utc` for one moment."""
+    return {"time": moment.astimezone(tz).isoformat(), "time_utc": moment.astimezone(UTC).isoformat()}
 
 
 class ReportCollector:
@@ -69,7 +78,7 @@ class ReportCollector:
         data = event.data
         self.service_calls.append(
             {
-                "time": event.time_fired.isoformat(),
+                **moment_fields(event.time_fired, self.hub.config.tzinfo),
                 "offset": self._offset(event.time_fired),
                 "domain": data.get("domain"),
                 "service": data.get("service"),
@@ -98,6 +107,7 @@ class ReportCollector:
         self.automation_runs.append(
             {
                 "automation": automation,
+                **moment_fields(moment, self.hub.config.tzinfo),
                 "offset": self._offset(moment),
                 "trigger": _trigger_summary(trigger),
                 "result": jsonable(data.get("result")),

@@ -12,7 +12,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, tzinfo
 from typing import Any
 
 from orbiteos.clock import VirtualClock, run_virtual
@@ -25,7 +25,7 @@ from orbiteos.simulate import replay
 from orbiteos.simulate.faults import Fault, FaultInjector
 from orbiteos.simulate.kpis import KpiCollector
 from orbiteos.simulate.plot import Timeline, start_sampling
-from orbiteos.simulate.report import ReportCollector, build_report
+from orbiteos.simulate.report import ReportCollector, build_report, moment_fields
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -79,7 +79,7 @@ async def _run(
 ) -> SimulationResult:
     # No config_dir on the hub: a simulation must not save traces or other storage into the
     # live site's directory. Integrations find relative files through hub.data[DATA_CONFIG].
-    hub = Hub(clock, replace(loaded.site, config_dir=None))
+    hub = Hub(clock, replace(loaded.site, config_dir=None, storage_override=None))
     hub.data[DATA_CONFIG] = loaded
     hub.services.dry_run_unknown = True
     blocks, skipped = runnable_blocks(loaded, automations)
@@ -115,8 +115,9 @@ async def _run(
     figures["max_import_kw_during_faults"] = (
         None if injector is None or injector.max_import_kw is None else round(injector.max_import_kw, 3)
     )
-    failsafe_events = [_failsafe_event(e, start) for e in layer.failsafe.history if e["active"]]
-    failsafe_ended = [_failsafe_event(e, start) for e in layer.failsafe.history if not e["active"]]
+    tz = loaded.site.tzinfo
+    failsafe_events = [_failsafe_event(e, start, tz) for e in layer.failsafe.history if e["active"]]
+    failsafe_ended = [_failsafe_event(e, start, tz) for e in layer.failsafe.history if not e["active"]]
     kpis.close()
     collector.close()
     await hub.stop()
@@ -141,9 +142,9 @@ async def _run(
     return SimulationResult(report, timeline, skipped=skipped)
 
 
-def _failsafe_event(event: dict[str, Any], start: datetime) -> dict[str, Any]:
+def _failsafe_event(event: dict[str, Any], start: datetime, tz: tzinfo) -> dict[str, Any]:
     moment: datetime = event["time"]
-    return {"time": moment.astimezone(start.tzinfo).isoformat(), "offset": (moment - start).total_seconds(),
+    return {**moment_fields(moment, tz), "offset": (moment - start).total_seconds(),
             "entity_id": event["entity_id"], "reason": event["reason"], "action": event["action"]}
 
 

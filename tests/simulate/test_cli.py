@@ -57,7 +57,11 @@ def test_report_shape_and_plot(tmp_path: Path) -> None:
     assert "recorder" in report["skipped_live_only"] and "sim" in report["integrations"]
     assert report["failed_integrations"] == {}
     call = report["service_calls"][0]
-    assert set(call) == {"time", "offset", "domain", "service", "data", "handled", "automation", "context"}
+    assert set(call) == {"time", "time_utc", "offset", "domain", "service", "data", "handled", "automation",
+                         "context"}
+    at_site = datetime.fromisoformat("2026-11-24T08:00:00+01:00") + timedelta(seconds=call["offset"])
+    assert call["time"] == at_site.isoformat() and call["time"].endswith("+01:00")
+    assert datetime.fromisoformat(call["time_utc"]) == at_site and call["time_utc"].endswith("+00:00")
     assert (call["domain"], call["service"], call["handled"]) == ("battery", "set_power", True)
     assert call["data"]["entity_id"] == ["battery.main"] and isinstance(call["data"]["power_kw"], float)
     assert call["automation"] == "automation.peak_shaving"
@@ -65,6 +69,7 @@ def test_report_shape_and_plot(tmp_path: Path) -> None:
     run = report["automation_runs"][0]
     assert set(run) >= {"automation", "offset", "trigger", "result", "error"}
     assert run["automation"] == "automation.peak_shaving" and run["offset"] == 10.0
+    assert (run["time"], run["time_utc"]) == ("2026-11-24T08:00:10+01:00", "2026-11-24T07:00:10+00:00")
     assert run["trigger"]["platform"] == "time_pattern" and run["result"] == "finished" and run["error"] is None
     # Every 10 s from 08:00:10 to 08:30:00: the run at the last moment is done before the report is made.
     assert len(report["automation_runs"]) == report["kpis"]["automation_runs"] == 180

@@ -114,12 +114,13 @@ async def async_setup(hub: Hub, config: dict[str, Any] | None) -> None:
 
     validated = CONFIG_SCHEMA(config)
     settings = settings_from_config(validated, hub.config.config_dir)
-    tokens = TokenStore.for_config_dir(hub.config.config_dir)
+    tokens = TokenStore.for_config_dir(hub.config.config_dir, hub.config.storage_override)
     if tokens.path is None:
         _LOGGER.warning("http: no configuration directory, so tokens are kept in memory only")
     elif not tokens.records():
-        _LOGGER.warning("http: no tokens yet; make one with `orbiteos token create --name NAME --role admin -c %s`",
-                        hub.config.config_dir)
+        storage = f" --storage {hub.config.storage_override}" if hub.config.storage_override else ""
+        _LOGGER.warning("http: no tokens yet; make one with `orbiteos token create --name NAME --role admin -c %s%s`",
+                        hub.config.config_dir, storage)
     server = HttpServer(hub, settings, tokens)
     await server.start()
     hub.data[DATA_SERVER] = server

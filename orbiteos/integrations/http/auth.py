@@ -1,8 +1,9 @@
 """Long-lived access tokens with roles, stored hashed, and the middleware that checks them.
 
-Tokens live in `<config_dir>/.storage/auth_tokens.json`; only a SHA-256 hash of each token is
-kept (tokens are 256 random bits, so a fast hash is enough). The file is re-read when it
-changes, so `orbiteos token revoke` takes effect on a running server at the next request.
+Tokens live in `auth_tokens.json` in the site's storage (`<config_dir>/.storage` or `--storage`);
+only a SHA-256 hash of each token is kept (tokens are 256 random bits, so a fast hash is enough).
+The file is re-read when it changes, so `orbiteos token revoke` takes effect on a running server
+at the next request.
 """
 
 from __future__ import annotations
@@ -24,11 +25,12 @@ from aiohttp import web
 
 from orbiteos.integrations.http.audit import AuditLog
 from orbiteos.integrations.http.errors import Handler, error_response
+from orbiteos.storage import storage_dir
 
 _LOGGER = logging.getLogger(__name__)
 
 TOKEN_PREFIX = "oeos_"
-STORAGE_FILE = Path(".storage") / "auth_tokens.json"
+STORAGE_FILE = "auth_tokens.json"  # in the site's storage (orbiteos/storage.py)
 
 
 class Role(enum.IntEnum):
@@ -80,8 +82,10 @@ class TokenStore:
         self._load()
 
     @classmethod
-    def for_config_dir(cls, config_dir: Path | str | None) -> TokenStore:
-        return cls(Path(config_dir) / STORAGE_FILE if config_dir is not None else None)
+    def for_config_dir(cls, config_dir: Path | str | None, storage: Path | None = None) -> TokenStore:
+        """The tokens in `storage` (`--storage`), else in `<config_dir>/.storage`."""
+        where = storage_dir(Path(config_dir) if config_dir is not None else None, storage)
+        return cls(where / STORAGE_FILE if where is not None else None)
 
     # --- reading ---------------------------------------------------------
     def _file_stamp(self) -> tuple[int, int] | None:

@@ -94,7 +94,7 @@ CONFIG_SCHEMA = vol.All(
 async def async_setup(hub: Hub, config: dict[str, Any]) -> None:
     config = CONFIG_SCHEMA(config)
     config_dir = hub.config.config_dir
-    storage = Path(config_dir) / ".storage" if config_dir is not None else None
+    storage = hub.config.storage_dir
     if "journal_dir" in config:
         journal_dir = Path(config["journal_dir"])
         if not journal_dir.is_absolute() and config_dir is not None:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import asyncpg
 
-from orbiteos.integrations.recorder import copy_binary
+from orbiteos.integrations.recorder import copy_binary, migrations
 from orbiteos.integrations.recorder.rows import COLUMNS, Batch, Columns, Row
 from orbiteos.integrations.recorder.slicing import SLICE, pause
 
@@ -162,7 +162,7 @@ class Writer:
         conn = await asyncpg.connect(url, timeout=10)
         try:
             async with asyncio.timeout(self.timeout):
-                self.timescale = await apply_schema(conn, self._settings)
+                self.timescale = await migrations.upgrade(conn, lambda: apply_schema(conn, self._settings))
         except BaseException:
             conn.terminate()
             raise

@@ -63,3 +63,15 @@ def test_damaged_token_file_keeps_the_known_tokens_and_says_where(
     assert any(str(path) in r.getMessage() and "unreadable" in r.getMessage() for r in caplog.records)
     fresh = TokenStore.for_config_dir(tmp_path)
     assert fresh.lookup(token) is None  # a new reader has nothing to keep: it refuses, it does not crash
+
+
+def test_storage_option_keeps_tokens_out_of_the_config_directory(tmp_path: Path,
+                                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    storage = tmp_path / "var" / "orbiteos"
+    site = ["-c", str(tmp_path), "--storage", str(storage)]
+    assert main(["token", "create", "--name", "ops", "--role", "admin", *site]) == 0
+    token = capsys.readouterr().out.strip()
+    assert TokenStore.for_config_dir(tmp_path, storage).lookup(token) is not None
+    assert not (tmp_path / ".storage").exists()
+    assert main(["token", "list", *site]) == 0
+    assert "ops" in capsys.readouterr().out

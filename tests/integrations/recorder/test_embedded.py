@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import shutil
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,20 +20,13 @@ from orbiteos.integrations.recorder.embedded import (
 )
 from tests.integrations.recorder.conftest import fetch, running_recorder
 from tests.servers.postgres import timescaledb_missing
+from tests.servers.embedded_dir import embedded_root
 
 
 @pytest.fixture
 def config_dir() -> Iterator[Path]:
-    # Not pytest's tmp_path: its parent is mode 0700 and the postgres user could not enter it.
-    root = Path(tempfile.mkdtemp(prefix="orbiteos-embedded-"))
-    root.chmod(0o755)
-    try:
+    with embedded_root("orbiteos-embedded-") as root:
         yield root
-    finally:
-        server = EmbeddedServer(root / ".storage")
-        if server.cluster.initialised:
-            server.cluster.stop("immediate")
-        shutil.rmtree(root, ignore_errors=True)
 
 
 async def test_without_db_url_the_recorder_starts_records_into_and_stops_its_own_server(config_dir: Path):
