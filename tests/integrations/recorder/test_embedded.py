@@ -19,8 +19,8 @@ from orbiteos.integrations.recorder.embedded import (
     timescaledb_installed,
 )
 from tests.integrations.recorder.conftest import fetch, running_recorder
-from tests.servers.postgres import timescaledb_missing
 from tests.servers.embedded_dir import embedded_root
+from tests.servers.postgres import timescaledb_missing
 
 
 @pytest.fixture
