@@ -7,7 +7,7 @@ import asyncio
 import inspect
 import logging
 import pkgutil
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
@@ -44,3 +44,22 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         function = getattr(item, "function", None)
         if function is not None and inspect.iscoroutinefunction(function):
             item.add_marker(pytest.mark.usefixtures("_cancel_leftover_tasks"))
+
+
+@pytest.fixture(autouse=True)
+def _logging_as_it_was() -> Iterator[None]:
+    """A command run in-process (`cli_main([...])`) configures logging for a process; the next test
+    must not inherit its levels, filters and handlers (a root at ERROR hides what caplog expects)."""
+    root = logging.getLogger()
+    level, handlers = root.level, list(root.handlers)
+    named = {name: (lg.level, list(lg.filters)) for name, lg in logging.Logger.manager.loggerDict.items()
+             if isinstance(lg, logging.Logger)}
+    yield
+    root.setLevel(level)
+    for handler in [h for h in root.handlers if h not in handlers]:
+        root.removeHandler(handler)
+    for name, logger in logging.Logger.manager.loggerDict.items():
+        if isinstance(logger, logging.Logger):
+            old_level, old_filters = named.get(name, (logging.NOTSET, []))
+            logger.setLevel(old_level)
+            logger.filters[:] = old_filters
