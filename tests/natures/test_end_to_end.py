@@ -137,6 +137,8 @@ async def test_lost_meter_fails_safe_and_a_killed_engine_leaves_devices_to_fall_
     try:
         for entity_id in ("meter.grid", "battery.main", "pv.roof", "ev_charger.depot_1"):
             await eventually(lambda e=entity_id: _available(api, e), f"{entity_id} read over its protocol", 60)
+        # Until the meter's first reading the engine may have gone safe; it hands back once it is fresh.
+        await eventually(lambda: _no_alert(api), "no fail-safe in force", 30)
         await api.call("battery", "set_power", {"entity_id": "battery.main", "power_kw": -20})
         await api.call("pv", "set_limit", {"entity_id": "pv.roof", "percent": 30})
         await api.call("ev_charger", "set_limit", {"entity_id": "ev_charger.depot_1", "current_a": 16})
@@ -202,6 +204,11 @@ async def test_lost_meter_fails_safe_and_a_killed_engine_leaves_devices_to_fall_
 async def _available(api: Api, entity_id: str) -> bool:
     state = await api.state(entity_id)
     return state is not None and state["state"] not in ("unavailable", "unknown")
+
+
+async def _no_alert(api: Api) -> bool:
+    alerts = await api.state("sensor.orbiteos_alerts")
+    return alerts is None or alerts["state"] == "0"
 
 
 async def _attribute(api: Api, entity_id: str, name: str | None, value: Any) -> bool:

@@ -51,7 +51,7 @@ async def _fill(hub: Hub, start: int, count: int) -> int:
 async def test_a_journal_that_cannot_take_rows_keeps_the_recorder_alive(
     recorder_hub: RecorderHub,
     postgres_url: str,
-    postgres_server: TestPostgres,
+    postgres: TestPostgres,
     journal_setup: tuple[Path, dict[str, int]],
 ) -> None:
     journal, extra = journal_setup
@@ -60,7 +60,7 @@ async def test_a_journal_that_cannot_take_rows_keeps_the_recorder_alive(
         recorder.settings.retry_max = 0.5
         produced = await _fill(hub, 0, 100)
         await recorder.flush()
-        await asyncio.to_thread(postgres_server.stop, "fast")
+        await asyncio.to_thread(postgres.stop, "fast")
         try:
             while recorder.backlog.dropped == 0:
                 produced = await _fill(hub, produced, 500)
@@ -76,7 +76,7 @@ async def test_a_journal_that_cannot_take_rows_keeps_the_recorder_alive(
             state = hub.states.get(DROPPED_ENTITY)
             assert state is not None and int(state.state) >= dropped - 2 * MAX_QUEUE
         finally:
-            await asyncio.to_thread(postgres_server.start)
+            await asyncio.to_thread(postgres.start)
         produced = await _fill(hub, produced, 100)  # after the database's return
         await recorder.flush()
         rows = await fetch(

@@ -123,6 +123,10 @@ async def test_irregular_samples_integrate_exactly_in_every_rollup_before_and_af
 
 async def test_the_bucket_in_progress_counts_up_to_now(postgres_url: str):
     now = datetime.now(UTC)
+    into_bucket = now.timestamp() % WIDTHS["5m"].total_seconds()
+    if into_bucket < 25:  # both samples must fall in the bucket in progress, not the one before
+        await asyncio.sleep(25 - into_bucket)
+        now = datetime.now(UTC)
     samples = [(now - timedelta(seconds=20), 10.0), (now - timedelta(seconds=10), 20.0)]
     async with asyncio.timeout(60):
         conn = await asyncpg.connect(postgres_url)
