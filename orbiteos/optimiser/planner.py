@@ -64,7 +64,8 @@ class Planner:
     def _on_slot(self, boundary_ts: float) -> None:
         if self._meter is not None:
             self._note_peak(boundary_ts, self._meter.close(boundary_ts))
-        self.replan()
+        if self.plan is None or self.plan.start.timestamp() < boundary_ts:
+            self.replan()  # no forecast moved on at the boundary (each does, when there are forecasts)
 
     def _note_peak(self, boundary_ts: float, mean_kw: float | None) -> None:
         """The billing month's highest slot-average import (the demand charge's base)."""

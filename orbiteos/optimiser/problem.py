@@ -64,7 +64,7 @@ class Problem:
     # EUR per kWh left stored at the horizon's end; None: the cheapest import price / charge efficiency.
     stored_energy_value_eur_per_kwh: float | None = None
     # What an unmet kWh of an EV target or of the import limit costs in the objective (a penalty, not a price).
-    shortfall_eur_per_kwh: float = 10.0
+    shortfall_eur_per_kwh: float = 1000.0
 
     @property
     def slots(self) -> int:

@@ -256,7 +256,7 @@ class EVCharger:
             "max_power_kw": self.max_power_kw,
             "phases": self.phases,
             "current_a": round(current * 1e1) / 1e1,
-            "session_kwh": round(visit.delivered_kwh if visit else 0.0 * 1e3) / 1e3,
+            "session_kwh": round((visit.delivered_kwh if visit else 0.0) * 1e3) / 1e3,
             "energy_kwh": round(self.energy_kwh * 1e3) / 1e3,
             "connector_id": self.connector_id,
             "enabled": self.enabled,
