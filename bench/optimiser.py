@@ -5,7 +5,8 @@ Two problems, each solved `repeats` times (build + solve, `orbiteos.optimiser.so
 - `small`: 1 battery, 2 EV chargers with a session each (target <= 100 ms median);
 - `large`: 4 batteries, 10 EV chargers with two sessions each (target <= 500 ms median).
 
-Wall and CPU milliseconds per solve (CPU: `time.process_time`, all threads). Both have a time-of-use price, a PV day, an office load, an import limit and a demand charge, so
+Wall and CPU milliseconds per solve (CPU: `time.process_time`, all threads).
+Both have a time-of-use price, a PV day, an office load, an import limit and a demand charge, so
 every kind of constraint is in play. `--quick` solves each 5 times instead of 30.
 """
 

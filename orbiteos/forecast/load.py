@@ -24,9 +24,8 @@ class LoadForecaster:
         self.slot_s = slot_s
         self.learning_rate = learning_rate
         self.fade_hours = fade_hours
-        self.by_weekday: dict[tuple[int, int], float] = {}
-        self.by_kind: dict[tuple[bool, int], float] = {}
-        self.by_slot: dict[int, float] = {}
+        # ("weekday", weekday, slot), ("kind", is weekend, slot), ("any", slot) -> mean kW
+        self.table: dict[tuple[object, ...], float] = {}
         self.residuals: deque[float] = deque(maxlen=recent_slots)
         self.last_kw: float | None = None
 
@@ -35,11 +34,14 @@ class LoadForecaster:
         second = local.hour * 3600 + local.minute * 60 + local.second
         return local.weekday(), int(second // self.slot_s)
 
-    def profile(self, ts: float) -> float | None:
+    def _keys(self, ts: float) -> tuple[tuple[object, ...], ...]:
+        """The profile's keys for `ts`, most specific first."""
         weekday, slot = self._key(ts)
-        for table, key in ((self.by_weekday, (weekday, slot)), (self.by_kind, (_is_weekend(weekday), slot)),
-                           (self.by_slot, slot)):
-            value = table.get(key)  # type: ignore[attr-defined]
+        return ("weekday", weekday, slot), ("kind", _is_weekend(weekday), slot), ("any", slot)
+
+    def profile(self, ts: float) -> float | None:
+        for key in self._keys(ts):
+            value = self.table.get(key)
             if value is not None:
                 return value
         return None
@@ -52,12 +54,10 @@ class LoadForecaster:
             expected = self.profile(start_ts)
             self.residuals.append(0.0 if expected is None else mean_kw - expected)
             self.last_kw = mean_kw
-        weekday, slot = self._key(start_ts)
         rate = self.learning_rate
-        for table, key in ((self.by_weekday, (weekday, slot)), (self.by_kind, (_is_weekend(weekday), slot)),
-                           (self.by_slot, slot)):
-            old = table.get(key)  # type: ignore[attr-defined]
-            table[key] = mean_kw if old is None else old + rate * (mean_kw - old)  # type: ignore[index]
+        for key in self._keys(start_ts):
+            old = self.table.get(key)
+            self.table[key] = mean_kw if old is None else old + rate * (mean_kw - old)
 
     def forecast(self, horizon: Horizon) -> list[float]:
         residual = sum(self.residuals) / len(self.residuals) if self.residuals else 0.0

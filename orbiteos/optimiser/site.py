@@ -63,7 +63,8 @@ def battery_model(state: State | None, config: dict[str, Any]) -> BatteryModel |
     return BatteryModel(
         entity_id=config["entity_id"], capacity_kwh=capacity, energy_kwh=capacity * soc / 100.0,
         min_kwh=capacity * soc_min / 100.0, max_kwh=capacity * soc_max / 100.0,
-        max_charge_kw=_number(attrs.get("max_charge_kw"), 0.0), max_discharge_kw=_number(attrs.get("max_discharge_kw"), 0.0),
+        max_charge_kw=_number(attrs.get("max_charge_kw"), 0.0),
+        max_discharge_kw=_number(attrs.get("max_discharge_kw"), 0.0),
         charge_efficiency=one_way, discharge_efficiency=one_way, cycle_cost_eur_per_kwh=config["cycle_cost"],
     )
 
@@ -92,14 +93,15 @@ def charger_sessions(state: State | None, config: dict[str, Any], horizon: Horiz
     if attrs.get("status") in CONNECTED:
         if target is not None:
             departure = target.departure
-            energy = target.energy_kwh
-            if energy is None and target.target_soc is not None:
+            energy: float
+            if target.energy_kwh is None and target.target_soc is not None:
                 soc = _number(attrs.get("vehicle_soc"), math.nan)
                 capacity = _number(attrs.get("vehicle_capacity_kwh"), math.nan)
-                energy = max(0.0, (target.target_soc - soc) / 100.0 * capacity) if math.isfinite(soc * capacity) else 0.0
+                known = math.isfinite(soc * capacity)
+                energy = max(0.0, (target.target_soc - soc) / 100.0 * capacity) if known else 0.0
             else:
                 delivered = _number(attrs.get("session_kwh"), 0.0) - target.session_kwh_at_set
-                energy = max(0.0, (energy or 0.0) - max(0.0, delivered) * config["efficiency"])
+                energy = max(0.0, (target.energy_kwh or 0.0) - max(0.0, delivered) * config["efficiency"])
             max_kw = target.max_power_kw or (current_visit[3] if current_visit else None) or charger_max
         elif current_visit is not None:
             departure = current_visit[1]
@@ -115,12 +117,14 @@ def charger_sessions(state: State | None, config: dict[str, Any], horizon: Horiz
             energy = 0.0  # the vehicle says it is full
         last = max(1, _slot_of(horizon, departure))
         sessions.append(EVSession(entity_id, 0, last, energy, min(max_kw, charger_max), name="plugged in"))
-    for arrival, departure, energy, max_kw, name in expected:
+    for arrival, leaving, wanted_kwh, visit_max_kw, name in expected:
         if arrival <= local_now:
             continue  # under way (plugged in above) or already gone
-        first, last = _slot_of(horizon, arrival) + 1, _slot_of(horizon, departure)
-        if first < horizon.count and last > first and energy > 0:
-            sessions.append(EVSession(entity_id, first, last, energy, min(max_kw or charger_max, charger_max),
+        # From the first whole slot after the arrival to the last whole slot before the departure.
+        first, last = _slot_of(horizon, arrival) + 1, _slot_of(horizon, leaving)
+        if first < horizon.count and last > first and wanted_kwh > 0:
+            sessions.append(EVSession(entity_id, first, last, wanted_kwh,
+                                      min(visit_max_kw or charger_max, charger_max),
                                       expected=True, name=name or f"expected {arrival:%H:%M}"))
     return charger, sessions
 

@@ -5,6 +5,7 @@ See docs/optimiser.md."""
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 from typing import Any
 
 import voluptuous as vol
@@ -22,9 +23,7 @@ _LOGGER = logging.getLogger(__name__)
 __all__ = ["CONFIG_SCHEMA", "DOMAIN", "SET_TARGET_SCHEMA", "async_setup", "entity_ids"]
 
 
-def _departure(value: Any) -> Any:
-    from datetime import datetime
-
+def _departure(value: Any) -> datetime:
     if isinstance(value, datetime):
         return value
     try:
@@ -33,7 +32,7 @@ def _departure(value: Any) -> Any:
         raise vol.Invalid(f"expected an ISO 8601 date and time, found {value!r}") from None
 
 
-SET_TARGET_SCHEMA = vol.All(
+SET_TARGET_SCHEMA = vol.Schema(vol.All(
     vol.Schema(
         {
             vol.Required("entity_id"): entity_ids_validator,
@@ -44,7 +43,7 @@ SET_TARGET_SCHEMA = vol.All(
         }
     ),
     has_at_least_one_key("energy_kwh", "target_soc"),
-)
+))
 
 
 def entity_ids(config: dict[str, Any]) -> list[str]:

@@ -199,7 +199,8 @@ class SimulatedSite:
         set_state(self.meter_entity, _kw(self.meter.power_kw), self.meter.attributes(), context=context)
         set_state(self.load_entity, _kw(self.load.power_kw), self.load.attributes(), context=context)
         write = self._write
-        imports, exports = self.tariff.forecast(self.hub.clock.now().timestamp(), self.site_time, self.hub.config.tzinfo)
+        now_ts = self.hub.clock.now().timestamp()
+        imports, exports = self.tariff.forecast(now_ts, self.site_time, self.hub.config.tzinfo)
         if imports is not self._price_forecast:
             self._price_forecast = imports
             self._price_attributes = {**_EUR_PER_KWH, "forecast": imports}
