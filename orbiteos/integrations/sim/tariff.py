@@ -107,16 +107,16 @@ class Tariff:
         return self.flat_price
 
     def forecast(self, ts: float, site_time: SiteTime, tz: tzinfo) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-        """The known prices from the current quarter hour on, as HA price integrations publish them:
-        (import, export) lists of `{start, end, value}`, equal neighbours merged. A time-of-use table
-        is known to the end of tomorrow; a day-ahead series to the end of today, and of tomorrow from
-        `publish_at` on (as day-ahead auctions publish)."""
-        first = (ts // _SLOT_S) * _SLOT_S
+        """The known prices from today's midnight on, as HA price integrations publish them (today,
+        and tomorrow once known): (import, export) lists of `{start, end, value}`, equal neighbours
+        merged. A time-of-use table is known to the end of tomorrow; a day-ahead series to the end of
+        today, and of tomorrow from `publish_at` on (as day-ahead auctions publish). The lists change
+        only at midnight and at `publish_at`, so the price sensors do not churn."""
         day, second, _weekday = site_time.split(ts)
         days_known = 2 if self.series is None or second >= self.publish_at else 1
-        end = datetime.combine(
-            datetime.fromtimestamp(day * DAY_S, UTC).date() + timedelta(days=days_known), datetime.min.time(), tz
-        ).timestamp()
+        today = datetime.fromtimestamp(day * DAY_S, UTC).date()
+        first = datetime.combine(today, datetime.min.time(), tz).timestamp()
+        end = datetime.combine(today + timedelta(days=days_known), datetime.min.time(), tz).timestamp()
         key = (first, end)
         if key == self._forecast_key:
             return self._forecast

@@ -25,7 +25,7 @@ def _forecasts(config: dict[str, Any], seconds: float, start: datetime = START) 
     return captured["import"], captured["export"]
 
 
-def test_a_time_of_use_table_is_published_to_the_end_of_tomorrow_from_the_current_quarter() -> None:
+def test_a_time_of_use_table_is_published_for_today_and_tomorrow() -> None:
     config = {**SITE, "tariff": {"time_of_use": [{"start": "00:00", "price": 0.18}, {"start": "07:00", "price": 0.32},
                                                  {"start": "17:00", "price": 0.42}, {"start": "21:00", "price": 0.24}],
                                  "export_price": 0.06, "demand_charge": 12.5}}
@@ -33,15 +33,16 @@ def test_a_time_of_use_table_is_published_to_the_end_of_tomorrow_from_the_curren
     assert price.state == "0.32"
     assert price.attributes["demand_charge_eur_per_kw_month"] == 12.5
     entries = price.attributes["forecast"]
+    # Today from midnight and tomorrow, as Home Assistant's price integrations publish them.
     assert [(e["start"], e["value"]) for e in entries] == [
-        ("2026-11-24T09:00:00+01:00", 0.32), ("2026-11-24T17:00:00+01:00", 0.42),
+        ("2026-11-24T00:00:00+01:00", 0.18), ("2026-11-24T07:00:00+01:00", 0.32), ("2026-11-24T17:00:00+01:00", 0.42),
         ("2026-11-24T21:00:00+01:00", 0.24), ("2026-11-25T00:00:00+01:00", 0.18),
         ("2026-11-25T07:00:00+01:00", 0.32), ("2026-11-25T17:00:00+01:00", 0.42),
         ("2026-11-25T21:00:00+01:00", 0.24),
     ]
     assert entries[-1]["end"] == "2026-11-26T00:00:00+01:00"
     assert export.attributes["forecast"] == [
-        {"start": "2026-11-24T09:00:00+01:00", "end": "2026-11-26T00:00:00+01:00", "value": 0.06}]
+        {"start": "2026-11-24T00:00:00+01:00", "end": "2026-11-26T00:00:00+01:00", "value": 0.06}]
 
 
 def test_a_day_ahead_series_shows_tomorrow_only_once_it_is_published(tmp_path: Path) -> None:
@@ -52,7 +53,7 @@ def test_a_day_ahead_series_shows_tomorrow_only_once_it_is_published(tmp_path: P
     config = {**SITE, "tariff": {"day_ahead_csv": str(csv), "publish_at": "13:00"}}
     morning, _ = _forecasts(config, 60)
     assert morning.attributes["forecast"][-1]["end"] == "2026-11-25T00:00:00+01:00"  # today only
-    assert morning.attributes["forecast"][0] == {
+    assert morning.attributes["forecast"][9] == {
         "start": "2026-11-24T09:00:00+01:00", "end": "2026-11-24T10:00:00+01:00", "value": 0.19}
     afternoon, _ = _forecasts(config, 4 * 3600)  # 13:07
     assert afternoon.attributes["forecast"][-1] == {
