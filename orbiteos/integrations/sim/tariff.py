@@ -94,6 +94,7 @@ class Tariff:
         self.publish_at = float(config["publish_at"])
         self.demand_charge = float(config["demand_charge"])
         self._forecast_key: tuple[float, float] | None = None
+        self._forecast_from = self._forecast_until = 0.0
         self._forecast: tuple[list[dict[str, Any]], list[dict[str, Any]]] = ([], [])
 
     def price_at(self, ts: float, site_time: SiteTime) -> float:
@@ -112,11 +113,16 @@ class Tariff:
         merged. A time-of-use table is known to the end of tomorrow; a day-ahead series to the end of
         today, and of tomorrow from `publish_at` on (as day-ahead auctions publish). The lists change
         only at midnight and at `publish_at`, so the price sensors do not churn."""
+        if self._forecast_from <= ts < self._forecast_until:
+            return self._forecast  # called every step: the lists hold until midnight or publication
         day, second, _weekday = site_time.split(ts)
         days_known = 2 if self.series is None or second >= self.publish_at else 1
         today = datetime.fromtimestamp(day * DAY_S, UTC).date()
         first = datetime.combine(today, datetime.min.time(), tz).timestamp()
         end = datetime.combine(today + timedelta(days=days_known), datetime.min.time(), tz).timestamp()
+        self._forecast_from = first
+        midnight = datetime.combine(today + timedelta(days=1), datetime.min.time(), tz).timestamp()
+        self._forecast_until = min(midnight, first + self.publish_at) if days_known == 1 else midnight
         key = (first, end)
         if key == self._forecast_key:
             return self._forecast
