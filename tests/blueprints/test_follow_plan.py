@@ -114,3 +114,20 @@ def test_the_demo_with_the_plan_costs_less_than_without_automations(tmp_path: Pa
     assert kpis["total_cost_eur"] < without["total_cost_eur"] - 1
     assert kpis["peak_15min_import_kw"] < without["peak_15min_import_kw"] - 2
     assert kpis["ev_energy_missing_kwh"] <= without["ev_energy_missing_kwh"] + 0.5
+
+
+def test_an_empty_battery_leaves_the_import_limit_to_the_chargers() -> None:
+    async def body(s: Scenario) -> None:
+        _stand_ins(s)
+        s.set("battery.main", "0", {"soc": 10, "soc_min": 10, "setpoint_kw": 0, "max_charge_kw": 50,
+                                    "max_discharge_kw": 50})
+        s.set("ev_charger.depot", "22", {"limit_kw": 22, "status": "Charging"})
+        s.set("sensor.battery_main_plan", "0")
+        s.set("sensor.ev_charger_depot_plan", "22")
+        s.set("meter.grid", "85")  # 7 kW over 78 and nothing in the battery: the charger gives 7 kW
+        await s.advance(10)
+
+    s = run_scenario(RULES.replace("FOLLOW", "power"), body, initial={})
+    assert [(t, name, data.get("power_kw")) for t, name, data in s.called()] == [
+        (10.0, "ev_charger.set_limit", 15.0),
+    ]
