@@ -62,6 +62,8 @@ CONFIG_SCHEMA = vol.Schema(
         vol.Optional("load_forecast", default="sensor.load_forecast"): entity_id,
         vol.Optional("import_limit", default=1000.0): entity_or_number,
         vol.Optional("export_limit", default=1000.0): entity_or_number,
+        # Plan this far under the import limit: the load moves within a slot, the plan does not.
+        vol.Optional("import_margin", default=0.0): number_in_range(0.0, 10_000.0),
         vol.Optional("demand_charge", default=0.0): number_in_range(0.0, 10_000.0),
         vol.Optional("stored_energy_value"): number_in_range(-10.0, 100.0),
         vol.Optional("batteries", default=[]): [BATTERY_SCHEMA],

@@ -169,7 +169,7 @@ def build_problem(states: StateMachine, config: dict[str, Any], horizon: Horizon
         export_price=forecast_values(states.get(config["export_price"]), horizon, tz, 0.0),
         pv_kw=forecast_values(states.get(config["pv_forecast"]), horizon, tz, 0.0),
         load_kw=forecast_values(states.get(config["load_forecast"]), horizon, tz, 0.0),
-        import_limit_kw=limit_values(states, config["import_limit"], n),
+        import_limit_kw=[max(0.0, v - config["import_margin"]) for v in limit_values(states, config["import_limit"], n)],
         export_limit_kw=limit_values(states, config["export_limit"], n),
         batteries=batteries,
         chargers=chargers,

@@ -126,8 +126,14 @@ def test_an_empty_battery_leaves_the_import_limit_to_the_chargers() -> None:
         s.set("sensor.ev_charger_depot_plan", "22")
         s.set("meter.grid", "85")  # 7 kW over 78 and nothing in the battery: the charger gives 7 kW
         await s.advance(10)
+        s.set("ev_charger.depot", "15", {"limit_kw": 15, "status": "Charging"})
+        s.set("meter.grid", "78")  # at the limit: it stays throttled, no swing back to the plan's 22
+        await s.advance(10)
+        s.set("meter.grid", "75")  # 3 kW of room: it takes that, not more
+        await s.advance(10)
 
     s = run_scenario(RULES.replace("FOLLOW", "power"), body, initial={})
     assert [(t, name, data.get("power_kw")) for t, name, data in s.called()] == [
         (10.0, "ev_charger.set_limit", 15.0),
+        (30.0, "ev_charger.set_limit", 18.0),
     ]
