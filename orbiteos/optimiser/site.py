@@ -153,6 +153,7 @@ def _scheduled_visits(config: dict[str, Any], local_now: datetime, horizon: Hori
 def build_problem(states: StateMachine, config: dict[str, Any], horizon: Horizon, now: datetime, tz: tzinfo,
                   targets: dict[str, EVTarget], peak_so_far_kw: float) -> Problem:
     n = horizon.count
+    margin = config["import_margin"]
     batteries = [b for b in (battery_model(states.get(c["entity_id"]), c) for c in config["batteries"]) if b]
     chargers: list[ChargerModel] = []
     sessions: list[EVSession] = []
@@ -169,7 +170,7 @@ def build_problem(states: StateMachine, config: dict[str, Any], horizon: Horizon
         export_price=forecast_values(states.get(config["export_price"]), horizon, tz, 0.0),
         pv_kw=forecast_values(states.get(config["pv_forecast"]), horizon, tz, 0.0),
         load_kw=forecast_values(states.get(config["load_forecast"]), horizon, tz, 0.0),
-        import_limit_kw=[max(0.0, v - config["import_margin"]) for v in limit_values(states, config["import_limit"], n)],
+        import_limit_kw=[max(0.0, v - margin) for v in limit_values(states, config["import_limit"], n)],
         export_limit_kw=limit_values(states, config["export_limit"], n),
         batteries=batteries,
         chargers=chargers,
