@@ -63,6 +63,14 @@ class KpiCollector:
             0.0,
         )
         self.ev_sessions = 0
+        self.ev_stop_starts = 0
+        self.instant_peak_kw = 0.0
+        self.demand_charge_rate = 0.0  # EUR per kW of the 15 min peak per month (the price sensor's attribute)
+        self.priced_s = 0.0
+        self.price_seconds = 0.0  # price x seconds, for the run's mean price
+        self.stored_kwh_start: dict[str, float] = {}
+        self.stored_kwh: dict[str, float] = {}
+        self._start_ts = self._t
         self.ev_missing_kwh = 0.0
         self.automation_runs = 0
         self._ev_last: dict[str, tuple[str | None, float]] = {}
@@ -92,6 +100,9 @@ class KpiCollector:
         totals = self.totals
         pv = sum(self.pv_kw.values())
         battery = sum(self.battery_kw.values())
+        if not math.isnan(self.price):
+            self.priced_s += seconds
+            self.price_seconds += self.price * seconds
         if grid >= 0.0:
             energy = grid * hours
             totals["import_kwh"] += energy
@@ -160,18 +171,25 @@ class KpiCollector:
         value = _number(state.state) if state is not None else 0.0
         if kind == "grid":
             self.grid_kw = value
+            self.instant_peak_kw = max(self.instant_peak_kw, value)
         elif kind == "pv":
             self.pv_kw[entity_id] = max(0.0, value)
         elif kind == "battery":
             self.battery_kw[entity_id] = value
             if state is not None:
-                self.capacity_kwh[entity_id] = _number(state.attributes.get("capacity_kwh"), 0.0)
+                capacity = self.capacity_kwh[entity_id] = _number(state.attributes.get("capacity_kwh"), 0.0)
+                soc = _number(state.attributes.get("soc"), math.nan)
+                if not math.isnan(soc):
+                    self.stored_kwh[entity_id] = capacity * soc / 100.0
+                    self.stored_kwh_start.setdefault(entity_id, self.stored_kwh[entity_id])
         elif kind == "ev_charger":
             self.ev_kw[entity_id] = max(0.0, value)
             if state is not None:
                 self._ev_status(entity_id, state.attributes)
         elif kind == "price":
             self.price = _number(state.state if state else None, math.nan)
+            if state is not None and "demand_charge_eur_per_kw_month" in state.attributes:
+                self.demand_charge_rate = _number(state.attributes["demand_charge_eur_per_kw_month"], 0.0)
         elif kind == "export_price":
             self.export_price = value
         elif kind == "import_limit":
@@ -182,6 +200,8 @@ class KpiCollector:
     def _ev_status(self, entity_id: str, attributes: Any) -> None:
         status = attributes.get("status")
         previous_status, previous_missing = self._ev_last.get(entity_id, (None, 0.0))
+        if previous_status == "Charging" and status == "SuspendedEVSE":
+            self.ev_stop_starts += 1  # the charger paused a vehicle that was charging
         if previous_status in _SESSION_STATUSES and status not in _SESSION_STATUSES:
             # The vehicle left: what it still lacked then is energy missing at departure.
             self.ev_sessions += 1
@@ -202,6 +222,13 @@ class KpiCollector:
         throughput = totals["battery_charged_kwh"] + totals["battery_discharged_kwh"]
         capacity = sum(self.capacity_kwh.values())
         tz = self.hub.config.tzinfo
+        # The demand charge is billed per month: a run pays its share (run days / 30) of the month's charge.
+        months = (end.timestamp() - self._start_ts) / (30.0 * 86_400.0)
+        demand_charge = self.demand_charge_rate * peak_kw * months
+        # What the energy the batteries gained (or lost) over the run is worth, at the run's mean import price.
+        mean_price = self.price_seconds / self.priced_s if self.priced_s > 0 else 0.0
+        stored_change = sum(self.stored_kwh.values()) - sum(self.stored_kwh_start.values())
+        stored_value = stored_change * mean_price
         return {
             "grid_import_kwh": round(imported, 3),
             "grid_export_kwh": round(export, 3),
@@ -210,6 +237,11 @@ class KpiCollector:
                 datetime.fromtimestamp(peak_start, tz).isoformat() if peak_start is not None else None
             ),
             "energy_cost_eur": round(totals["cost_eur"], 4),
+            "demand_charge_eur": round(demand_charge, 4),
+            "stored_energy_change_kwh": round(stored_change, 3),
+            "stored_energy_value_eur": round(stored_value, 4),
+            "total_cost_eur": round(totals["cost_eur"] + demand_charge - stored_value, 4),
+            "instantaneous_peak_import_kw": round(self.instant_peak_kw, 3),
             "pv_kwh": round(pv, 3),
             "consumption_kwh": round(consumption, 3),
             "self_consumption_pct": round(100.0 * (pv - export) / pv, 2) if pv > 0 else None,
@@ -223,6 +255,7 @@ class KpiCollector:
             "ev_from_pv_kwh": round(totals["ev_from_pv_kwh"], 3),
             "ev_sessions_departed": self.ev_sessions,
             "ev_energy_missing_kwh": round(self.ev_missing_kwh, 3),
+            "ev_stop_starts": self.ev_stop_starts,
             "seconds_over_grid_limit": round(totals["seconds_over_limit"], 1),
             "automation_runs": self.automation_runs,
         }

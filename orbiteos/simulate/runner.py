@@ -106,6 +106,9 @@ async def _run(
     if progress is not None:
         _report_progress(hub, start, total, progress)
     await clock.sleep(total)
+    # What the last moment started (a run triggered at the end, alongside the forecasts' and the
+    # optimiser's timers of the same moment) finishes before the figures are taken.
+    await hub.wait_idle()
     if on_end is not None:
         on_end(hub)  # the hub as it is at the end, before anything stops (`orbiteos explain`)
     end = clock.now()

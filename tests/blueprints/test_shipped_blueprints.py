@@ -33,8 +33,9 @@ def blueprint_section(name: str) -> str:
     return matching[0]
 
 
-def test_all_five_energy_blueprints_ship() -> None:
-    assert NAMES == ["congestion_response", "dynamic_tariff", "frequency_response", "peak_shaving", "pv_surplus_ev"]
+def test_all_six_energy_blueprints_ship() -> None:
+    assert NAMES == ["congestion_response", "dynamic_tariff", "follow_plan", "frequency_response", "peak_shaving",
+                     "pv_surplus_ev"]
 
 
 @pytest.mark.parametrize("path", BLUEPRINTS, ids=NAMES)

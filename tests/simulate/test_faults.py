@@ -37,7 +37,8 @@ def test_a_lost_meter_puts_every_steered_device_in_its_safe_state_within_15_s(tm
         "pv.roof": "unchanged (no safe state configured)"}
     assert {e["entity_id"] for e in report["failsafe_ended"]} == {"battery.main", "ev_charger.depot", "pv.roof"}
     kpis = report["kpis"]
-    assert 600 <= kpis["failsafe_seconds"] <= 615
+    # About the fault's 10 min: entry and exit each land on a 1 s step of the simulated site.
+    assert 599 <= kpis["failsafe_seconds"] <= 615
     assert kpis["max_import_kw_during_faults"] <= SITE_IMPORT_LIMIT_KW
     assert report["faults"] == ["meter.grid:unavailable@13:00+10m"]
 

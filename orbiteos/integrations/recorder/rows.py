@@ -36,6 +36,9 @@ EVENT_GRID = "grid_event"
 # Events that are grid events too: the fail-safe entering and leaving, setpoint conflicts (orbiteos.natures).
 GRID_EVENT_TYPES = frozenset({EVENT_GRID, "failsafe", "setpoint_conflict"})
 EVENT_AUTOMATION_RUN_FINISHED = "automation_run_finished"
+# Fired by orbiteos.forecast and orbiteos.optimiser: one row per slot of the forecast / the plan.
+EVENT_FORECAST_UPDATED = "forecast_updated"
+EVENT_OPTIMIZATION_RESULT = "optimization_result"
 
 # Column order of each table as the recorder writes it (a subset of schema.sql's columns).
 COLUMNS: dict[str, tuple[str, ...]] = {
@@ -51,6 +54,8 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     "device_telemetry": energy.DEVICE_TELEMETRY_COLUMNS,
     "energy_flows": energy.ENERGY_FLOWS_COLUMNS,
     "energy_prices": energy.ENERGY_PRICES_COLUMNS,
+    "forecasts": ("time", "created", "source", "entity_id", "value", "unit"),
+    "optimization_results": ("time", "created", "run_id", "entity_id", "setpoint_kw", "objective", "cost", "data"),
 }
 
 STATES_ENTITY_ID = COLUMNS["states"].index("entity_id")
@@ -345,6 +350,7 @@ class RowBuilder:
         ctx = event.context
         data = event.data
         kind = event.event_type
+        event_data: Mapping[str, Any] = data
         if kind == EVENT_CALL_SERVICE:
             batch.add("audit_log", (
                 event.time_fired, seq, text(ctx.user_id), text(data.get("domain")), text(data.get("service")),
@@ -365,6 +371,36 @@ class RowBuilder:
                 to_json(traces.compact(data.get("trace"))), ctx.id,
             ))
             return  # its row in automation_runs holds all of it: no events row besides
+        elif kind == EVENT_FORECAST_UPDATED:
+            self._forecast_rows(event, batch)
+            event_data = {k: v for k, v in data.items() if k != "forecast"}  # the slots live in `forecasts`
+        elif kind == EVENT_OPTIMIZATION_RESULT:
+            self._optimization_rows(event, batch)
+            event_data = {k: v for k, v in data.items() if k != "rows"}
         batch.add("events", (
-            event.time_fired, seq, text(kind), to_json(data), ctx.id, ctx.user_id, ctx.parent_id,
+            event.time_fired, seq, text(kind), to_json(event_data), ctx.id, ctx.user_id, ctx.parent_id,
         ))
+
+    @staticmethod
+    def _forecast_rows(event: Event, batch: Batch) -> None:
+        data = event.data
+        created = _time(data.get("created"), event.time_fired)
+        for entry in data.get("forecast") or ():
+            if isinstance(entry, Mapping):
+                batch.add("forecasts", (
+                    _time(entry.get("start"), event.time_fired), created, text(data.get("source")),
+                    text(data.get("entity_id")), energy.number(entry.get("value")), text(data.get("unit")),
+                ))
+
+    @staticmethod
+    def _optimization_rows(event: Event, batch: Batch) -> None:
+        data = event.data
+        created = _time(data.get("created"), event.time_fired)
+        for row in data.get("rows") or ():
+            if isinstance(row, Mapping):
+                batch.add("optimization_results", (
+                    _time(row.get("time"), event.time_fired), created, text(data.get("run_id")),
+                    text(row.get("entity_id")), energy.number(row.get("setpoint_kw")), text(data.get("objective")),
+                    energy.number(data.get("cost")), to_json({k: v for k, v in row.items()
+                                                             if k not in ("time", "entity_id", "setpoint_kw")}),
+                ))

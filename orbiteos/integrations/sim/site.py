@@ -90,6 +90,9 @@ class SimulatedSite:
         self.grid = GridSignals(config["grid"])
         self.time_s = 0.0  # simulated seconds stepped so far
         self._last_written: dict[str, tuple[float, dict[str, Any]]] = {}
+        self._price_forecast: list[dict[str, Any]] | None = None
+        self._price_attributes: dict[str, Any] = dict(_EUR_PER_KWH)
+        self._export_price_attributes: dict[str, Any] = dict(_EUR_PER_KWH)
         self._devices: list[tuple[str, Device]] = [*self.pv.items(), *self.batteries.items(), *self.chargers.items()]
         # Injected faults (`orbiteos simulate --fault`): entities written as unavailable or not
         # at all (stale), and devices that ignore their setpoints.
@@ -196,8 +199,17 @@ class SimulatedSite:
         set_state(self.meter_entity, _kw(self.meter.power_kw), self.meter.attributes(), context=context)
         set_state(self.load_entity, _kw(self.load.power_kw), self.load.attributes(), context=context)
         write = self._write
-        write(self.price_entity, round(self.tariff.price * 1e5) / 1e5, _EUR_PER_KWH, context)
-        write(self.export_price_entity, round(self.tariff.export_price * 1e5) / 1e5, _EUR_PER_KWH, context)
+        now_ts = self.hub.clock.now().timestamp()
+        imports, exports = self.tariff.forecast(now_ts, self.site_time, self.hub.config.tzinfo)
+        if imports is not self._price_forecast:
+            self._price_forecast = imports
+            self._price_attributes = {**_EUR_PER_KWH, "forecast": imports}
+            self._export_price_attributes = {**_EUR_PER_KWH, "forecast": exports}
+            if self.tariff.demand_charge:
+                self._price_attributes["demand_charge_eur_per_kw_month"] = self.tariff.demand_charge
+        write(self.price_entity, round(self.tariff.price * 1e5) / 1e5, self._price_attributes, context)
+        write(self.export_price_entity, round(self.tariff.export_price * 1e5) / 1e5, self._export_price_attributes,
+              context)
         write("sensor.grid_import_limit", _kw_value(self.grid.import_limit_kw), _KW, context)
         write("sensor.grid_export_limit", _kw_value(self.grid.export_limit_kw), _KW, context)
         write("sensor.outdoor_temperature", round(self.weather.ambient_c * 1e1) / 1e1 + 0.0, _CELSIUS, context)
