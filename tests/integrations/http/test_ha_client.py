@@ -84,8 +84,12 @@ async def test_rest_config_components_and_states_have_home_assistant_fields(site
     assert {s.entity_id for s in states} >= {"battery.main", "meter.grid"}
 
 
-async def test_rest_error_log_is_admin_only_and_holds_recent_warnings(site: Site) -> None:
-    logging.getLogger("orbiteos.test").warning("battery.main did not answer (test marker 4711)")
+async def test_rest_error_log_is_admin_only_and_holds_recent_warnings(
+    site: Site, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Its own logger at WARNING: earlier tests may have configured the levels of others.
+    with caplog.at_level(logging.WARNING, logger="orbiteos.error_log_test"):
+        logging.getLogger("orbiteos.error_log_test").warning("battery.main did not answer (test marker 4711)")
 
     def run() -> str:
         with rest(site, "viewer") as viewer:
