@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 import voluptuous as vol
 
 from orbiteos.clock import Clock, RealClock
-from orbiteos.errors import ServiceNotFound, ServiceValidationError
+from orbiteos.errors import InvalidStateError, ServiceNotFound, ServiceValidationError
 from orbiteos.limits import Limits
 from orbiteos.storage import storage_dir
 
@@ -33,6 +33,8 @@ EVENT_STOP = "orbiteos_stop"
 
 STATE_UNAVAILABLE = "unavailable"
 STATE_UNKNOWN = "unknown"
+# Home Assistant refuses longer state texts (MAX_LENGTH_STATE_STATE).
+MAX_STATE_LENGTH = 255
 
 Unsubscribe = Callable[[], None]
 
@@ -179,6 +181,9 @@ class State:
             "attributes": dict(self.attributes),
             "last_changed": self.last_changed.isoformat(),
             "last_updated": self.last_updated.isoformat(),
+            # Home Assistant 2024.4's field; a write that changes nothing fires nothing here and
+            # leaves the State as it was, so it reads as last_updated (see docs/api.md).
+            "last_reported": self.last_updated.isoformat(),
             "context": self.context.as_dict(),
         }
 
@@ -356,6 +361,11 @@ class StateMachine:
             entity_id = entity_id.lower()
             old = states.get(entity_id)
         state_str = new_state if type(new_state) is str else _state_to_str(new_state)
+        if len(state_str) > MAX_STATE_LENGTH:
+            raise InvalidStateError(
+                f"{entity_id}: a state is at most {MAX_STATE_LENGTH} characters (as in Home Assistant), "
+                f"this one has {len(state_str)}"
+            )
         attrs = attributes if attributes is not None else _NO_ATTRIBUTES
         if old is not None:
             if not force_update and old.state == state_str and old.attributes == attrs:

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from typing import Any
 
 from slugify import slugify as unicode_slugify
 
-from orbiteos.core import STATE_UNAVAILABLE, Context, Hub, State
+from orbiteos.core import STATE_UNAVAILABLE, STATE_UNKNOWN, Context, Hub, State
+from orbiteos.errors import InvalidStateError
+
+_LOGGER = logging.getLogger(__name__)
 
 # As Home Assistant's entities: a context handed over by a service call is used by the entity's
 # state writes for this long (so the device's acknowledgement carries the call that caused it).
@@ -67,9 +71,14 @@ class Entity:
             else:
                 self._context = None
         state = self.state if self.available else STATE_UNAVAILABLE
-        return self.hub.states.set(
-            self.entity_id, state, self.attributes, force_update=force_update, context=context
-        )
+        try:
+            return self.hub.states.set(
+                self.entity_id, state, self.attributes, force_update=force_update, context=context
+            )
+        except InvalidStateError as err:
+            # As Home Assistant's entities: the state is refused and the entity falls back to unknown.
+            _LOGGER.error("%s; falling back to %s", err, STATE_UNKNOWN)
+            return self.hub.states.set(self.entity_id, STATE_UNKNOWN, {}, force_update=force_update, context=context)
 
     def set_available(self, available: bool) -> None:
         if available != self.available:

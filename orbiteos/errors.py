@@ -41,3 +41,7 @@ class TemplateError(OrbitEOSError):
 
 class DeviceUnavailable(OrbitEOSError):
     """A device could not be reached or did not answer."""
+
+
+class InvalidStateError(OrbitEOSError, ValueError):
+    """A state text longer than Home Assistant's 255 characters."""

@@ -66,6 +66,11 @@ class TemplateTracker:
         self._watched_entities: frozenset[str] = frozenset()
         self._clock_tick: Unsubscribe | None = None
 
+    @property
+    def info(self) -> RenderInfo:
+        """What the last render read."""
+        return self._info
+
     def start(self) -> Any:
         """Render and start listening; returns the first result (a value or a TemplateError)."""
         result = self._render()

@@ -18,7 +18,7 @@ from itertools import groupby
 from pathlib import Path
 from typing import Any
 
-from orbiteos.core import Context, Hub, valid_entity_id
+from orbiteos.core import MAX_STATE_LENGTH, Context, Hub, valid_entity_id
 from orbiteos.errors import ConfigError
 
 _LOGGER = logging.getLogger(__name__)
@@ -98,6 +98,11 @@ def parse_replay(lines: Iterable[str], start: datetime, tz: tzinfo, name: str = 
         if not valid_entity_id(entity_id):
             raise ReplayError(
                 f"entity_id: expected an entity id like 'sensor.price' or 'event:<type>', found {target!r}", name, line
+            )
+        if len(state) > MAX_STATE_LENGTH:
+            raise ReplayError(
+                f"state: expected at most {MAX_STATE_LENGTH} characters (Home Assistant's limit), found {len(state)}",
+                name, line,
             )
         rows.append(ReplayRow(offset, entity_id, None, state, attributes, line))
     rows.sort(key=lambda r: r.offset)  # stable: same-time rows keep file order

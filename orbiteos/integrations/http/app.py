@@ -14,7 +14,9 @@ from orbiteos.core import Event, Hub
 from orbiteos.integrations.http import (
     appkeys,
     automations_view,
+    diagnostics_view,
     history_view,
+    logbook_view,
     rest,
     tokens_view,
     webhook_view,
@@ -23,6 +25,7 @@ from orbiteos.integrations.http import (
 from orbiteos.integrations.http.audit import AuditLog
 from orbiteos.integrations.http.auth import TokenStore, auth_middleware
 from orbiteos.integrations.http.connections import ConnectionGuard
+from orbiteos.integrations.http.error_log import RECENT_ERRORS, RecentErrors, keep_recent_errors
 from orbiteos.integrations.http.errors import Handler, error_middleware
 from orbiteos.integrations.http.state_json import StateJsonCache
 from orbiteos.natures.failsafe import EVENT_FAILSAFE
@@ -85,12 +88,15 @@ def build_app(hub: Hub, settings: appkeys.HttpSettings, tokens: TokenStore) -> w
     app[appkeys.JSON_CACHE] = StateJsonCache()
     app[websocket_api.OPEN_SOCKETS] = set()
     app[websocket_api.TOKEN_SUBSCRIPTIONS] = {}
-    for module in (rest, history_view, automations_view, tokens_view, webhook_view, websocket_api):
+    app[RECENT_ERRORS] = RecentErrors()
+    views = (rest, diagnostics_view, history_view, logbook_view, automations_view, tokens_view, webhook_view)
+    for module in (*views, websocket_api):
         app.router.add_routes(module.routes)
     app.router.add_get("/", ui_index)
     app.router.add_static("/ui/", UI_DIR, append_version=False)
     app.on_shutdown.append(websocket_api.close_all)
     app.cleanup_ctx.append(_audit_failsafe)
+    app.cleanup_ctx.append(keep_recent_errors)
     return app
 
 

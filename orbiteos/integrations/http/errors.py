@@ -11,7 +11,13 @@ from typing import Any
 import voluptuous as vol
 from aiohttp import web
 
-from orbiteos.errors import DeviceUnavailable, ServiceNotFound, ServiceValidationError, TemplateError
+from orbiteos.errors import (
+    DeviceUnavailable,
+    InvalidStateError,
+    ServiceNotFound,
+    ServiceValidationError,
+    TemplateError,
+)
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -70,7 +76,7 @@ def domain_error(err: Exception) -> ApiError | None:
     """Map the engine's exceptions onto API answers."""
     if isinstance(err, ServiceNotFound):
         return ApiError(404, f"service {err.domain}.{err.service} not found")
-    if isinstance(err, ServiceValidationError | TemplateError):
+    if isinstance(err, ServiceValidationError | TemplateError | InvalidStateError):
         return ApiError(400, str(err))
     if isinstance(err, vol.Invalid):
         return ApiError(400, describe_invalid(err))

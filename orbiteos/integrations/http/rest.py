@@ -7,7 +7,6 @@ from typing import Any
 import voluptuous as vol
 from aiohttp import web
 
-from orbiteos import __version__
 from orbiteos.core import EVENT_CALL_SERVICE, EVENT_STATE_CHANGED, Context, valid_entity_id
 from orbiteos.integrations.http import appkeys
 from orbiteos.integrations.http.auth import Role, context_user, has_role, requires, token_of
@@ -15,7 +14,7 @@ from orbiteos.integrations.http.body import json_object, read_json
 from orbiteos.integrations.http.durable import recorded
 from orbiteos.integrations.http.errors import ApiError, dumps, json_response
 from orbiteos.integrations.http.service_call import call_service, role_for_service
-from orbiteos.integrations.recorder.history import get_recorder
+from orbiteos.integrations.http.site_config import config_dict
 from orbiteos.template import Template
 
 routes = web.RouteTableDef()
@@ -28,7 +27,9 @@ STATE_BODY = vol.Schema(
             vol.Optional("attributes", default=dict): dict,
             vol.Optional("force_update", default=False): bool,
         },
-    )
+    ),
+    # Home Assistant ignores other keys: clients post back a whole state (last_changed, context...).
+    extra=vol.REMOVE_EXTRA,
 )
 TEMPLATE_BODY = vol.Schema(
     vol.All(json_object, {vol.Required("template"): str, vol.Optional("variables", default=dict): dict})
@@ -50,24 +51,7 @@ async def api_status(request: web.Request) -> web.Response:
 @routes.get("/api/config")
 @requires(Role.VIEWER)
 async def api_config(request: web.Request) -> web.Response:
-    hub = request.app[appkeys.HUB]
-    site = hub.config
-    setup = hub.data.get("setup")
-    return json_response(
-        {
-            "location_name": site.name,
-            "latitude": site.latitude,
-            "longitude": site.longitude,
-            "elevation": site.elevation,
-            "time_zone": site.time_zone,
-            "unit_system": {"power": "kW", "energy": "kWh", "temperature": "°C"},
-            "version": __version__,
-            "components": sorted(getattr(setup, "loaded", [])) if setup else [],
-            "state": "RUNNING" if hub.running else "NOT_RUNNING",
-            # OrbitEOS extension: whether /api/history has a recorder behind it.
-            "history": get_recorder(hub) is not None,
-        }
-    )
+    return json_response(config_dict(request.app[appkeys.HUB]))
 
 
 @routes.get("/api/auth/whoami")

@@ -8,7 +8,10 @@
     server: {"id": 1, "type": "event", "event": {...}}              (one per event)
 
 Commands: get_states, get_config, get_services, subscribe_events, unsubscribe_events,
-subscribe_trigger, call_service, fire_event, ping. Outgoing messages go through a bounded
+subscribe_trigger, call_service, fire_event, ping, supported_features, auth/current_user,
+render_template (websocket_templates.py), subscribe_entities (websocket_entities.py),
+validate_config and execute_script (websocket_scripts.py). Any other type gets Home Assistant's
+unknown-command answer (docs/api.md lists what is deliberately not served). Outgoing messages go through a bounded
 queue per connection; a client that cannot keep up is disconnected rather than slowing the hub.
 """
 
@@ -26,13 +29,17 @@ from aiohttp import WSCloseCode, WSMsgType, web
 from orbiteos import __version__
 from orbiteos.automation.trigger import async_attach_triggers
 from orbiteos.core import EVENT_STATE_CHANGED, MATCH_ALL, Context, Event, Hub, Unsubscribe
-from orbiteos.errors import ServiceNotFound, ServiceValidationError
+from orbiteos.errors import InvalidStateError, ServiceNotFound, ServiceValidationError, TemplateError
 from orbiteos.integrations.http import appkeys
 from orbiteos.integrations.http.auth import Role, TokenRecord, has_role, public
 from orbiteos.integrations.http.errors import ApiError, describe_invalid, domain_error, dumps
 from orbiteos.integrations.http.redact import redact_text, sees_secrets
 from orbiteos.integrations.http.rest import RESERVED_EVENTS
 from orbiteos.integrations.http.service_call import call_service, role_for_service
+from orbiteos.integrations.http.site_config import config_dict
+from orbiteos.integrations.http.websocket_entities import SUBSCRIBE_ENTITIES, cmd_subscribe_entities
+from orbiteos.integrations.http.websocket_scripts import EXECUTE_SCRIPT, cmd_execute_script, cmd_validate_config
+from orbiteos.integrations.http.websocket_templates import RENDER_TEMPLATE, cmd_render_template
 
 _LOGGER = logging.getLogger(__name__)
 routes = web.RouteTableDef()
@@ -54,6 +61,9 @@ ERR_UNAUTHORIZED = "unauthorized"
 ERR_ID_REUSE = "id_reuse"
 ERR_SERVICE_VALIDATION = "service_validation_error"
 ERR_UNKNOWN = "unknown_error"
+ERR_TEMPLATE = "template_error"
+# Home Assistant's answer to a command it does not know, word for word.
+UNKNOWN_COMMAND_MESSAGE = "Unknown command."
 
 COMMAND = vol.Schema({vol.Required("id"): int, vol.Required("type"): str}, extra=vol.ALLOW_EXTRA)
 COMMAND_SCHEMAS: dict[str, vol.Schema] = {
@@ -76,6 +86,10 @@ COMMAND_SCHEMAS: dict[str, vol.Schema] = {
     "fire_event": vol.Schema(
         {vol.Required("event_type"): str, vol.Optional("event_data", default=dict): dict}, extra=vol.ALLOW_EXTRA
     ),
+    "supported_features": vol.Schema({vol.Optional("features", default=dict): dict}, extra=vol.ALLOW_EXTRA),
+    "render_template": RENDER_TEMPLATE,
+    "subscribe_entities": SUBSCRIBE_ENTITIES,
+    "execute_script": EXECUTE_SCRIPT,
 }
 
 
@@ -201,7 +215,7 @@ class Connection:
             self.last_id = max(self.last_id, msg_id)
             handler = COMMANDS.get(msg["type"])
             if handler is None:
-                raise CommandError(ERR_UNKNOWN_COMMAND, f"unknown command {msg['type']!r}")
+                raise CommandError(ERR_UNKNOWN_COMMAND, UNKNOWN_COMMAND_MESSAGE)
             schema = COMMAND_SCHEMAS.get(msg["type"])
             if schema is not None:
                 msg = schema(msg)
@@ -214,6 +228,10 @@ class Connection:
             self.error(msg_id, ERR_NOT_FOUND, str(err))
         except ServiceValidationError as err:
             self.error(msg_id, ERR_SERVICE_VALIDATION, str(err))
+        except TemplateError as err:
+            self.error(msg_id, ERR_TEMPLATE, str(err))
+        except InvalidStateError as err:
+            self.error(msg_id, ERR_INVALID_FORMAT, str(err))
         except ApiError as err:
             self.error(msg_id, ERR_NOT_FOUND if err.status == 404 else ERR_INVALID_FORMAT, err.message)
         except Exception as err:
@@ -246,12 +264,22 @@ async def cmd_get_states(conn: Connection, msg: dict[str, Any]) -> None:
 
 
 async def cmd_get_config(conn: Connection, msg: dict[str, Any]) -> None:
-    site = conn.hub.config
-    setup = conn.hub.data.get("setup")
+    conn.result(msg["id"], config_dict(conn.hub))
+
+
+async def cmd_supported_features(conn: Connection, msg: dict[str, Any]) -> None:
+    """Accepted and acknowledged; none of Home Assistant's optional features (coalesced messages) is used."""
+    conn.result(msg["id"])
+
+
+async def cmd_current_user(conn: Connection, msg: dict[str, Any]) -> None:
+    """The token, in Home Assistant's user shape: OrbitEOS users are named tokens with a role."""
+    token = conn.token
+    is_admin = has_role(token, Role.ADMIN)
     conn.result(msg["id"], {
-        "location_name": site.name, "latitude": site.latitude, "longitude": site.longitude,
-        "time_zone": site.time_zone, "version": __version__,
-        "components": sorted(getattr(setup, "loaded", [])) if setup else [],
+        "id": token.name, "name": token.name, "is_owner": is_admin, "is_admin": is_admin,
+        "credentials": [{"auth_provider_type": "orbiteos_token", "auth_provider_id": None}],
+        "mfa_modules": [], "role": token.role,
     })
 
 
@@ -355,9 +383,15 @@ COMMANDS: dict[str, Command] = {
     "subscribe_trigger": cmd_subscribe_trigger,
     "call_service": cmd_call_service,
     "fire_event": cmd_fire_event,
+    "supported_features": cmd_supported_features,
+    "auth/current_user": cmd_current_user,
+    "render_template": cmd_render_template,
+    "subscribe_entities": cmd_subscribe_entities,
+    "validate_config": cmd_validate_config,
+    "execute_script": cmd_execute_script,
 }
 # Slow commands run as their own tasks so that pings and events keep flowing meanwhile.
-CONCURRENT = frozenset({"call_service", "subscribe_trigger"})
+CONCURRENT = frozenset({"call_service", "subscribe_trigger", "execute_script"})
 
 
 # --- the view ----------------------------------------------------------------

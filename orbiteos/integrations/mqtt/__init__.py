@@ -79,6 +79,9 @@ def broker_settings(config: dict[str, Any]) -> BrokerSettings:
         else None,
         birth=publication(config.get("birth_message")),
         will=publication(config.get("will_message")),
+        # A clean stop says "offline" too: the retained status must not stay "online" (the will
+        # alone is only published by the broker when the connection is lost).
+        will_on_close=True,
         reconnect_min_s=config["reconnect_min_delay"],
         reconnect_max_s=max(config["reconnect_max_delay"], config["reconnect_min_delay"]),
         timeout_s=config["timeout"],

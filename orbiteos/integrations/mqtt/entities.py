@@ -18,6 +18,8 @@ from orbiteos.template import Template
 
 _LOGGER = logging.getLogger(__name__)
 
+# The payload that resets a binary sensor or a numeric sensor to unknown (Home Assistant's PAYLOAD_NONE).
+PAYLOAD_NONE = "None"
 # Attributes that JSON attributes may not override (Home Assistant's MQTT_ATTRIBUTES_BLOCKED, the gist).
 _BLOCKED_ATTRIBUTES = frozenset({"friendly_name", "unit_of_measurement", "device_class", "state_class", "icon"})
 
@@ -137,7 +139,10 @@ class MqttEntity(Entity):
         value = self._value(template, message)
         if value is None:
             return False
-        text = str(value)
+        text = str(value).strip()
+        if text == PAYLOAD_NONE:
+            self.native_state = None  # Home Assistant's reset to unknown
+            return True
         if text == on[1]:
             self.native_state = "on"
         elif text == off[1]:
@@ -173,7 +178,10 @@ class MqttSensor(MqttEntity):
         value = self._value(self._value_template, message)
         if value is None:
             return
-        if self._numeric and not _is_number(value):
+        value = str(value).strip()  # ' 22 ' is 22, as a rendered value template gives it
+        if self._numeric and value == PAYLOAD_NONE:
+            value = None  # Home Assistant resets a numeric sensor to unknown on the payload 'None'
+        elif self._numeric and not _is_number(value):
             _LOGGER.warning(
                 "%s: expected a number on topic %s, found %r; message ignored",
                 self.entity_id, message.topic, message.payload[:200],

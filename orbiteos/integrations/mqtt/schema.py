@@ -230,7 +230,7 @@ STATESTREAM_SCHEMA = vol.Schema(
         vol.Required("base_topic"): valid_publish_topic,
         vol.Optional("publish_attributes", default=False): cv.boolean,
         vol.Optional("publish_timestamps", default=False): cv.boolean,
-        vol.Optional("qos", default=0): qos,
+        vol.Optional("qos", default=1): qos,  # Home Assistant's mqtt_statestream publishes with QoS 1
         vol.Optional("retain", default=True): cv.boolean,
         vol.Optional("include", default={}): _FILTER,
         vol.Optional("exclude", default={}): _FILTER,

@@ -71,7 +71,7 @@ class StateStream:
         self.base_topic: str = config["base_topic"].rstrip("/")
         self.publish_attributes: bool = config.get("publish_attributes", False)
         self.publish_timestamps: bool = config.get("publish_timestamps", False)
-        self.qos: int = config.get("qos", 0)
+        self.qos: int = config.get("qos", 1)
         self.retain: bool = config.get("retain", True)
         self.selects = EntityFilter(config.get("include"), config.get("exclude"))
         self._pending: dict[str, None] = {}

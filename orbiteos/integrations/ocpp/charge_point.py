@@ -28,6 +28,7 @@ from ocpp.exceptions import (
     OccurenceConstraintViolationError,
     OccurrenceConstraintViolationError,
     OCPPError,
+    PropertyConstraintViolationError,
     UnknownCallErrorCodeError,
 )
 from ocpp.messages import Call, CallError, MessageType, unpack
@@ -35,7 +36,7 @@ from ocpp.routing import after, on
 from ocpp.v16 import ChargePoint, call, call_result
 from ocpp.v16.enums import Action, AuthorizationStatus, RegistrationStatus
 
-from orbiteos.errors import DeviceUnavailable, OrbitEOSError
+from orbiteos.errors import DeviceUnavailable, ServiceValidationError
 from orbiteos.integrations.ocpp.device import UNIT_AMPS, UNIT_AUTO, UNIT_WATTS, ChargePointDevice
 from orbiteos.integrations.ocpp.meter_values import parse_meter_values
 from orbiteos.integrations.ocpp.sessions import EVENT_OCPP_SESSION, SessionBook
@@ -51,8 +52,12 @@ UNKNOWN_UNIQUE_ID = "-1"
 EVENT_OCPP_DATA_TRANSFER = "ocpp_data_transfer"
 
 
-class ChargerCallError(OrbitEOSError):
-    """The charge point refused a call, answered it with a CALLERROR, or answered nonsense."""
+class ChargerCallError(ServiceValidationError):
+    """The charge point refused a call, answered it with a CALLERROR, or answered nonsense.
+
+    A ServiceValidationError: the service call reached the charger and the charger said no, so the
+    caller gets a 400 / `service_validation_error` whose message names the status or error code.
+    """
 
 
 class _RefusedFrameFilter(logging.Filter):
@@ -152,13 +157,19 @@ def check_frame(raw: str) -> None:
         )
 
 
-def parse_timestamp(value: Any, fallback: datetime) -> datetime:
+def parse_timestamp(value: Any, field: str = "timestamp") -> datetime:
+    """A frame's date-time, in UTC (as the sessions are documented); a bad one is the frame's error.
+
+    Raises PropertyConstraintViolationError, which the library answers as a CALLERROR naming the field.
+    """
+    text = str(value)
     try:
-        stamp = datetime.fromisoformat(str(value))
+        stamp = datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith(("Z", "z")) else text)
     except ValueError:
-        _LOGGER.warning("unreadable timestamp %r, using the hub's time", value)
-        return fallback
-    return stamp if stamp.tzinfo else stamp.replace(tzinfo=UTC)
+        raise PropertyConstraintViolationError(
+            description=f"{field}: expected an ISO 8601 date-time such as 2024-06-01T12:00:00Z, got {text[:64]!r}"
+        ) from None
+    return (stamp if stamp.tzinfo else stamp.replace(tzinfo=UTC)).astimezone(UTC)
 
 
 def ocpp_time(moment: datetime) -> str:
@@ -274,8 +285,19 @@ class CentralSystemChargePoint(ChargePoint):
     def on_heartbeat(self, **kwargs: Any) -> Any:
         return call_result.Heartbeat(current_time=ocpp_time(self.hub.clock.now()))
 
+    def check_connector(self, connector_id: int, allow_zero: bool) -> None:
+        """A connector id the charge point has (0, the charge point itself, where the action allows it)."""
+        count = self.device.settings.connectors
+        lowest = 0 if allow_zero else 1
+        if not lowest <= connector_id <= count:
+            raise PropertyConstraintViolationError(
+                description=f"connectorId {connector_id}: expected {lowest} to {count} "
+                            f"(charge point {self.id} has {count} connector{'s' if count != 1 else ''})"
+            )
+
     @on(Action.status_notification)
     def on_status_notification(self, connector_id: int, error_code: str, status: str, **kwargs: Any) -> Any:
+        self.check_connector(connector_id, allow_zero=True)
         if connector_id == 0:
             self.device.status = status
         else:
@@ -295,8 +317,9 @@ class CentralSystemChargePoint(ChargePoint):
     def on_start_transaction(
         self, connector_id: int, id_tag: str, meter_start: int, timestamp: str, **kwargs: Any
     ) -> Any:
+        self.check_connector(connector_id, allow_zero=False)
+        start = parse_timestamp(timestamp)
         entity = self.device.connector(connector_id)
-        start = parse_timestamp(timestamp, self.hub.clock.now())
         tx = self.sessions.start(self.id, connector_id, entity.entity_id, id_tag, start, float(meter_start))
         entity.begin_transaction(tx.transaction_id, id_tag)
         entity.energy_kwh = meter_start / 1000.0
@@ -311,7 +334,7 @@ class CentralSystemChargePoint(ChargePoint):
         self, meter_stop: int, timestamp: str, transaction_id: int, reason: str | None = None,
         id_tag: str | None = None, transaction_data: list[dict[str, Any]] | None = None, **kwargs: Any,
     ) -> Any:
-        stop = parse_timestamp(timestamp, self.hub.clock.now())
+        stop = parse_timestamp(timestamp)
         tx = self.sessions.stop(transaction_id, float(meter_stop), stop, reason)
         if tx is None:
             # Not ours (e.g. started before an engine restart): still worth a record.
@@ -338,6 +361,9 @@ class CentralSystemChargePoint(ChargePoint):
         self, connector_id: int, meter_value: list[dict[str, Any]], transaction_id: int | None = None,
         **kwargs: Any,
     ) -> Any:
+        self.check_connector(connector_id, allow_zero=True)
+        for index, sample in enumerate(meter_value):  # unused, but a bad one is a bad frame
+            parse_timestamp(sample.get("timestamp"), f"meterValue[{index}].timestamp")
         reading = parse_meter_values(meter_value)
         if connector_id == 0:
             return call_result.MeterValues()

@@ -275,6 +275,12 @@ def _ocpp_payload(service: str, data: Mapping[str, Any], connector_id: int | Non
 def _ocpp_service(hub: Hub, system: CentralSystem, service: str) -> None:
     async def handle(service_call: ServiceCall) -> dict[str, Any]:
         device, connector_id = _resolve(system, service_call.data, service)
+        asked = service_call.data.get("connector_id")
+        if asked is not None and asked > device.settings.connectors:
+            raise ServiceValidationError(
+                f"ocpp.{service}: connector_id: expected 0 to {device.settings.connectors} "
+                f"(charge point {device.charge_point_id}), got {asked}"
+            )
         payload = _ocpp_payload(service, service_call.data, connector_id)
         answer = await _connection(device).request(payload)
         result = {k: v for k, v in asdict(answer).items() if v is not None}

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import random
 from collections.abc import Coroutine
@@ -19,7 +20,7 @@ from datetime import datetime
 from typing import Any
 
 import aiohttp
-from ocpp.exceptions import OCPPError
+from ocpp.exceptions import OCPPError, PropertyConstraintViolationError
 from ocpp.routing import after, on
 from ocpp.v16 import ChargePoint, call, call_result
 from ocpp.v16.enums import Action
@@ -536,7 +537,8 @@ class SimulatedChargerClient:
             return None
         start: datetime = profile["received"]
         if profile.get("charging_profile_kind") == "Absolute" and schedule.get("start_schedule"):
-            start = parse_timestamp(schedule["start_schedule"], start)
+            with contextlib.suppress(PropertyConstraintViolationError):  # a bad start: from reception
+                start = parse_timestamp(schedule["start_schedule"], "startSchedule")
         elapsed = (self.hub.clock.now() - start).total_seconds()
         current = periods[0]
         for period in periods:

@@ -48,7 +48,9 @@ async def test_states_lists_every_entity_in_home_assistant_shape(site: Site) -> 
     battery = by_id["battery.main"]
     assert battery["state"] == "0.0"
     assert battery["attributes"]["soc"] == 55.0
-    assert set(battery) == {"entity_id", "state", "attributes", "last_changed", "last_updated", "context"}
+    assert set(battery) == {
+        "entity_id", "state", "attributes", "last_changed", "last_updated", "last_reported", "context"
+    }
 
 
 async def test_state_of_one_entity_and_404_for_unknown(site: Site) -> None:

@@ -33,6 +33,9 @@ ROUTES: list[tuple[str, str, Any, str]] = [
     ("POST", "/api/tokens", {"name": "new", "role": "viewer"}, "admin"),
     ("DELETE", "/api/tokens/viewer", None, "admin"),
     ("GET", "/api/audit", None, "admin"),
+    ("GET", "/api/components", None, "viewer"),
+    ("GET", "/api/error_log", None, "admin"),
+    ("POST", "/api/config/core/check_config", None, "admin"),
 ]
 # Routes whose answer at the least role is not a plain 2xx here (no recorder, no automation).
 ROUTES_NOT_2XX = {
@@ -40,6 +43,8 @@ ROUTES_NOT_2XX = {
     ("GET", "/api/history/period?filter_entity_id=meter.grid"): ("viewer", 404),
     ("GET", "/api/automations/nope/traces"): ("viewer", 404),
     ("GET", "/api/automations/nope/explain"): ("viewer", 404),
+    ("GET", "/api/logbook/2026-01-01T00:00:00Z"): ("viewer", 404),
+    ("GET", "/api/logbook"): ("viewer", 404),
 }
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+from ocpp.exceptions import PropertyConstraintViolationError
 from ocpp.v16 import call
 
 from orbiteos.core import Event
@@ -120,10 +122,13 @@ async def test_connectors_get_their_own_entities_and_connector_zero_none(central
     async with connect(url, "Depot-CP2") as c:
         await c.cp.status(0, "Available")
         await c.cp.status(2, "Charging")
-        await c.cp.status(3, "Available")  # more connectors than configured: it gets an entity too
+        for bad in (3, -1):  # more connectors than configured, or none: refused, no entity
+            with pytest.raises(PropertyConstraintViolationError, match=f"connectorId {bad}: expected 0 to 2"):
+                await c.cp.call(call.StatusNotification(connector_id=bad, error_code="NoError", status="Available"),
+                                suppress=False)
         assert hub.states.get("ev_charger.depot_cp2_2").attributes["status"] == "Charging"
         assert hub.states.get("ev_charger.depot_cp2_1").attributes["status"] is None
-        assert hub.states.get("ev_charger.depot_cp2_3").attributes["connector_id"] == 3
+        assert not [e for e in hub.states.entity_ids() if e.startswith("ev_charger.depot_cp2_") and e[-1] not in "12"]
         assert "ev_charger.depot_cp2_0" not in hub.states
         assert system.devices["Depot-CP2"].status == "Available"
 
