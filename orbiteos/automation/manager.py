@@ -16,6 +16,7 @@ from orbiteos.automation.restore import STORAGE_FILE as STATES_FILE
 from orbiteos.automation.restore import LastStates
 from orbiteos.automation.schema import expand_blueprint, validate_automation
 from orbiteos.automation.trace import STORAGE_FILE, TraceStore
+from orbiteos.automation.unavailable import InvalidAutomation, invalid_automations
 from orbiteos.core import Hub, ServiceCall
 from orbiteos.entity import slugify
 from orbiteos.errors import ConfigError, ServiceValidationError
@@ -42,11 +43,18 @@ def _error_from_invalid(err: vol.Invalid, node: Any, prefix: str) -> list[Config
 def validate_config(block: Any, root: Any = None, config_dir: Path | None = None) -> tuple[list[dict[str, Any]],
                                                                                             list[ConfigError]]:
     """Validate each automation on its own: `(the valid ones, an error per problem with file:line)`."""
+    validated, broken = validate_each(block, config_dir)
+    return validated, [error for _, errors in broken for error in errors]
+
+
+def validate_each(block: Any, config_dir: Path | None = None) -> tuple[list[dict[str, Any]],
+                                                                       list[tuple[Any, list[ConfigError]]]]:
+    """`(the valid automations, each invalid item with its errors)`, in list order."""
     if block is None:
         return [], []
     items = block if isinstance(block, list) else [block]
     validated: list[dict[str, Any]] = []
-    errors: list[ConfigError] = []
+    broken: list[tuple[Any, list[ConfigError]]] = []
     for index, item in enumerate(items):
         prefix = f"automation[{index}]"
         expanded: Any = item
@@ -55,12 +63,12 @@ def validate_config(block: Any, root: Any = None, config_dir: Path | None = None
                 expanded = expand_blueprint(item, config_dir)
             validated.append(validate_automation(expanded))
         except ConfigError as err:
-            errors.append(err)
+            broken.append((item, [err]))
         except vol.Invalid as err:
             # Errors inside a blueprint's body point into the blueprint file when it carries positions.
             node = expanded if expanded is not item and _has_position(expanded) else item
-            errors.extend(_error_from_invalid(err, node, prefix))
-    return validated, errors
+            broken.append((item, _error_from_invalid(err, node, prefix)))
+    return validated, broken
 
 
 def _has_position(node: Any) -> bool:
@@ -100,6 +108,8 @@ class AutomationManager:
         self.traces = TraceStore(hub, Path(config_dir) / ".storage" / STORAGE_FILE if config_dir else None)
         self.last_states = LastStates(Path(config_dir) / ".storage" / STATES_FILE if config_dir else None)
         self.automations: list[Automation] = []
+        # Automations that failed validation, shown as `unavailable` entities with their errors.
+        self.invalid: list[InvalidAutomation] = []
         self._by_entity: dict[str, Automation] = {}
         self.breaker = Breaker(hub, hub.config.limits, lambda: self.automations)
 
@@ -109,7 +119,8 @@ class AutomationManager:
             return found
         return next((a for a in self.automations if a.automation_id == automation_id_or_entity_id), None)
 
-    async def load(self, configs: list[dict[str, Any]]) -> None:
+    async def load(self, configs: list[dict[str, Any]], broken: list[tuple[Any, list[ConfigError]]] | None = None
+                   ) -> None:
         for config, entity_id, name in zip(configs, entity_ids_for(configs), automation_names(configs), strict=True):
             try:
                 automation = Automation(self.hub, config, entity_id, self.traces, name, self.breaker)
@@ -119,6 +130,11 @@ class AutomationManager:
             self.last_states.restore(automation)  # on/off and last_triggered, as Home Assistant
             self.automations.append(automation)
             self._by_entity[entity_id] = automation
+        self.invalid = invalid_automations(broken or [], self._by_entity)
+        for invalid in self.invalid:
+            _LOGGER.error("%s: not started, %d error(s): %s", invalid.entity_id, len(invalid.errors),
+                          "; ".join(str(e) for e in invalid.errors))
+            invalid.write_state(self.hub)
         self.traces.load()
         self.traces.forget(a.automation_id for a in self.automations)  # automations that are gone
         for automation in self.automations:
@@ -135,9 +151,10 @@ class AutomationManager:
             automation.detach()
         for automation in self.automations:
             await automation.stop_runs()
-        for automation in self.automations:
-            self.hub.states.remove(automation.entity_id)
+        for entity_id in [*self._by_entity, *(invalid.entity_id for invalid in self.invalid)]:
+            self.hub.states.remove(entity_id)
         self.automations = []
+        self.invalid = []
         self._by_entity = {}
 
     async def reload(self) -> list[ConfigError]:
@@ -178,6 +195,16 @@ class AutomationManager:
         return found
 
 
+def broken_in(loaded: Any) -> list[tuple[Any, list[ConfigError]]]:
+    """The automations of a loaded configuration (`orbiteos.config.LoadedConfig`) that did not validate."""
+    raw = getattr(loaded, "raw", None)
+    if not isinstance(raw, dict):
+        return []
+    from orbiteos.config import merge_split_keys
+
+    return validate_each(merge_split_keys(raw).get(DOMAIN), getattr(loaded, "config_dir", None))[1]
+
+
 def get_manager(hub: Hub) -> AutomationManager:
     """The hub's automation manager (created empty when automations were never set up)."""
     manager = hub.data.get(DATA_KEY)
@@ -198,7 +225,7 @@ _TARGET_SCHEMA = vol.Schema(_TARGET)
 
 async def async_setup(hub: Hub, automations: list[dict[str, Any]] | None) -> None:
     manager = get_manager(hub)
-    await manager.load(list(automations or []))
+    await manager.load(list(automations or []), broken_in(hub.data.get("config")))
     hub.on_stop(manager.async_stop)
 
     async def trigger(call: ServiceCall) -> None:

@@ -20,17 +20,21 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     parser = subparsers.add_parser("run", help="run a site live until SIGINT/SIGTERM")
     parser.add_argument("-c", "--config", dest="config_dir", type=Path, default=Path("."), help="config directory")
     parser.add_argument("--log-level", choices=list(LEVELS), help="overrides logger: default")
+    parser.add_argument("--strict", action="store_true", help="refuse to start on any configuration error")
     parser.set_defaults(func=main)
 
 
 def main(args: argparse.Namespace) -> int:
     loaded = load_config(args.config_dir)
-    if loaded.errors:
+    if loaded.site_errors or (loaded.errors and args.strict):
         for error in loaded.errors:
             print(error, file=sys.stderr)
-        print(f"{len(loaded.errors)} configuration error(s); not starting", file=sys.stderr)
+        why = "--strict" if not loaded.site_errors else "the YAML or the core block is invalid"
+        print(f"{len(loaded.errors)} configuration error(s); not starting ({why})", file=sys.stderr)
         return 1
     apply_logger_config(loaded.blocks.get("logger"), args.log_level)
+    for error in loaded.errors:  # the rest starts; what is broken is skipped (see docs/automations.md)
+        _LOGGER.error("%s", error)
     for warning in loaded.warnings:
         _LOGGER.warning("%s", warning)
     asyncio.run(_serve(loaded))
