@@ -264,46 +264,71 @@ async def async_setup(hub: Hub, automations: list[dict[str, Any]] | None) -> Non
 
 
 def check_references(loaded: Any) -> list[ConfigError]:
-    """Warnings: services that nothing provides, and entity ids that nothing provides (where knowable).
+    """Warnings: services that nothing provides, and entity ids that nothing provides (where knowable)."""
+    return [*unknown_services(loaded), *unknown_entities(loaded)]
 
-    An integration makes its entities knowable with `entity_ids(validated_block) -> Iterable[str]`;
-    entity warnings are given only when every configured integration says what it provides.
-    """
-    from orbiteos.config import position
-    from orbiteos.loader import domain_of_key, load_integration
 
-    known_services = {f"{d}.{s}" for d, names in (getattr(loaded, "services", {}) or {}).items() for s in names}
-    known_services |= {f"{d}.{s}" for d, names in SERVICES.items() for s in names}
+def unknown_services(loaded: Any) -> list[ConfigError]:
+    """An error per `service:`/`action:` of an automation that no configured integration provides."""
+    known = {f"{d}.{s}" for d, names in (getattr(loaded, "services", {}) or {}).items() for s in names}
+    known |= {f"{d}.{s}" for d, names in SERVICES.items() for s in names}
+    return [
+        ConfigError(f"{value}: no integration provides this service", *_place(node))
+        for node, field, value in _automation_nodes(loaded)
+        if field in ("service", "action") and isinstance(value, str) and "." in value
+        and not is_template_string(value) and value.lower() not in known
+    ]
+
+
+def unknown_entities(loaded: Any) -> list[ConfigError]:
+    """An error per `entity_id` of an automation that nothing provides: no configured integration
+    creates it (each says which with `entity_ids(validated_block) -> Iterable[str]`), it is no
+    automation and not the engine's own. Empty when some integration cannot say."""
+    provided = provided_entity_ids(loaded)
+    if provided is None:
+        return []
+    return [
+        ConfigError(f"{entity_id}: no integration provides this entity", *_place(node))
+        for node, field, value in _automation_nodes(loaded) if field == "entity_id"
+        for entity_id in _entity_ids(value) if entity_id not in provided
+    ]
+
+
+def provided_entity_ids(loaded: Any) -> set[str] | None:
+    """Every entity id the configuration will create, or None when an integration does not say."""
+    from orbiteos.loader import load_integration
+    from orbiteos.natures.alerts import ALERTS_ENTITY
+
     blocks: Mapping[str, Any] = getattr(loaded, "blocks", {}) or {}
-    provided = set(entity_ids_for(blocks.get(DOMAIN) or []))
-    knowable = True
+    provided = set(entity_ids_for(blocks.get(DOMAIN) or [])) | {ALERTS_ENTITY}
+    provided |= {invalid.entity_id for invalid in invalid_automations(broken_in(loaded), provided)}
     for domain, block in blocks.items():
         if domain in (DOMAIN, "logger"):
             continue
         module = load_integration(domain)
         hook = getattr(module, "entity_ids", None) if module is not None else None
-        try:
-            provided |= {str(e).lower() for e in hook(block)} if hook is not None else set()
-        except Exception:
-            hook = None
         if hook is None:
-            knowable = False
-            break
-    warnings: list[ConfigError] = []
-    raw = getattr(loaded, "raw", {}) or {}
-    for key, block in raw.items():
-        if domain_of_key(str(key)) != DOMAIN:
-            continue
-        for node, field, value in _walk(block):
-            file, line = position(node) or (None, None)
-            if field in ("service", "action") and isinstance(value, str) and "." in value \
-                    and not is_template_string(value) and value.lower() not in known_services:
-                warnings.append(ConfigError(f"{value}: no integration provides this service", file, line))
-            elif field == "entity_id" and knowable:
-                for entity_id in _entity_ids(value):
-                    if entity_id not in provided:
-                        warnings.append(ConfigError(f"{entity_id}: no integration provides this entity", file, line))
-    return warnings
+            return None
+        try:
+            provided |= {str(e).lower() for e in hook(block)}
+        except Exception:
+            _LOGGER.debug("%s: entity_ids failed", domain, exc_info=True)
+            return None
+    return provided
+
+
+def _automation_nodes(loaded: Any) -> Iterable[tuple[Any, str, Any]]:
+    from orbiteos.loader import domain_of_key
+
+    for key, block in (getattr(loaded, "raw", {}) or {}).items():
+        if domain_of_key(str(key)) == DOMAIN:
+            yield from _walk(block)
+
+
+def _place(node: Any) -> tuple[str | None, int | None]:
+    from orbiteos.config import position
+
+    return position(node) or (None, None)
 
 
 def _walk(node: Any) -> Iterable[tuple[Any, str, Any]]:
