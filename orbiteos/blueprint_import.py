@@ -147,11 +147,6 @@ def import_blueprint(source: str, config_dir: Path, force: bool = False, dest: P
     return ImportResult(path, load_blueprint(path), old is not None, diff)
 
 
-def installed(config_dir: Path) -> list[Path]:
-    base = config_dir / "blueprints" / "automation"
-    return sorted(base.rglob("*.yaml")) if base.is_dir() else []
-
-
 def reimport(name: str, config_dir: Path, force: bool = False) -> ImportResult:
     """Fetch an installed blueprint again (see `orbiteos.blueprint_update.reimport`)."""
     from orbiteos.blueprint_update import reimport as safe_reimport
