@@ -12,6 +12,8 @@ import voluptuous as vol
 from orbiteos import validation as cv
 from orbiteos.automation.automation import Automation
 from orbiteos.automation.breaker import Breaker
+from orbiteos.automation.durable import STORAGE_FILE as RUNS_FILE
+from orbiteos.automation.durable import PendingRuns
 from orbiteos.automation.restore import STORAGE_FILE as STATES_FILE
 from orbiteos.automation.restore import LastStates
 from orbiteos.automation.schema import expand_blueprint, validate_automation
@@ -107,6 +109,7 @@ class AutomationManager:
         config_dir = hub.config.config_dir
         self.traces = TraceStore(hub, Path(config_dir) / ".storage" / STORAGE_FILE if config_dir else None)
         self.last_states = LastStates(Path(config_dir) / ".storage" / STATES_FILE if config_dir else None)
+        self.pending = PendingRuns(Path(config_dir) / ".storage" / RUNS_FILE if config_dir else None)
         self.automations: list[Automation] = []
         # Automations that failed validation, shown as `unavailable` entities with their errors.
         self.invalid: list[InvalidAutomation] = []
@@ -143,10 +146,16 @@ class AutomationManager:
             automation.write_state()
             if automation.enabled:
                 await automation.attach()
+        for automation in self.automations:  # runs that were waiting in a delay go on (durable.py)
+            for entry in self.pending.take(automation.automation_id, automation.fingerprint):
+                if automation.enabled:
+                    automation.resume(entry)
+        self.pending.clear()
         _LOGGER.info("%d automation(s) set up", len(self.automations))
 
     async def unload(self) -> None:
         self.last_states.remember(self.automations)
+        self._keep_waiting_runs("automations reloaded")
         for automation in self.automations:
             automation.detach()
         for automation in self.automations:
@@ -176,7 +185,14 @@ class AutomationManager:
         _LOGGER.info("automations reloaded: %d", len(self.automations))
         return []
 
+    def _keep_waiting_runs(self, reason: str) -> None:
+        """Write down the runs waiting in a delay, then close every running run's trace as interrupted."""
+        self.pending.add([entry for a in self.automations for entry in a.waiting_runs()], save=True)
+        for automation in self.automations:
+            automation.interrupt(reason)
+
     async def async_stop(self) -> None:
+        self._keep_waiting_runs("the engine stopped")
         for automation in self.automations:
             automation.detach()
         self.traces.save()
