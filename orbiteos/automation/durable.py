@@ -15,12 +15,12 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from orbiteos.automation.storage import read_json, write_json
 from orbiteos.automation.trace import to_jsonable
 
 _LOGGER = logging.getLogger(__name__)
@@ -106,22 +106,13 @@ class PendingRuns:
         if self._loaded:
             return
         self._loaded = True
-        if self.path is None or not self.path.exists():
-            return
-        try:
-            stored = json.loads(self.path.read_text())
-            runs = stored.get("runs", [])
-            self._entries = [r for r in runs if isinstance(r, dict) and isinstance(r.get("step"), int)]
-        except (OSError, ValueError, AttributeError) as err:
-            _LOGGER.warning("waiting runs in %s could not be read (%s); none resumed", self.path, err)
+        stored = read_json(self.path, "waiting runs") or {}
+        runs = stored.get("runs")
+        self._entries = (
+            [r for r in runs if isinstance(r, dict) and isinstance(r.get("step"), int)]
+            if isinstance(runs, list)
+            else []
+        )
 
     def save(self) -> None:
-        if self.path is None:
-            return
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = self.path.with_suffix(".tmp")
-            tmp.write_text(json.dumps({"version": 1, "runs": self._entries}))
-            os.replace(tmp, self.path)
-        except OSError as err:
-            _LOGGER.error("could not save waiting runs to %s: %s", self.path, err)
+        write_json(self.path, {"version": 1, "runs": self._entries}, "waiting runs")

@@ -60,6 +60,19 @@ def first_half(config_dir: Path, calls: Calls) -> None:
     run_virtual(main, START)
 
 
+def second_half(config_dir: Path, calls: Calls, restart: datetime) -> list[dict[str, object]]:
+    """Start again at `restart`, run 20 minutes, stop; the automation's traces."""
+
+    async def main(clock: VirtualClock) -> list[dict[str, object]]:
+        hub = await start(config_dir, clock, calls)
+        await clock.sleep(1200)
+        traces = get_manager(hub).get("discharge_later").traces()  # type: ignore[union-attr]
+        await hub.stop()
+        return traces
+
+    return run_virtual(main, restart)
+
+
 def test_a_delay_resumes_at_its_original_deadline_after_a_restart(tmp_path: Path) -> None:
     write_config(tmp_path)
     calls: Calls = []
@@ -68,14 +81,7 @@ def test_a_delay_resumes_at_its_original_deadline_after_a_restart(tmp_path: Path
     stored = json.loads((tmp_path / ".storage" / "automation_runs.json").read_text())
     assert [run["step"] for run in stored["runs"]] == [1]
 
-    async def second(clock: VirtualClock) -> list[dict[str, object]]:  # down for 3 minutes
-        hub = await start(tmp_path, clock, calls)
-        await clock.sleep(1200)
-        traces = get_manager(hub).get("discharge_later").traces()  # type: ignore[union-attr]
-        await hub.stop()
-        return traces
-
-    traces = run_virtual(second, START + timedelta(minutes=7))
+    traces = second_half(tmp_path, calls, START + timedelta(minutes=7))  # down for 3 minutes
     assert calls == [("before 7", START), ("after 7", START + timedelta(minutes=10))]  # variables kept too
     assert [t["result"] for t in traces] == ["interrupted", "finished"]
     assert traces[1]["trigger_description"] == f"resumed run {traces[0]['run_id']}"
@@ -101,14 +107,7 @@ def test_a_changed_automation_starts_fresh_and_the_cut_run_is_interrupted(tmp_pa
     first_half(tmp_path, calls)
     write_config(tmp_path, AUTOMATIONS.replace("minutes: 10", "minutes: 12"))
 
-    async def second(clock: VirtualClock) -> list[dict[str, object]]:
-        hub = await start(tmp_path, clock, calls)
-        await clock.sleep(1200)
-        traces = get_manager(hub).get("discharge_later").traces()  # type: ignore[union-attr]
-        await hub.stop()
-        return traces
-
-    traces = run_virtual(second, START + timedelta(minutes=7))
+    traces = second_half(tmp_path, calls, START + timedelta(minutes=7))
     assert calls == [("before 7", START)]
     assert [t["result"] for t in traces] == ["interrupted"]
     assert json.loads((tmp_path / ".storage" / "automation_runs.json").read_text())["runs"] == []
