@@ -15,12 +15,19 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from orbiteos.automation.breaker import Breaker
 from orbiteos.automation.condition import all_pass, compile_conditions
-from orbiteos.automation.durable import INTERRUPTED, fingerprint, pending_entry
+from orbiteos.automation.durable import (
+    INTERRUPTED,
+    KIND_FOR,
+    fingerprint,
+    for_deadline,
+    pending_entry,
+    pending_for_entries,
+)
 from orbiteos.automation.script import Run, StopRun, compile_sequence
 from orbiteos.automation.status import TriggerStatus
 from orbiteos.automation.trace import Trace, TraceStore, TraceView
@@ -84,6 +91,7 @@ class Automation:
         # Each running run's position and trace, for durable timers (automation/durable.py).
         self._live: dict[asyncio.Task[Any], tuple[Run, Trace]] = {}
         self.fingerprint = fingerprint(config)
+        self._resume_for: dict[int, dict[str, tuple[datetime, Any, timedelta]]] = {}
         self._queue_lock: asyncio.Lock | None = None
         self._queued = 0
         self._last_refusal: str | None = None
@@ -142,8 +150,9 @@ class Automation:
         self.trigger_statuses = []
         self._detach = await async_attach_triggers(
             self.hub, self.config["triggers"], self._on_trigger, self.automation_id, variables, validated=True,
-            statuses=self.trigger_statuses,
+            statuses=self.trigger_statuses, resume=self._resume_for,
         )
+        self._resume_for = {}
 
     def detach(self) -> None:
         if self._detach is not None:
@@ -369,8 +378,9 @@ class Automation:
 
     # --- durable timers (automation/durable.py) --------------------------------------------
     def waiting_runs(self) -> list[dict[str, Any]]:
-        """The runs sleeping in a top-level `delay:` now, as entries that `resume` takes back."""
-        entries = []
+        """The runs sleeping in a top-level `delay:` and the pending `for:` of state triggers now,
+        as entries that `resume` and `attach` take back."""
+        entries = pending_for_entries(self.automation_id, self.fingerprint, self.trigger_statuses)
         for run, trace in self._live.values():
             if run.sleeping is None or run.top_step is None or self.fingerprint is None:
                 continue
@@ -390,7 +400,10 @@ class Automation:
             trace.finish(INTERRUPTED, reason)
 
     def resume(self, entry: Mapping[str, Any]) -> None:
-        """Continue a run that was waiting in a delay when the engine stopped or reloaded."""
+        """Continue a run that was waiting in a delay, or a `for:` timer (from the next `attach`)."""
+        if entry.get("kind") == KIND_FOR:
+            self._resume_for.setdefault(int(entry["trigger"]), {})[str(entry["entity_id"])] = for_deadline(entry)
+            return
         self.hub.create_task(self._resume(entry), name=f"automation:{self.automation_id}")
 
     async def _resume(self, entry: Mapping[str, Any]) -> None:

@@ -1,4 +1,5 @@
-"""Durable timers: a run waiting in a top-level `delay:` survives a restart and a reload.
+"""Durable timers: a run waiting in a top-level `delay:`, and a pending `for:` of a state trigger,
+survive a restart and a reload (a `for:` resumes in triggers/hold.py `resume_pending`).
 
 When the engine stops (or automations reload), each run sleeping in a `delay:` of its
 automation's own action list is written down: the automation's id and a fingerprint of its
@@ -16,16 +17,18 @@ import hashlib
 import json
 import logging
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from orbiteos.automation.status import TriggerStatus
 from orbiteos.automation.storage import read_json, write_json
 from orbiteos.automation.trace import to_jsonable
 
 _LOGGER = logging.getLogger(__name__)
 
 STORAGE_FILE = "automation_runs.json"
+KIND_FOR = "for"
 INTERRUPTED = "interrupted"
 
 
@@ -65,6 +68,33 @@ def pending_entry(
         "run_id": run_id,
         "parent_id": parent_id,
     }
+
+
+def pending_for_entries(automation_id: str, digest: str | None, statuses: list[TriggerStatus]) -> list[dict[str, Any]]:
+    """The pending `for:` timers of an automation's state triggers, as JSON entries."""
+    if digest is None:
+        return []
+    return [
+        {
+            "kind": KIND_FOR,
+            "automation_id": automation_id,
+            "fingerprint": digest,
+            "trigger": status.index,
+            "entity_id": entity_id,
+            "deadline": entity.pending_until.isoformat(),
+            "value": to_jsonable(entity.value),
+            "period": entity.pending_for.total_seconds(),
+        }
+        for status in statuses
+        if status.platform == "state"
+        for entity_id, entity in status.entities.items()
+        if entity.pending_until is not None and entity.pending_for is not None
+    ]
+
+
+def for_deadline(entry: Mapping[str, Any]) -> tuple[datetime, Any, timedelta]:
+    """(deadline, held value, period) of a `for:` entry."""
+    return datetime.fromisoformat(entry["deadline"]), entry["value"], timedelta(seconds=float(entry["period"]))
 
 
 class PendingRuns:
@@ -109,7 +139,7 @@ class PendingRuns:
         stored = read_json(self.path, "waiting runs") or {}
         runs = stored.get("runs")
         self._entries = (
-            [r for r in runs if isinstance(r, dict) and isinstance(r.get("step"), int)]
+            [r for r in runs if isinstance(r, dict) and isinstance(r.get("step", r.get("trigger")), int)]
             if isinstance(runs, list)
             else []
         )

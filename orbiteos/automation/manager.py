@@ -140,17 +140,17 @@ class AutomationManager:
             invalid.write_state(self.hub)
         self.traces.load()
         self.traces.forget(a.automation_id for a in self.automations)  # automations that are gone
+        for automation in self.automations:  # runs in a delay go on, `for:` timers with the attach (durable.py)
+            for entry in self.pending.take(automation.automation_id, automation.fingerprint):
+                if automation.enabled:
+                    automation.resume(entry)
+        self.pending.clear()
         for automation in self.automations:
             # The entity exists before its triggers attach, as in Home Assistant: a trigger does not
             # see its own automation being created (a template over all states would render on it).
             automation.write_state()
             if automation.enabled:
                 await automation.attach()
-        for automation in self.automations:  # runs that were waiting in a delay go on (durable.py)
-            for entry in self.pending.take(automation.automation_id, automation.fingerprint):
-                if automation.enabled:
-                    automation.resume(entry)
-        self.pending.clear()
         _LOGGER.info("%d automation(s) set up", len(self.automations))
 
     async def unload(self) -> None:

@@ -152,3 +152,64 @@ def test_an_unclosed_trace_from_a_crash_reads_as_interrupted(tmp_path: Path) -> 
         return traces
 
     assert [t["result"] for t in run_virtual(main, START)] == ["interrupted"]
+
+
+HELD = """
+- id: shed_load
+  alias: Shed load
+  trigger:
+    - platform: state
+      entity_id: meter.grid
+      to: "high"
+      for: {minutes: 10}
+  action:
+    - service: test.call
+      data: {n: "held {{ trigger.to_state.state }}"}
+"""
+
+
+async def high_for_four_minutes(config_dir: Path, clock: VirtualClock, calls: Calls) -> Hub:
+    """A hub whose meter went high 4 minutes ago (the trigger's 10 minutes are pending)."""
+    hub = await start(config_dir, clock, calls)
+    hub.states.set("meter.grid", "high")
+    await clock.sleep(240)
+    return hub
+
+
+def test_a_for_timer_completes_at_its_original_deadline_after_a_restart(tmp_path: Path) -> None:
+    write_config(tmp_path, HELD)
+    calls: Calls = []
+
+    async def first(clock: VirtualClock) -> None:
+        await (await high_for_four_minutes(tmp_path, clock, calls)).stop()
+
+    async def second(clock: VirtualClock, value: str) -> None:
+        hub = await start(tmp_path, clock, calls)
+        await clock.sleep(5)
+        hub.states.set("meter.grid", value)  # the integration's first reading after the restart
+        await clock.sleep(1200)
+        await hub.stop()
+
+    run_virtual(first, START)
+    assert calls == []
+    run_virtual(lambda clock: second(clock, "high"), START + timedelta(minutes=7))
+    assert calls == [("held high", START + timedelta(minutes=10))]
+
+    calls.clear()
+    run_virtual(first, START)
+    run_virtual(lambda clock: second(clock, "low"), START + timedelta(minutes=7))  # it changed while down
+    assert calls == []
+
+
+def test_a_for_timer_completes_at_its_original_deadline_across_a_reload(tmp_path: Path) -> None:
+    write_config(tmp_path, HELD)
+    calls: Calls = []
+
+    async def main(clock: VirtualClock) -> None:
+        hub = await high_for_four_minutes(tmp_path, clock, calls)
+        await hub.services.call("automation", "reload")
+        await clock.sleep(1200)
+        await hub.stop()
+
+    run_virtual(main, START)
+    assert calls == [("held high", START + timedelta(minutes=10))]
