@@ -96,7 +96,7 @@ def with_source_url(text: str, source_url: str) -> str:
     return text
 
 
-def _validate_text(text: str, name_hint: str) -> Blueprint:
+def validate_text(text: str, name_hint: str) -> Blueprint:
     with tempfile.TemporaryDirectory() as tmp:
         candidate = Path(tmp) / name_hint
         candidate.write_text(text, encoding="utf-8")
@@ -126,7 +126,7 @@ def target_path(config_dir: Path, source: str, blueprint: Blueprint) -> Path:
 
 def import_blueprint(source: str, config_dir: Path, force: bool = False, dest: Path | None = None) -> ImportResult:
     text = fetch_text(source)
-    blueprint = _validate_text(text, "incoming.yaml")
+    blueprint = validate_text(text, "incoming.yaml")
     if blueprint.domain != "automation":
         raise ImportFailed(f"{source}: a {blueprint.domain!r} blueprint; OrbitEOS imports automation blueprints")
     if is_url(source) and not blueprint.source_url:
@@ -136,6 +136,8 @@ def import_blueprint(source: str, config_dir: Path, force: bool = False, dest: P
     if old is not None and not force:
         raise ImportFailed(f"{path} exists; use --force to replace it")
     path.parent.mkdir(parents=True, exist_ok=True)
+    if old is not None and old != text:  # replaced with --force: the old one stays beside it, for rollback
+        path.with_name(path.name + ".previous").write_text(old, encoding="utf-8")
     path.write_text(text, encoding="utf-8")
     diff = "".join(
         difflib.unified_diff(
@@ -145,20 +147,8 @@ def import_blueprint(source: str, config_dir: Path, force: bool = False, dest: P
     return ImportResult(path, load_blueprint(path), old is not None, diff)
 
 
-def installed(config_dir: Path) -> list[Path]:
-    base = config_dir / "blueprints" / "automation"
-    return sorted(base.rglob("*.yaml")) if base.is_dir() else []
+def reimport(name: str, config_dir: Path, force: bool = False) -> ImportResult:
+    """Fetch an installed blueprint again (see `orbiteos.blueprint_update.reimport`)."""
+    from orbiteos.blueprint_update import reimport as safe_reimport
 
-
-def reimport(name: str, config_dir: Path) -> ImportResult:
-    base = config_dir / "blueprints" / "automation"
-    path = base / (name if name.endswith(".yaml") else f"{name}.yaml")
-    if not path.is_file():
-        raise ImportFailed(f"no installed blueprint {name!r} under {base}")
-    try:
-        current = load_blueprint(path)
-    except BlueprintError as err:
-        raise ImportFailed(f"{path}: {err}") from None
-    if not current.source_url:
-        raise ImportFailed(f"{path}: has no source_url to re-import from")
-    return import_blueprint(current.source_url, config_dir, force=True, dest=path)
+    return safe_reimport(name, config_dir, force)

@@ -356,6 +356,8 @@ class LoadedConfig:
     warnings: list[ConfigError] = field(default_factory=list)
     # domain -> the services its integration provides (from each module's SERVICES).
     services: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    # The errors no partial start can skip: YAML that does not load, the core block, packages.
+    site_errors: list[ConfigError] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -476,6 +478,7 @@ def load_config(config_dir: Path) -> LoadedConfig:
     site, packages, packages_pos = _site_config(config_dir, raw, validation_errors, warnings)
     merged = merge_packages(raw, packages, packages_pos, validation_errors)
     loaded = LoadedConfig(config_dir=config_dir, raw=merged, site=site, warnings=warnings)
+    site_errors = [*errors, *validation_errors]
 
     known = known_domains()
     for key in list(merged):
@@ -508,6 +511,7 @@ def load_config(config_dir: Path) -> LoadedConfig:
     # A missing secret or include already has its error; do not report the hole it left again.
     errors.extend(e for e in validation_errors if (e.file, e.line) not in load_error_places)
     loaded.errors = sorted(errors, key=_reading_order)
+    loaded.site_errors = sorted(site_errors, key=_reading_order)
     loaded.warnings = sorted(warnings, key=_reading_order)
     return loaded
 

@@ -61,6 +61,15 @@ async def _keep_frozen(hub: Hub, interval: float) -> None:
         _LOGGER.debug("%d objects frozen out of the garbage collector", refreeze())
 
 
+def skipped_blocks(loaded: LoadedConfig) -> list[str]:
+    """Integrations configured but not set up because their block did not validate (a partial start)."""
+    from orbiteos.config import CORE_DOMAINS, merge_split_keys
+    from orbiteos.loader import CORE_KEYS
+
+    ignored = {*CORE_DOMAINS, *CORE_KEYS, "default_config", "logger"}
+    return [str(d) for d in merge_split_keys(loaded.raw) if d not in loaded.blocks and d not in ignored]
+
+
 async def start_hub(loaded: LoadedConfig, clock: Clock | None = None, freeze: bool = True) -> Hub:
     """A started hub with every configured integration set up (failures are logged, not raised).
 
@@ -68,6 +77,9 @@ async def start_hub(loaded: LoadedConfig, clock: Clock | None = None, freeze: bo
     """
     hub = Hub(clock or RealClock(), loaded.site)
     hub.data[DATA_CONFIG] = loaded
+    skipped = skipped_blocks(loaded)
+    for domain in skipped:
+        _LOGGER.error("%s: configuration invalid, the integration is skipped (see the errors above)", domain)
     result: SetupResult = await setup_integrations(hub, loaded.blocks)
     await hub.start()
     if freeze:
@@ -79,6 +91,8 @@ async def start_hub(loaded: LoadedConfig, clock: Clock | None = None, freeze: bo
         len(result.loaded),
         f"; failed: {failed}" if failed else "",
     )
+    if skipped:
+        _LOGGER.warning("site %r started without: %s", loaded.site.name, ", ".join(skipped))
     return hub
 
 

@@ -93,3 +93,69 @@ def test_cli_import_list_and_errors(
     assert "sample_author/motion_light.yaml\tMotion-activated light" in out
     assert main(["blueprint", "import", str(tmp_path / "nope.yaml"), "-c", str(tmp_path)]) == 1
     assert "no such file" in capsys.readouterr().err
+
+
+USES_MOTION_LIGHT = """
+automation:
+  - id: hall
+    alias: Hall light
+    use_blueprint:
+      path: sample_author/motion_light.yaml
+      input:
+        motion_entity: binary_sensor.hall_motion
+        light_target: {entity_id: light.hall}
+"""
+
+
+def test_reimport_refuses_a_version_that_breaks_an_automation_then_force_and_rollback(
+    served: tuple[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    base, root = served
+    installed = import_blueprint(f"{base}/motion_light.yaml", tmp_path).path
+    (tmp_path / "configuration.yaml").write_text(USES_MOTION_LIGHT)
+    assert main(["check", "-c", str(tmp_path)]) == 0
+    original = installed.read_text()
+    published = root / "motion_light.yaml"
+    published.write_text(published.read_text().replace("motion_entity", "motion_sensor"))  # renamed upstream
+    capsys.readouterr()
+
+    assert main(["blueprint", "reimport", "sample_author/motion_light", "-c", str(tmp_path)]) == 1
+    err = capsys.readouterr().err
+    assert "configuration.yaml:" in err and "motion_sensor" in err  # the automation's error, with file:line
+    assert "+    motion_sensor:" in err  # the diff
+    assert "use --force" in err
+    assert installed.read_text() == original  # nothing replaced
+    assert main(["check", "-c", str(tmp_path)]) == 0
+
+    assert main(["blueprint", "reimport", "sample_author/motion_light", "-c", str(tmp_path), "--force"]) == 0
+    assert "motion_sensor" in installed.read_text()
+    assert (installed.parent / "motion_light.yaml.previous").read_text() == original
+    assert main(["check", "-c", str(tmp_path)]) == 1  # forced: the automation is broken now
+
+    assert main(["blueprint", "rollback", "sample_author/motion_light", "-c", str(tmp_path)]) == 0
+    assert installed.read_text() == original
+    assert main(["check", "-c", str(tmp_path)]) == 0
+
+
+def test_reimport_that_breaks_nothing_replaces_and_keeps_the_previous(served: tuple[str, Path], tmp_path: Path) -> None:
+    base, root = served
+    installed = import_blueprint(f"{base}/motion_light.yaml", tmp_path).path
+    (tmp_path / "configuration.yaml").write_text(USES_MOTION_LIGHT)
+    original = installed.read_text()
+    published = root / "motion_light.yaml"
+    published.write_text(published.read_text().replace("default: 120", "default: 300"))
+    result = reimport("sample_author/motion_light", tmp_path)
+    assert result.replaced and "+      default: 300" in result.diff
+    assert (installed.parent / "motion_light.yaml.previous").read_text() == original
+
+
+def test_rollback_without_a_previous_version_fails(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["blueprint", "rollback", "someone/none", "-c", str(tmp_path)]) == 1
+    assert "no previous version" in capsys.readouterr().err
+
+
+def test_list_shows_the_shipped_blueprints(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["blueprint", "list", "-c", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "orbiteos/peak_shaving.yaml\t" in out
+    assert out.splitlines()[0].endswith("\tshipped")

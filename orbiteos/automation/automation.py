@@ -15,11 +15,19 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from orbiteos.automation.breaker import Breaker
 from orbiteos.automation.condition import all_pass, compile_conditions
+from orbiteos.automation.durable import (
+    INTERRUPTED,
+    KIND_FOR,
+    fingerprint,
+    for_deadline,
+    pending_entry,
+    pending_for_entries,
+)
 from orbiteos.automation.script import Run, StopRun, compile_sequence
 from orbiteos.automation.status import TriggerStatus
 from orbiteos.automation.trace import Trace, TraceStore, TraceView
@@ -80,6 +88,10 @@ class Automation:
         # What each trigger last saw and decided, for `explain` (filled while attached).
         self.trigger_statuses: list[TriggerStatus] = []
         self._runs: list[asyncio.Task[Any]] = []
+        # Each running run's position and trace, for durable timers (automation/durable.py).
+        self._live: dict[asyncio.Task[Any], tuple[Run, Trace]] = {}
+        self.fingerprint = fingerprint(config)
+        self._resume_for: dict[int, dict[str, tuple[datetime, Any, timedelta]]] = {}
         self._queue_lock: asyncio.Lock | None = None
         self._queued = 0
         self._last_refusal: str | None = None
@@ -138,8 +150,9 @@ class Automation:
         self.trigger_statuses = []
         self._detach = await async_attach_triggers(
             self.hub, self.config["triggers"], self._on_trigger, self.automation_id, variables, validated=True,
-            statuses=self.trigger_statuses,
+            statuses=self.trigger_statuses, resume=self._resume_for,
         )
+        self._resume_for = {}
 
     def detach(self) -> None:
         if self._detach is not None:
@@ -321,19 +334,31 @@ class Automation:
         finally:
             lock.release()
 
-    async def _run(self, variables: dict[str, Any], trace: Trace, context: Context) -> None:
+    async def _run(self, variables: dict[str, Any], trace: Trace, context: Context,
+                   resume: tuple[int, datetime] | None = None) -> None:
         task = asyncio.current_task()
         assert task is not None  # noqa: S101 - always inside a task
         self._runs.append(task)
+        run = Run(self.hub, self.automation_id, trace, context)
+        self._live[task] = (run, trace)
         self.write_state(context)
         result, error = "finished", None
         try:
-            await self._sequence.run(Run(self.hub, self.automation_id, trace, context), variables, "action")
+            start = 0
+            if resume is not None:  # a run that was in a top-level delay: its original deadline, then on
+                start, deadline = resume
+                run.top_step, run.sleeping = start, (deadline, variables)
+                trace.step(f"action/{start}", resumed_until=deadline)
+                await self.hub.clock.sleep(max(0.0, (deadline - self.hub.clock.now()).total_seconds()))
+                run.sleeping = None
+                start += 1
+            await self._sequence.run(run, variables, "action", start)
         except StopRun as stop:
             result, error = stop.result, stop.error or (stop.message if stop.result == "aborted" else None)
         except asyncio.CancelledError:
-            self._finish(trace, "cancelled")
+            self._finish(trace, trace.result or "cancelled")  # `interrupted` when the engine stopped it
             self._runs.remove(task)
+            del self._live[task]
             self.write_state(context)
             raise
         except OrbitEOSError as err:
@@ -347,8 +372,49 @@ class Automation:
             _LOGGER.exception("%s: run failed unexpectedly", self.automation_id)
             result, error = "error", f"{type(err).__name__}: {err}"
         self._runs.remove(task)
+        del self._live[task]
         self._finish(trace, result, error)
         self.write_state(context)
+
+    # --- durable timers (automation/durable.py) --------------------------------------------
+    def waiting_runs(self) -> list[dict[str, Any]]:
+        """The runs sleeping in a top-level `delay:` and the pending `for:` of state triggers now,
+        as entries that `resume` and `attach` take back."""
+        entries = pending_for_entries(self.automation_id, self.fingerprint, self.trigger_statuses)
+        for run, trace in self._live.values():
+            if run.sleeping is None or run.top_step is None or self.fingerprint is None:
+                continue
+            deadline, variables = run.sleeping
+            entry = pending_entry(self.automation_id, self.fingerprint, run.top_step, deadline, variables,
+                                  trace.run_id, trace.context.parent_id)
+            if entry is None:
+                _LOGGER.warning("%s: run %s holds variables that cannot be kept; it will not resume",
+                                self.automation_id, trace.run_id)
+            else:
+                entries.append(entry)
+        return entries
+
+    def interrupt(self, reason: str) -> None:
+        """Close the trace of every running run as `interrupted` (the runs are cancelled next)."""
+        for _, trace in self._live.values():
+            trace.finish(INTERRUPTED, reason)
+
+    def resume(self, entry: Mapping[str, Any]) -> None:
+        """Continue a run that was waiting in a delay, or a `for:` timer (from the next `attach`)."""
+        if entry.get("kind") == KIND_FOR:
+            self._resume_for.setdefault(int(entry["trigger"]), {})[str(entry["entity_id"])] = for_deadline(entry)
+            return
+        self.hub.create_task(self._resume(entry), name=f"automation:{self.automation_id}")
+
+    async def _resume(self, entry: Mapping[str, Any]) -> None:
+        CURRENT_SOURCE.set(self.setpoint_source)
+        context = Context(parent_id=entry.get("parent_id"))
+        trigger = {"platform": None, "description": f"resumed run {entry['run_id']}"}
+        trace = Trace(self.hub, self.automation_id, self.entity_id, trigger, context)
+        self._traces.add(trace)
+        variables = {**entry["variables"], "context": context}
+        _LOGGER.info("%s: run %s resumes, waiting until %s", self.automation_id, entry["run_id"], entry["deadline"])
+        await self._run(variables, trace, context, (int(entry["step"]), datetime.fromisoformat(entry["deadline"])))
 
     def _finish(self, trace: Trace, result: str, error: str | None = None) -> None:
         trace.finish(result, error)

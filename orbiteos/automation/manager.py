@@ -12,10 +12,13 @@ import voluptuous as vol
 from orbiteos import validation as cv
 from orbiteos.automation.automation import Automation
 from orbiteos.automation.breaker import Breaker
+from orbiteos.automation.durable import STORAGE_FILE as RUNS_FILE
+from orbiteos.automation.durable import PendingRuns
 from orbiteos.automation.restore import STORAGE_FILE as STATES_FILE
 from orbiteos.automation.restore import LastStates
 from orbiteos.automation.schema import expand_blueprint, validate_automation
 from orbiteos.automation.trace import STORAGE_FILE, TraceStore
+from orbiteos.automation.unavailable import InvalidAutomation, invalid_automations
 from orbiteos.core import Hub, ServiceCall
 from orbiteos.entity import slugify
 from orbiteos.errors import ConfigError, ServiceValidationError
@@ -42,11 +45,18 @@ def _error_from_invalid(err: vol.Invalid, node: Any, prefix: str) -> list[Config
 def validate_config(block: Any, root: Any = None, config_dir: Path | None = None) -> tuple[list[dict[str, Any]],
                                                                                             list[ConfigError]]:
     """Validate each automation on its own: `(the valid ones, an error per problem with file:line)`."""
+    validated, broken = validate_each(block, config_dir)
+    return validated, [error for _, errors in broken for error in errors]
+
+
+def validate_each(block: Any, config_dir: Path | None = None) -> tuple[list[dict[str, Any]],
+                                                                       list[tuple[Any, list[ConfigError]]]]:
+    """`(the valid automations, each invalid item with its errors)`, in list order."""
     if block is None:
         return [], []
     items = block if isinstance(block, list) else [block]
     validated: list[dict[str, Any]] = []
-    errors: list[ConfigError] = []
+    broken: list[tuple[Any, list[ConfigError]]] = []
     for index, item in enumerate(items):
         prefix = f"automation[{index}]"
         expanded: Any = item
@@ -55,12 +65,12 @@ def validate_config(block: Any, root: Any = None, config_dir: Path | None = None
                 expanded = expand_blueprint(item, config_dir)
             validated.append(validate_automation(expanded))
         except ConfigError as err:
-            errors.append(err)
+            broken.append((item, [err]))
         except vol.Invalid as err:
             # Errors inside a blueprint's body point into the blueprint file when it carries positions.
             node = expanded if expanded is not item and _has_position(expanded) else item
-            errors.extend(_error_from_invalid(err, node, prefix))
-    return validated, errors
+            broken.append((item, _error_from_invalid(err, node, prefix)))
+    return validated, broken
 
 
 def _has_position(node: Any) -> bool:
@@ -99,7 +109,10 @@ class AutomationManager:
         storage = hub.config.storage_dir
         self.traces = TraceStore(hub, storage / STORAGE_FILE if storage is not None else None)
         self.last_states = LastStates(storage / STATES_FILE if storage is not None else None)
+        self.pending = PendingRuns(storage / RUNS_FILE if storage is not None else None)
         self.automations: list[Automation] = []
+        # Automations that failed validation, shown as `unavailable` entities with their errors.
+        self.invalid: list[InvalidAutomation] = []
         self._by_entity: dict[str, Automation] = {}
         self.breaker = Breaker(hub, hub.config.limits, lambda: self.automations)
 
@@ -109,7 +122,8 @@ class AutomationManager:
             return found
         return next((a for a in self.automations if a.automation_id == automation_id_or_entity_id), None)
 
-    async def load(self, configs: list[dict[str, Any]]) -> None:
+    async def load(self, configs: list[dict[str, Any]], broken: list[tuple[Any, list[ConfigError]]] | None = None
+                   ) -> None:
         for config, entity_id, name in zip(configs, entity_ids_for(configs), automation_names(configs), strict=True):
             try:
                 automation = Automation(self.hub, config, entity_id, self.traces, name, self.breaker)
@@ -119,8 +133,18 @@ class AutomationManager:
             self.last_states.restore(automation)  # on/off and last_triggered, as Home Assistant
             self.automations.append(automation)
             self._by_entity[entity_id] = automation
+        self.invalid = invalid_automations(broken or [], self._by_entity)
+        for invalid in self.invalid:
+            _LOGGER.error("%s: not started, %d error(s): %s", invalid.entity_id, len(invalid.errors),
+                          "; ".join(str(e) for e in invalid.errors))
+            invalid.write_state(self.hub)
         self.traces.load()
         self.traces.forget(a.automation_id for a in self.automations)  # automations that are gone
+        for automation in self.automations:  # runs in a delay go on, `for:` timers with the attach (durable.py)
+            for entry in self.pending.take(automation.automation_id, automation.fingerprint):
+                if automation.enabled:
+                    automation.resume(entry)
+        self.pending.clear()
         for automation in self.automations:
             # The entity exists before its triggers attach, as in Home Assistant: a trigger does not
             # see its own automation being created (a template over all states would render on it).
@@ -131,13 +155,15 @@ class AutomationManager:
 
     async def unload(self) -> None:
         self.last_states.remember(self.automations)
+        self._keep_waiting_runs("automations reloaded")
         for automation in self.automations:
             automation.detach()
         for automation in self.automations:
             await automation.stop_runs()
-        for automation in self.automations:
-            self.hub.states.remove(automation.entity_id)
+        for entity_id in [*self._by_entity, *(invalid.entity_id for invalid in self.invalid)]:
+            self.hub.states.remove(entity_id)
         self.automations = []
+        self.invalid = []
         self._by_entity = {}
 
     async def reload(self) -> list[ConfigError]:
@@ -159,7 +185,14 @@ class AutomationManager:
         _LOGGER.info("automations reloaded: %d", len(self.automations))
         return []
 
+    def _keep_waiting_runs(self, reason: str) -> None:
+        """Write down the runs waiting in a delay, then close every running run's trace as interrupted."""
+        self.pending.add([entry for a in self.automations for entry in a.waiting_runs()], save=True)
+        for automation in self.automations:
+            automation.interrupt(reason)
+
     async def async_stop(self) -> None:
+        self._keep_waiting_runs("the engine stopped")
         for automation in self.automations:
             automation.detach()
         self.traces.save()
@@ -176,6 +209,16 @@ class AutomationManager:
                 raise ServiceValidationError(f"{call.domain}.{call.service}: no automation {entity_id}")
             found.append(automation)
         return found
+
+
+def broken_in(loaded: Any) -> list[tuple[Any, list[ConfigError]]]:
+    """The automations of a loaded configuration (`orbiteos.config.LoadedConfig`) that did not validate."""
+    raw = getattr(loaded, "raw", None)
+    if not isinstance(raw, dict):
+        return []
+    from orbiteos.config import merge_split_keys
+
+    return validate_each(merge_split_keys(raw).get(DOMAIN), getattr(loaded, "config_dir", None))[1]
 
 
 def get_manager(hub: Hub) -> AutomationManager:
@@ -198,7 +241,7 @@ _TARGET_SCHEMA = vol.Schema(_TARGET)
 
 async def async_setup(hub: Hub, automations: list[dict[str, Any]] | None) -> None:
     manager = get_manager(hub)
-    await manager.load(list(automations or []))
+    await manager.load(list(automations or []), broken_in(hub.data.get("config")))
     hub.on_stop(manager.async_stop)
 
     async def trigger(call: ServiceCall) -> None:
@@ -237,46 +280,71 @@ async def async_setup(hub: Hub, automations: list[dict[str, Any]] | None) -> Non
 
 
 def check_references(loaded: Any) -> list[ConfigError]:
-    """Warnings: services that nothing provides, and entity ids that nothing provides (where knowable).
+    """Warnings: services that nothing provides, and entity ids that nothing provides (where knowable)."""
+    return [*unknown_services(loaded), *unknown_entities(loaded)]
 
-    An integration makes its entities knowable with `entity_ids(validated_block) -> Iterable[str]`;
-    entity warnings are given only when every configured integration says what it provides.
-    """
-    from orbiteos.config import position
-    from orbiteos.loader import domain_of_key, load_integration
 
-    known_services = {f"{d}.{s}" for d, names in (getattr(loaded, "services", {}) or {}).items() for s in names}
-    known_services |= {f"{d}.{s}" for d, names in SERVICES.items() for s in names}
+def unknown_services(loaded: Any) -> list[ConfigError]:
+    """An error per `service:`/`action:` of an automation that no configured integration provides."""
+    known = {f"{d}.{s}" for d, names in (getattr(loaded, "services", {}) or {}).items() for s in names}
+    known |= {f"{d}.{s}" for d, names in SERVICES.items() for s in names}
+    return [
+        ConfigError(f"{value}: no integration provides this service", *_place(node))
+        for node, field, value in _automation_nodes(loaded)
+        if field in ("service", "action") and isinstance(value, str) and "." in value
+        and not is_template_string(value) and value.lower() not in known
+    ]
+
+
+def unknown_entities(loaded: Any) -> list[ConfigError]:
+    """An error per `entity_id` of an automation that nothing provides: no configured integration
+    creates it (each says which with `entity_ids(validated_block) -> Iterable[str]`), it is no
+    automation and not the engine's own. Empty when some integration cannot say."""
+    provided = provided_entity_ids(loaded)
+    if provided is None:
+        return []
+    return [
+        ConfigError(f"{entity_id}: no integration provides this entity", *_place(node))
+        for node, field, value in _automation_nodes(loaded) if field == "entity_id"
+        for entity_id in _entity_ids(value) if entity_id not in provided
+    ]
+
+
+def provided_entity_ids(loaded: Any) -> set[str] | None:
+    """Every entity id the configuration will create, or None when an integration does not say."""
+    from orbiteos.loader import load_integration
+    from orbiteos.natures.alerts import ALERTS_ENTITY
+
     blocks: Mapping[str, Any] = getattr(loaded, "blocks", {}) or {}
-    provided = set(entity_ids_for(blocks.get(DOMAIN) or []))
-    knowable = True
+    provided = set(entity_ids_for(blocks.get(DOMAIN) or [])) | {ALERTS_ENTITY}
+    provided |= {invalid.entity_id for invalid in invalid_automations(broken_in(loaded), provided)}
     for domain, block in blocks.items():
         if domain in (DOMAIN, "logger"):
             continue
         module = load_integration(domain)
         hook = getattr(module, "entity_ids", None) if module is not None else None
-        try:
-            provided |= {str(e).lower() for e in hook(block)} if hook is not None else set()
-        except Exception:
-            hook = None
         if hook is None:
-            knowable = False
-            break
-    warnings: list[ConfigError] = []
-    raw = getattr(loaded, "raw", {}) or {}
-    for key, block in raw.items():
-        if domain_of_key(str(key)) != DOMAIN:
-            continue
-        for node, field, value in _walk(block):
-            file, line = position(node) or (None, None)
-            if field in ("service", "action") and isinstance(value, str) and "." in value \
-                    and not is_template_string(value) and value.lower() not in known_services:
-                warnings.append(ConfigError(f"{value}: no integration provides this service", file, line))
-            elif field == "entity_id" and knowable:
-                for entity_id in _entity_ids(value):
-                    if entity_id not in provided:
-                        warnings.append(ConfigError(f"{entity_id}: no integration provides this entity", file, line))
-    return warnings
+            return None
+        try:
+            provided |= {str(e).lower() for e in hook(block)}
+        except Exception:
+            _LOGGER.debug("%s: entity_ids failed", domain, exc_info=True)
+            return None
+    return provided
+
+
+def _automation_nodes(loaded: Any) -> Iterable[tuple[Any, str, Any]]:
+    from orbiteos.loader import domain_of_key
+
+    for key, block in (getattr(loaded, "raw", {}) or {}).items():
+        if domain_of_key(str(key)) == DOMAIN:
+            yield from _walk(block)
+
+
+def _place(node: Any) -> tuple[str | None, int | None]:
+    from orbiteos.config import position
+
+    return position(node) or (None, None)
 
 
 def _walk(node: Any) -> Iterable[tuple[Any, str, Any]]:

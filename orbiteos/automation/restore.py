@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from orbiteos.automation.storage import write_json
 
 if TYPE_CHECKING:
     from orbiteos.automation.automation import Automation
@@ -83,10 +84,4 @@ class LastStates:
             }
             for entity_id, last in self._states.items()
         }
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = self.path.with_suffix(".tmp")
-            tmp.write_text(json.dumps({"version": 1, "states": states}))
-            os.replace(tmp, self.path)
-        except OSError as err:
-            _LOGGER.error("could not save automation states to %s: %s", self.path, err)
+        write_json(self.path, {"version": 1, "states": states}, "automation states")

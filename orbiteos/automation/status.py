@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 
@@ -21,6 +21,7 @@ class EntityStatus:
     seen: datetime | None = None
     armed: bool | None = None
     pending_until: datetime | None = None
+    pending_for: timedelta | None = None  # the `for:` period of the pending timer
     refused: str | None = None
     refused_at: datetime | None = None
 
@@ -39,6 +40,9 @@ class TriggerStatus:
     attached: bool = False
     # Time-based triggers: the next moment each schedule (an `at` entry, a pattern) will fire.
     due: dict[str, datetime | None] = field(default_factory=dict)
+    # `for:` deadlines by entity id from before a restart or reload, to resume (automation/durable.py).
+    # entity id -> (deadline, the value it was held at, the `for` period).
+    resume_until: dict[str, tuple[datetime, Any, timedelta]] = field(default_factory=dict)
 
     def entity(self, entity_id: str) -> EntityStatus:
         found = self.entities.get(entity_id)
@@ -57,8 +61,9 @@ class TriggerStatus:
         if refused is not None:
             entry.refused, entry.refused_at = refused, now
 
-    def pending(self, entity_id: str, until: datetime | None) -> None:
-        self.entity(entity_id).pending_until = until
+    def pending(self, entity_id: str, until: datetime | None, period: timedelta | None = None) -> None:
+        entry = self.entity(entity_id)
+        entry.pending_until, entry.pending_for = until, period
 
     def fired(self, now: datetime) -> None:
         self.last_fired = now

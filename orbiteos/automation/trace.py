@@ -141,6 +141,13 @@ class TraceView(Mapping[str, Any]):
         return f"<TraceView {self._trace.automation_id} {self._trace.run_id}>"
 
 
+def _closed(trace: dict[str, Any]) -> dict[str, Any]:
+    """A stored trace of a run the engine never closed (it stopped without saying): `interrupted`."""
+    if trace.get("finished") is None and trace.get("result") is None:
+        return {**trace, "result": "interrupted", "error": "the engine stopped during the run"}
+    return trace
+
+
 class TraceStore:
     """The last N traces of every automation; saved to `traces.json` in the site's storage."""
 
@@ -192,7 +199,8 @@ class TraceStore:
         for automation_id, items in stored.get("traces", {}).items():
             if isinstance(items, list):
                 limit = self._limits.get(automation_id, DEFAULT_STORED_TRACES)
-                self._traces[automation_id] = deque((i for i in items if isinstance(i, dict)), maxlen=limit)
+                kept = [_closed(i) for i in items if isinstance(i, dict)]
+                self._traces[automation_id] = deque(kept, maxlen=limit)
 
     def save(self) -> None:
         if self.path is None:

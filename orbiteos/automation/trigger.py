@@ -23,6 +23,7 @@ import importlib
 import inspect
 import logging
 from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime, timedelta
 from typing import Any, NotRequired, Protocol, TypedDict, runtime_checkable
 
 import voluptuous as vol
@@ -186,6 +187,7 @@ async def async_attach_triggers(
     validated: bool = False,
     failures: list[str] | None = None,
     statuses: list[TriggerStatus] | None = None,
+    resume: Mapping[int, Mapping[str, tuple[datetime, Any, timedelta]]] | None = None,
 ) -> Unsubscribe:
     """Attach every enabled trigger of the list; returns one function that detaches them all.
 
@@ -193,7 +195,9 @@ async def async_attach_triggers(
     `variables` are the trigger variables the triggers' own templates may use. A trigger that fails
     to attach is logged with `name` (and described in `failures` when given) and the others still attach.
     `statuses`, when given, gets a `TriggerStatus` per trigger of the list, which the platforms keep up
-    to date (for `explain`).
+    to date (for `explain`). `resume` hands trigger `index` the `for:` deadlines, by entity id, it was
+    waiting for before a restart or reload (automation/durable.py); a platform that keeps them finds
+    them in its status's `resume_until`.
     """
     configs = list(trigger_configs) if validated else validate_triggers(list(trigger_configs))
     trigger_variables = dict(variables or {})
@@ -202,6 +206,7 @@ async def async_attach_triggers(
         status = None
         if statuses is not None:
             status = TriggerStatus(index, config["platform"], str(config.get("id", index)))
+            status.resume_until = dict((resume or {}).get(index, {}))
             statuses.append(status)
         if not _enabled(config.get("enabled", True), trigger_variables, hub):
             if status is not None:

@@ -1,4 +1,4 @@
-"""`orbiteos blueprint import|list|reimport`."""
+"""`orbiteos blueprint import|list|reimport|rollback`."""
 
 from __future__ import annotations
 
@@ -25,7 +25,13 @@ def register(subparsers: Any) -> None:
     again = commands.add_parser("reimport", help="update a blueprint from its source_url and show the diff")
     again.add_argument("name", help="path under blueprints/automation, e.g. author/name")
     again.add_argument("-c", "--config", type=Path, default=Path("."), help="configuration directory")
+    again.add_argument("--force", action="store_true", help="replace it even if automations that use it break")
     again.set_defaults(func=_reimport)
+
+    back = commands.add_parser("rollback", help="restore the version a reimport replaced")
+    back.add_argument("name", help="path under blueprints/automation, e.g. author/name")
+    back.add_argument("-c", "--config", type=Path, default=Path("."), help="configuration directory")
+    back.set_defaults(func=_rollback)
 
 
 def _import(args: argparse.Namespace) -> int:
@@ -43,26 +49,48 @@ def _import(args: argparse.Namespace) -> int:
 
 def _list(args: argparse.Namespace) -> int:
     from orbiteos.automation.blueprint import BlueprintError, load_blueprint
-    from orbiteos.blueprint_import import installed
+    from orbiteos.blueprint_update import listed
 
-    base = args.config / "blueprints" / "automation"
-    for path in installed(args.config):
+    for item in listed(args.config):
+        where = "\tshipped" if item.shipped else ""
         try:
-            blueprint = load_blueprint(path)
+            blueprint = load_blueprint(item.path)
         except BlueprintError as err:
-            print(f"{path.relative_to(base)}\tINVALID: {err}")
+            print(f"{item.relative}\tINVALID: {err}{where}")
             continue
-        print(f"{path.relative_to(base)}\t{blueprint.name}\t{blueprint.source_url or '-'}")
+        print(f"{item.relative}\t{blueprint.name}\t{blueprint.source_url or '-'}{where}")
     return 0
 
 
 def _reimport(args: argparse.Namespace) -> int:
-    from orbiteos.blueprint_import import ImportFailed, reimport
+    from orbiteos.blueprint_import import ImportFailed
+    from orbiteos.blueprint_update import ReimportRefused, previous_path, reimport
 
     try:
-        result = reimport(args.name, args.config)
+        result = reimport(args.name, args.config, force=args.force)
+    except ReimportRefused as err:
+        for error in err.errors:
+            print(error, file=sys.stderr)
+        print(err.diff, end="", file=sys.stderr)
+        print(f"blueprint reimport: {err}", file=sys.stderr)
+        return 1
     except ImportFailed as err:
         print(f"blueprint reimport: {err}", file=sys.stderr)
         return 1
     print(result.diff or f"{result.path}: no changes")
+    if result.replaced:
+        print(f"previous version kept as {previous_path(result.path)}; `orbiteos blueprint rollback {args.name}`")
+    return 0
+
+
+def _rollback(args: argparse.Namespace) -> int:
+    from orbiteos.blueprint_import import ImportFailed
+    from orbiteos.blueprint_update import rollback
+
+    try:
+        path = rollback(args.name, args.config)
+    except ImportFailed as err:
+        print(f"blueprint rollback: {err}", file=sys.stderr)
+        return 1
+    print(f"{path}: previous version restored")
     return 0

@@ -17,6 +17,7 @@ _LOGGER = logging.getLogger(__name__)
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     parser = subparsers.add_parser("check", help="validate a configuration; exit 1 on any error")
     parser.add_argument("-c", "--config", dest="config_dir", type=Path, default=Path("."), help="config directory")
+    parser.add_argument("--strict", action="store_true", help="an entity that nothing provides is an error")
     parser.set_defaults(func=main)
 
 
@@ -64,7 +65,14 @@ def format_warning(warning: ConfigError) -> str:
 def main(args: argparse.Namespace) -> int:
     loaded = load_config(args.config_dir)
     loaded.errors.extend(trigger_template_errors(loaded))
-    warnings = [*loaded.warnings, *reference_warnings(loaded)]
+    references = reference_warnings(loaded)
+    if getattr(args, "strict", False):
+        from orbiteos.automation.manager import unknown_entities
+
+        unknown = {str(error) for error in unknown_entities(loaded)}
+        loaded.errors.extend(error for error in references if str(error) in unknown)
+        references = [warning for warning in references if str(warning) not in unknown]
+    warnings = [*loaded.warnings, *references]
     if not loaded.errors:
         warnings += shared_device_warnings(loaded)
     for error in loaded.errors:

@@ -35,6 +35,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     )
     parser.add_argument("--port", type=tcp_port, help="web server port (overrides http: server_port)")
     add_storage_argument(parser)
+    parser.add_argument("--strict", action="store_true", help="refuse to start on any configuration error")
     parser.set_defaults(func=main)
 
 
@@ -68,13 +69,16 @@ def apply_overrides(loaded: LoadedConfig, args: argparse.Namespace) -> None:
 
 def main(args: argparse.Namespace) -> int:
     loaded = load_config(args.config_dir)
-    if loaded.errors:
+    if loaded.site_errors or (loaded.errors and args.strict):
         for error in loaded.errors:
             print(error, file=sys.stderr)
-        print(f"{len(loaded.errors)} configuration error(s); not starting", file=sys.stderr)
+        why = "--strict" if not loaded.site_errors else "the YAML or the core block is invalid"
+        print(f"{len(loaded.errors)} configuration error(s); not starting ({why})", file=sys.stderr)
         return 1
     apply_logger_config(loaded.blocks.get("logger"), args.log_level)
     apply_overrides(loaded, args)
+    for error in loaded.errors:  # the rest starts; what is broken is skipped (see docs/automations.md)
+        _LOGGER.error("%s", error)
     for warning in loaded.warnings:
         _LOGGER.warning("%s", warning)
     asyncio.run(_serve(loaded))

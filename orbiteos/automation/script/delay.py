@@ -8,7 +8,7 @@ import voluptuous as vol
 
 from orbiteos.automation import fields
 from orbiteos.automation.script.run import Run
-from orbiteos.automation.script.sequence import STEP_BASE, StepFunc
+from orbiteos.automation.script.sequence import STEP_BASE, TOP_LEVEL, StepFunc
 from orbiteos.core import Hub
 
 _SCHEMA = vol.Schema({**STEP_BASE, vol.Required("delay"): fields.period_or_template})
@@ -25,7 +25,14 @@ def build(hub: Hub, kind: str, config: dict[str, Any]) -> StepFunc:
     async def delay(run: Run, variables: dict[str, Any], path: str) -> None:
         period = fields.render_period(delay_config, variables, hub)
         record = run.step(path, delay=period.total_seconds(), done=False)
-        await hub.clock.sleep(period.total_seconds())
+        durable = path.rpartition("/")[0] == TOP_LEVEL  # a top-level delay survives a restart
+        if durable:
+            run.sleeping = (hub.clock.now() + period, variables)
+        try:
+            await hub.clock.sleep(period.total_seconds())
+        finally:
+            if durable:
+                run.sleeping = None
         if record is not None:
             record["done"] = True
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+from datetime import datetime
+from typing import Any
 
 from orbiteos.automation.trace import Trace
 from orbiteos.core import Context, Hub
@@ -23,7 +25,7 @@ class StopRun(Exception):  # noqa: N818 - a control-flow signal, not an error
 class Run:
     """State shared by every step of one run (variables are passed along separately, by scope)."""
 
-    __slots__ = ("hub", "name", "trace", "context", "logger")
+    __slots__ = ("hub", "name", "trace", "context", "logger", "top_step", "sleeping")
 
     def __init__(self, hub: Hub, name: str, trace: Trace | None, context: Context) -> None:
         self.hub = hub
@@ -31,6 +33,10 @@ class Run:
         self.trace = trace
         self.context = context
         self.logger = _LOGGER
+        # Where a run is, for durable timers (automation/durable.py): the index of the top-level
+        # step it is in, and while that step is a `delay:`, (its deadline, the run's variables).
+        self.top_step: int | None = None
+        self.sleeping: tuple[datetime, dict[str, Any]] | None = None
 
     def step(self, path: str, **details: object) -> dict[str, object] | None:
         return self.trace.step(path, **details) if self.trace is not None else None

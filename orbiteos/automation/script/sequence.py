@@ -88,6 +88,10 @@ def validate_actions(configs: Any) -> list[dict[str, Any]]:
     return validate_each(configs, validate_step)
 
 
+# The path prefix of an automation's own action list (nested sequences have longer ones).
+TOP_LEVEL = "action"
+
+
 class Sequence:
     """Compiled steps, run one after the other."""
 
@@ -96,13 +100,17 @@ class Sequence:
     def __init__(self, steps: list[StepFunc]) -> None:
         self.steps = steps
 
-    async def run(self, run: Run, variables: dict[str, Any], prefix: str) -> None:
+    async def run(self, run: Run, variables: dict[str, Any], prefix: str, start: int = 0) -> None:
+        """Run the steps from `start` (a resumed run starts after the step it was in)."""
         task = asyncio.current_task()
-        for index, step in enumerate(self.steps):
+        top_level = prefix == TOP_LEVEL
+        for index in range(start, len(self.steps)):
             if task is not None and task.cancelling():
                 # A step that never suspended (a sync service handler) may have asked to stop this run.
                 raise asyncio.CancelledError
-            await step(run, variables, f"{prefix}/{index}")
+            if top_level:
+                run.top_step = index
+            await self.steps[index](run, variables, f"{prefix}/{index}")
 
     def __len__(self) -> int:
         return len(self.steps)

@@ -12,8 +12,8 @@ import voluptuous as vol
 from orbiteos import validation as cv
 from orbiteos.automation import fields
 from orbiteos.automation.trigger import TRIGGER_BASE, TriggerAction, TriggerInfo
-from orbiteos.automation.triggers.hold import track_same_state
-from orbiteos.core import Event, Hub, State, Unsubscribe
+from orbiteos.automation.triggers.hold import resume_pending, track_same_state
+from orbiteos.core import Context, Event, Hub, State, Unsubscribe
 from orbiteos.errors import TemplateError
 
 _LOGGER = logging.getLogger(__name__)
@@ -88,7 +88,8 @@ async def async_attach(
             return None
         return state.state if attribute is None else state.attributes.get(attribute)
 
-    def fire(entity_id: str, old: State | None, new: State | None, held: timedelta | None, event: Event) -> None:
+    def fire(entity_id: str, old: State | None, new: State | None, held: timedelta | None,
+             context: Context | None) -> None:
         action(
             {
                 "trigger": {
@@ -102,7 +103,7 @@ async def async_attach(
                     "description": f"state of {entity_id}",
                 }
             },
-            event.context,
+            context,
         )
 
     def changed(event: Event) -> None:
@@ -121,7 +122,7 @@ async def async_attach(
         if status is not None:
             status.saw(entity_id, new_value, hub.clock.now())
         if for_config is None:
-            fire(entity_id, old, new, None, event)
+            fire(entity_id, old, new, None, event.context)
             return
         scope = {**variables, "trigger": {"platform": "state", "entity_id": entity_id,
                                           "from_state": old, "to_state": new}}
@@ -130,6 +131,14 @@ async def async_attach(
         except TemplateError as err:
             _LOGGER.error("%s: state trigger 'for' failed: %s", trigger_info["name"], err)
             return
+
+        if old is None and pending.get(entity_id):
+            return  # the entity's first state after a restart: the resumed timer judges it (hold.py)
+        start_timer(entity_id, old, new, old_value, new_value, period, period, event.context)
+
+    def start_timer(entity_id: str, old: State | None, new: State | None, old_value: Any, new_value: Any,
+                    period: timedelta, remaining: timedelta, context: Context | None) -> None:
+        """Fire after `remaining` unless the state stops holding first (`period` is what `for` said)."""
 
         def still_same(state: State | None) -> bool:
             if state is None:
@@ -145,7 +154,7 @@ async def async_attach(
             timers.remove(cancel)
             if status is not None and not timers:
                 status.pending(entity_id, None)
-            fire(entity_id, old, new, period, event)
+            fire(entity_id, old, new, period, context)
 
         def still_same_or_forget(state: State | None) -> bool:
             if still_same(state):
@@ -158,12 +167,17 @@ async def async_attach(
                 status.saw(entity_id, value_of(state), hub.clock.now(), refused=refusal)
             return False
 
-        cancel = track_same_state(hub, entity_id, period, held, still_same_or_forget)
+        cancel = track_same_state(hub, entity_id, remaining, held, still_same_or_forget)
         timers.append(cancel)
         if status is not None:
-            status.pending(entity_id, hub.clock.now() + period)
+            status.pending(entity_id, hub.clock.now() + remaining, period)
 
     unsubscribe = hub.states.listen(entity_ids, changed)
+    if status is not None and for_config is not None and not from_only:
+        def resume(entity_id: str, state: State, period: timedelta, remaining: timedelta) -> None:
+            start_timer(entity_id, None, state, None, value_of(state), period, remaining, None)
+
+        resume_pending(hub, status, value_of, match_to, resume, pending)
 
     def detach() -> None:
         unsubscribe()

@@ -13,5 +13,10 @@ DOMAIN = "failsafe"
 CONFIG_SCHEMA = SCHEMA
 
 
+
+def entity_ids(config: Any) -> list[str]:
+    """No entities of its own (for `orbiteos check`)."""
+    return []
+
 async def async_setup(hub: Hub, config: dict[str, Any] | None) -> None:
     nature_layer(hub).configure(FailsafeSettings.from_config(config))

@@ -108,6 +108,11 @@ def settings_from_config(config: dict[str, Any], config_dir: Path | None) -> Htt
     )
 
 
+
+def entity_ids(config: Any) -> list[str]:
+    """No entities of its own (for `orbiteos check`)."""
+    return []
+
 async def async_setup(hub: Hub, config: dict[str, Any] | None) -> None:
     """Start the web server; the hub stops it."""
     from orbiteos.integrations.http.app import HttpServer

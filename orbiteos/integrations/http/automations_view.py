@@ -16,6 +16,7 @@ from aiohttp import web
 from orbiteos.automation import Automation, AutomationManager
 from orbiteos.automation.explain import explain
 from orbiteos.automation.manager import DATA_KEY
+from orbiteos.automation.unavailable import STATE_UNAVAILABLE, InvalidAutomation
 from orbiteos.core import Hub
 from orbiteos.integrations.http.appkeys import HUB
 from orbiteos.integrations.http.auth import Role, requires, token_of
@@ -43,6 +44,22 @@ def describe(automation: Automation) -> dict[str, Any]:
         "mode": automation.mode,
         "current": automation.current,
         "last_triggered": _iso(automation.last_triggered),
+        "state": "on" if automation.enabled else "off",
+    }
+
+
+def describe_invalid(invalid: InvalidAutomation) -> dict[str, Any]:
+    """An automation that did not validate: `unavailable`, with its errors (`file:line: ...`)."""
+    return {
+        "id": invalid.automation_id,
+        "entity_id": invalid.entity_id,
+        "alias": invalid.alias,
+        "enabled": False,
+        "mode": None,
+        "current": 0,
+        "last_triggered": None,
+        "state": STATE_UNAVAILABLE,
+        "errors": [str(error) for error in invalid.errors],
     }
 
 
@@ -57,7 +74,10 @@ def find(hub: Hub, automation_id: str) -> Automation:
 @routes.get("/api/automations")
 @requires(Role.VIEWER)
 async def list_automations(request: web.Request) -> web.Response:
-    return json_response([describe(a) for a in _automations(request.app[HUB])])
+    hub = request.app[HUB]
+    manager = hub.data.get(DATA_KEY)
+    invalid = manager.invalid if isinstance(manager, AutomationManager) else []
+    return json_response([*(describe(a) for a in _automations(hub)), *(describe_invalid(i) for i in invalid)])
 
 
 @routes.get("/api/automations/{automation_id}/traces")

@@ -10,12 +10,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from orbiteos.core import Hub, ServiceCall
+from orbiteos.entity import slugify
 from orbiteos.errors import ServiceValidationError
 from orbiteos.integrations.modbus.client import ModbusClient
 from orbiteos.integrations.modbus.entities import ModbusBinarySensor, ModbusSensor, ModbusSwitch, PolledEntity
 from orbiteos.integrations.modbus.natures import ModbusBattery, ModbusMeter, ModbusPV
 from orbiteos.integrations.modbus.poller import DevicePoller, Endpoint
-from orbiteos.integrations.modbus.schema import CONFIG_SCHEMA
+from orbiteos.integrations.modbus.schema import CONFIG_SCHEMA, ENTITY_KEYS
 from orbiteos.integrations.modbus.services import SERVICES, SWITCH_SCHEMA, serve_switch_service, write_oneshot
 from orbiteos.natures import serve
 
@@ -45,6 +46,12 @@ _ENTITY_CLASSES: dict[str, Any] = {
     "pv": ModbusPV,
     "meter": ModbusMeter,
 }
+
+
+def entity_ids(config: list[dict[str, Any]]) -> list[str]:
+    """The entities a validated `modbus:` block creates, for `orbiteos check`."""
+    return [f"{domain}.{slugify(item['name'])}" for hub_config in config
+            for key, domain in ENTITY_KEYS.items() for item in hub_config.get(key, [])]
 
 
 async def async_setup(hub: Hub, config: list[dict[str, Any]]) -> None:

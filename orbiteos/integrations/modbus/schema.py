@@ -240,8 +240,8 @@ HUB_SCHEMA = vol.Schema(
     }
 )
 
-_ENTITY_KEYS = {"sensors": "sensor", "binary_sensors": "binary_sensor", "switches": "switch", "battery": "battery",
-                "pv": "pv", "meter": "meter"}
+ENTITY_KEYS = {"sensors": "sensor", "binary_sensors": "binary_sensor", "switches": "switch", "battery": "battery",
+               "pv": "pv", "meter": "meter"}
 
 
 def _check_hubs(hubs: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -253,7 +253,7 @@ def _check_hubs(hubs: list[dict[str, Any]]) -> list[dict[str, Any]]:
             raise vol.Invalid(f"hub name {hub['name']!r} is already used by hub {names[hub['name']]}",
                               path=[index, "name"])
         names[hub["name"]] = index
-        for key, domain in _ENTITY_KEYS.items():
+        for key, domain in ENTITY_KEYS.items():
             for j, item in enumerate(hub[key]):
                 entity_id = f"{domain}.{slugify(item['name'])}"
                 if entity_id in entity_ids:

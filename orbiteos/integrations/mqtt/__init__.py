@@ -128,6 +128,11 @@ def encode_payload(payload: Any) -> str | bytes | None:
     return str(payload)
 
 
+def entity_ids(config: dict[str, Any]) -> list[str]:
+    """The entities a validated `mqtt:` block creates, for `orbiteos check`."""
+    return [item["entity_id"] for platform in _ENTITY_CLASSES for item in config.get(platform, [])]
+
+
 async def async_setup(hub: Hub, config: dict[str, Any]) -> None:
     connection = MqttConnection(hub, broker_settings(config))
     hub.data[DOMAIN] = connection

@@ -21,6 +21,7 @@ from orbiteos.entity import slugify
 from orbiteos.integrations.ocpp.central_system import CentralSystem
 from orbiteos.integrations.ocpp.charge_point import SystemSettings, quiet_frames_logger
 from orbiteos.integrations.ocpp.device import UNIT_AMPS, UNIT_AUTO, UNIT_WATTS, ChargePointSettings
+from orbiteos.integrations.ocpp.entities import charger_entity_id
 from orbiteos.integrations.ocpp.services import SERVICES, register_services
 from orbiteos.integrations.ocpp.sessions import EVENT_OCPP_SESSION
 
@@ -111,6 +112,13 @@ def build_central_system(hub: Hub, config: dict[str, Any]) -> CentralSystem:
     ]
     return CentralSystem(hub, settings, charge_points, host=config["host"], port=config["port"],
                          ping_interval=config["ping_interval"])
+
+
+def entity_ids(config: dict[str, Any]) -> list[str]:
+    """The connectors of the configured charge points, for `orbiteos check` (one that connects
+    unannounced adds its own at run time)."""
+    return [charger_entity_id(cp["id"], n) for cp in config.get("charge_points", [])
+            for n in range(1, cp["connectors"] + 1)]
 
 
 async def async_setup(hub: Hub, config: dict[str, Any]) -> None:

@@ -91,6 +91,11 @@ CONFIG_SCHEMA = vol.All(
 )
 
 
+
+def entity_ids(config: Any) -> list[str]:
+    """No entities of its own (for `orbiteos check`)."""
+    return []
+
 async def async_setup(hub: Hub, config: dict[str, Any]) -> None:
     config = CONFIG_SCHEMA(config)
     config_dir = hub.config.config_dir

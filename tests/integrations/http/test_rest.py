@@ -323,7 +323,7 @@ async def test_automations_are_listed(automated_site: Site) -> None:
     status, body = await automated_site.request("GET", "/api/automations", role="viewer")
     assert status == 200
     assert body == [{"id": "peak_shaving", "entity_id": "automation.peak_shaving", "alias": "Peak shaving",
-                     "enabled": True, "mode": "single", "current": 0, "last_triggered": None}]
+                     "enabled": True, "mode": "single", "current": 0, "last_triggered": None, "state": "on"}]
 
 
 async def test_a_triggered_run_shows_in_the_traces(automated_site: Site) -> None:

@@ -202,3 +202,26 @@ async def test_admin_reload_shows_why_it_was_refused(chromium: Chromium, automat
         assert "configuration.yaml" in note
         assert await page.evaluate(f"!!document.querySelector('{ROW}')")  # the automations stay
         assert [e for e in page.errors if "400" not in e] == []
+
+
+async def test_an_invalid_automation_is_shown_unavailable_with_its_errors(
+    chromium: Chromium, automated_ui_site: Site
+) -> None:
+    from orbiteos.automation.manager import validate_each
+    from orbiteos.config import parse_yaml
+
+    broken_yaml = PEAK_SHAVING + "- id: typo\n  alias: Typo\n  trigger: {platform: stat}\n  action: []\n"
+    valid, broken = validate_each(parse_yaml(broken_yaml, "automations.yaml"))
+    manager = get_manager(automated_ui_site.hub)
+    await manager.unload()
+    await manager.load(valid, broken)
+    row = "#automations tr[data-automation-id=typo]"
+    async with chromium.page() as page:
+        await sign_in(page, automated_ui_site, "operator")
+        await page.wait_for(f"!!document.querySelector('{row}')")
+        assert await page.evaluate(f"document.querySelector('{row}').dataset.state") == "unavailable"
+        errors = await page.evaluate(f"document.querySelector('{row} ul.errors').innerText")
+        assert "automations.yaml:22:" in errors and "unknown trigger platform 'stat'" in errors
+        assert await page.evaluate(f"document.querySelector('{row} [data-action=toggle]')") is None
+        assert await page.evaluate(f"!!document.querySelector('{ROW} [data-action=toggle]')") is True
+        assert page.errors == []

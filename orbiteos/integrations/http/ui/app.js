@@ -405,11 +405,23 @@ async function loadAutomations() {
   renderAutomations();
 }
 
+// An automation that did not validate: no switch, no actions, its errors with file:line.
+function unavailableRow(a) {
+  return h("tr", { class: "unavailable", dataset: { automationId: a.id, state: "unavailable" } },
+    h("td", {}, h("span", { class: "muted" }, "unavailable")),
+    h("td", {}, h("span", { class: "alias" }, a.alias || a.id),
+      h("div", { class: "muted small" }, a.entity_id),
+      h("ul", { class: "errors small" }, ...(a.errors || []).map((e) => h("li", {}, e)))),
+    h("td", { class: "muted" }, ""),
+    h("td", {}, ""),
+    h("td", { class: "actions" }, ""));
+}
+
 function renderAutomations() {
   const body = $("automations").querySelector("tbody");
   const operate = canOperate();
   const why = operate ? undefined : "needs the operator role";
-  body.replaceChildren(...ui.automations.map((a) => h("tr", { dataset: { automationId: a.id } },
+  body.replaceChildren(...ui.automations.map((a) => a.state === "unavailable" ? unavailableRow(a) : h("tr", { dataset: { automationId: a.id } },
     h("td", {}, h("button", {
       class: `switch${a.enabled ? " on" : ""}`, "aria-label": a.enabled ? "turn off" : "turn on",
       "aria-pressed": a.enabled ? "true" : "false", disabled: !operate, title: why, dataset: { action: "toggle" },
