@@ -36,12 +36,16 @@ REPLAY = """time,entity_id,state,attributes
 
 
 def test_explain_on_the_demo_says_why(capsys: pytest.CaptureFixture[str]) -> None:
-    code = cli_main(["explain", "automation.dynamic_tariff", "-c", str(REPO / "config.example"),
+    code = cli_main(["explain", "automation.frequency_response", "-c", str(REPO / "config.example"),
                      "--at", "2026-11-24T14:03"])
     out = capsys.readouterr().out
     assert code == 0
-    assert out.startswith("automation.dynamic_tariff (")
+    assert out.startswith("automation.frequency_response (")
     assert "trigger 0 (" in out
+    # The demo's rule-based automations are off since it follows the optimiser's plan: explain says so.
+    assert cli_main(["explain", "automation.dynamic_tariff", "-c", str(REPO / "config.example"),
+                     "--at", "2026-11-24T14:03"]) == 0
+    assert "the automation is off" in capsys.readouterr().out
 
 
 def test_explain_from_a_replay_at_a_moment(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
