@@ -9,7 +9,6 @@ off, and when the engine stops).
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -17,7 +16,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from orbiteos.automation.storage import write_json
+from orbiteos.automation.storage import read_json, write_json
 
 if TYPE_CHECKING:
     from orbiteos.automation.automation import Automation
@@ -62,16 +61,16 @@ class LastStates:
         if self._loaded:
             return
         self._loaded = True
-        if self.path is None or not self.path.exists():
+        stored = read_json(self.path, "automation states")
+        if stored is None:
             return
         try:
-            stored = json.loads(self.path.read_text())
             for entity_id, item in stored.get("states", {}).items():
                 last = item.get("last_triggered")
                 self._states.setdefault(
                     entity_id, LastState(bool(item["enabled"]), datetime.fromisoformat(last) if last else None)
                 )
-        except (OSError, ValueError, KeyError, TypeError, AttributeError) as err:
+        except (ValueError, KeyError, TypeError, AttributeError) as err:
             _LOGGER.warning("automation states in %s could not be read (%s); using the YAML's", self.path, err)
 
     def save(self) -> None:
