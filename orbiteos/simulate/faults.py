@@ -112,23 +112,20 @@ class FaultInjector:
 
     def _begin(self, fault: Fault) -> None:
         self.active += 1
-        site: Any = self.hub.data.get("sim")
-        if fault.target == "engine":
-            nature_layer(self.hub).engine_down = True
-        elif fault.kind == "no_answer":
-            site.not_answering.add(fault.target)
-        else:
-            site.set_fault(fault.target, fault.kind)
+        self._switch(fault, True)
 
     def _end(self, fault: Fault) -> None:
         self.active -= 1
+        self._switch(fault, False)
+
+    def _switch(self, fault: Fault, on: bool) -> None:
         site: Any = self.hub.data.get("sim")
         if fault.target == "engine":
-            nature_layer(self.hub).engine_down = False
+            nature_layer(self.hub).engine_down = on
         elif fault.kind == "no_answer":
-            site.not_answering.discard(fault.target)
+            (site.not_answering.add if on else site.not_answering.discard)(fault.target)
         else:
-            site.set_fault(fault.target, None)
+            site.set_fault(fault.target, fault.kind if on else None)
 
     def _sample(self) -> None:
         """The site's real grid power (the physics, not the meter entity) while any fault lasts."""
