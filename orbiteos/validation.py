@@ -6,6 +6,7 @@ Feature-specific validators live with their feature; only the generic ones belon
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable, Hashable
 from datetime import time as time_of_day
@@ -183,6 +184,27 @@ def number_in_range(minimum: float | None = None, maximum: float | None = None) 
             raise vol.Invalid(f"expected a number >= {minimum}, found {found(value)}")
         if maximum is not None and number > maximum:
             raise vol.Invalid(f"expected a number <= {maximum}, found {found(value)}")
+        return number
+
+    return validate
+
+
+def finite_number(minimum: float | None = None, maximum: float | None = None) -> Callable[[Any], float]:
+    """A finite number within the bounds (NaN and infinities are refused, as the devices would)."""
+
+    def validate(value: Any) -> float:
+        if isinstance(value, bool):
+            raise vol.Invalid(f"expected a number, found {found(value)}")
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            raise vol.Invalid(f"expected a number, found {found(value)}") from None
+        if not math.isfinite(number):
+            raise vol.Invalid(f"expected a finite number, found {found(value)}")
+        if minimum is not None and number < minimum:
+            raise vol.Invalid(f"expected a number >= {minimum:g}, found {found(value)}")
+        if maximum is not None and number > maximum:
+            raise vol.Invalid(f"expected a number <= {maximum:g}, found {found(value)}")
         return number
 
     return validate

@@ -17,32 +17,11 @@ import voluptuous as vol
 
 from orbiteos.core import Context, State
 from orbiteos.errors import ServiceValidationError
-from orbiteos.validation import entity_ids, exactly_one_key, found, string
+from orbiteos.validation import entity_ids, exactly_one_key, finite_number, string
 
 # The controllable natures and the services each has; `meter` has none.
 CONTROLLABLE = ("battery", "pv", "ev_charger")
 NATURE_DOMAINS = ("meter", *CONTROLLABLE)
-
-
-def finite_number(minimum: float | None = None, maximum: float | None = None) -> Any:
-    """A finite number within the bounds (NaN and infinities are refused, as the devices would)."""
-
-    def validate(value: Any) -> float:
-        if isinstance(value, bool):
-            raise vol.Invalid(f"expected a number, found {found(value)}")
-        try:
-            number = float(value)
-        except (TypeError, ValueError):
-            raise vol.Invalid(f"expected a number, found {found(value)}") from None
-        if not math.isfinite(number):
-            raise vol.Invalid(f"expected a finite number, found {found(value)}")
-        if minimum is not None and number < minimum:
-            raise vol.Invalid(f"expected a number >= {minimum:g}, found {found(value)}")
-        if maximum is not None and number > maximum:
-            raise vol.Invalid(f"expected a number <= {maximum:g}, found {found(value)}")
-        return number
-
-    return validate
 
 
 _TARGET: dict[Any, Any] = {vol.Required("entity_id"): entity_ids}
