@@ -10,7 +10,7 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from orbiteos.core import STATE_UNAVAILABLE, STATE_UNKNOWN, Context, Event, State, Unsubscribe
+from orbiteos.core import STATE_UNAVAILABLE, STATE_UNKNOWN, Context, Event, State
 from orbiteos.natures.source import CURRENT_SOURCE, FAILSAFE, SetpointSource
 
 if TYPE_CHECKING:
@@ -35,7 +35,6 @@ class Failsafe:
         self._bad_since: float | None = None
         self._good_since: float | None = None
         self._last_report: dict[str, float] = {}
-        self._watching: dict[str, Unsubscribe] = {}
         self._retry: set[str] = set()
         self._next_retry = 0.0
         self.history: list[dict[str, Any]] = []  # every announcement, for `orbiteos simulate`
@@ -48,7 +47,7 @@ class Failsafe:
 
     def _watch(self, entity_ids: list[str]) -> None:
         for entity_id in entity_ids:
-            if entity_id in self._watching:
+            if entity_id in self._last_report:  # watched already: it has a last report
                 continue
             state = self.hub.states.get(entity_id)
             now = self.hub.clock.monotonic()
@@ -64,14 +63,9 @@ class Failsafe:
                 if _is_bad(new) != _is_bad(old):  # unavailable, or fresh again: judge now
                     self.layer.wake_at(now)
 
-            unsubscribes = (self.hub.states.listen(entity_id, changed),
-                            self.hub.states.listen_reported(entity_id, reported))
-
-            def unwatch(unsubscribes: tuple[Unsubscribe, Unsubscribe] = unsubscribes) -> None:
-                for unsubscribe in unsubscribes:
-                    unsubscribe()
-
-            self._watching[entity_id] = unwatch
+            # For the hub's life, as the fail-safe's.
+            self.hub.states.listen(entity_id, changed)
+            self.hub.states.listen_reported(entity_id, reported)
 
     def problem(self) -> tuple[str, float] | None:
         """Why control is unsafe now, and since when (monotonic); None when it is safe."""

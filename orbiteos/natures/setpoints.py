@@ -15,7 +15,6 @@ import asyncio
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from orbiteos.core import Context, Hub
@@ -44,7 +43,6 @@ class Setpoint:
     source: SetpointSource
     context: Context
     written_at: float  # monotonic: when its source last wrote it
-    since: datetime
     released: bool = False
     # The automation run that wrote it: while it lasts (a wait for recovery, say), the claim does.
     run: asyncio.Task[Any] | None = None
@@ -114,6 +112,6 @@ class SetpointBook:
                context: Context, released: bool) -> Setpoint:
         run = asyncio.current_task() if source.name.startswith("automation.") else None
         setpoint = Setpoint(entity_id, domain, service, data, source, context, self.hub.clock.monotonic(),
-                            self.hub.clock.now(), released, run)
+                            released, run)
         self.live[entity_id] = setpoint
         return setpoint
