@@ -61,6 +61,19 @@ def _bucket(request: web.Request) -> timedelta | None:
     return timedelta(seconds=seconds)
 
 
+def requested_period(hub: Hub, request: web.Request) -> tuple[datetime, datetime]:
+    """The period of a history or logbook request: `/{start}` and `?end_time=`, a day by default."""
+    end = parse_time(hub, request.query["end_time"], "end_time") if "end_time" in request.query else None
+    if "start" in request.match_info:
+        start = parse_time(hub, request.match_info["start"], "start")
+    else:
+        start = (end or hub.clock.now()) - DEFAULT_PERIOD
+    end = end or start + DEFAULT_PERIOD
+    if end <= start:
+        raise ApiError(400, f"end_time {end.isoformat()} is not after the start {start.isoformat()}")
+    return start, end
+
+
 @routes.get("/api/history/period")
 @routes.get("/api/history/period/{start}")
 @requires(Role.VIEWER)
@@ -70,14 +83,7 @@ async def history_period(request: web.Request) -> web.Response:
     entity_ids = [e.strip().lower() for e in raw_ids.split(",") if e.strip()]
     if not entity_ids:
         raise ApiError(400, "filter_entity_id: expected one or more comma-separated entity ids")
-    end = parse_time(hub, request.query["end_time"], "end_time") if "end_time" in request.query else None
-    if "start" in request.match_info:
-        start = parse_time(hub, request.match_info["start"], "start")
-    else:
-        start = (end or hub.clock.now()) - DEFAULT_PERIOD
-    end = end or start + DEFAULT_PERIOD
-    if end <= start:
-        raise ApiError(400, f"end_time {end.isoformat()} is not after the start {start.isoformat()}")
+    start, end = requested_period(hub, request)
     bucket = _bucket(request)
     if bucket is not None and (end - start) / bucket * len(entity_ids) > MAX_ROWS:
         raise ApiError(400, f"bucket: {bucket.total_seconds():g} s makes more than {MAX_ROWS:,} buckets over "

@@ -14,7 +14,7 @@ from aiohttp import web
 from orbiteos.integrations.http.appkeys import HUB
 from orbiteos.integrations.http.auth import Role, requires
 from orbiteos.integrations.http.errors import ApiError, json_response
-from orbiteos.integrations.http.history_view import DEFAULT_PERIOD, MAX_ROWS, NO_RECORDER, parse_time
+from orbiteos.integrations.http.history_view import MAX_ROWS, NO_RECORDER, requested_period
 from orbiteos.integrations.recorder.history import RecorderUnavailable, TooManyRows, get_recorder, states_between
 
 routes = web.RouteTableDef()
@@ -52,14 +52,7 @@ async def logbook(request: web.Request) -> web.Response:
     hub = request.app[HUB]
     raw_ids = request.query.get("entity", "")
     entity_ids = [e.strip().lower() for e in raw_ids.split(",") if e.strip()] or None
-    end = parse_time(hub, request.query["end_time"], "end_time") if "end_time" in request.query else None
-    if "start" in request.match_info:
-        start = parse_time(hub, request.match_info["start"], "start")
-    else:
-        start = (end or hub.clock.now()) - DEFAULT_PERIOD
-    end = end or start + DEFAULT_PERIOD
-    if end <= start:
-        raise ApiError(400, f"end_time {end.isoformat()} is not after the start {start.isoformat()}")
+    start, end = requested_period(hub, request)
     if get_recorder(hub) is None:
         raise ApiError(404, NO_RECORDER.replace("history", "the logbook", 1))
     try:
